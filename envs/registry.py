@@ -1,0 +1,72 @@
+"""The registry of swarmgym environments.
+
+Every PettingZoo environment module ``envs/<name>_v<N>.py`` must appear in
+:data:`PARALLEL_ENVS`; the conformance suite fails if one is missing. Each module
+exposes ``parallel_env(**kwargs)`` (the parallel env), ``env(**kwargs)`` (the AEC env
+derived with ``parallel_to_aec``) and ``raw_env``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import gymnasium
+
+__all__ = [
+    "GYMNASIUM_ENVS",
+    "PARALLEL_ENVS",
+    "load_env_module",
+    "make_parallel",
+    "register_gymnasium_envs",
+]
+
+#: PettingZoo environments: name -> module path.
+PARALLEL_ENVS: dict[str, str] = {}
+
+#: Gymnasium single-agent views: id -> entry point ``module:Class``.
+GYMNASIUM_ENVS: dict[str, str] = {}
+
+
+def load_env_module(name: str) -> ModuleType:
+    """Import the module of a registered PettingZoo environment.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PARALLEL_ENVS`, such as ``"byzantine_consensus_v0"``.
+
+    Returns
+    -------
+    module
+        The environment module.
+    """
+    if name not in PARALLEL_ENVS:
+        known = ", ".join(sorted(PARALLEL_ENVS)) or "(none)"
+        raise ValueError(f"unknown environment {name!r}; registered: {known}")
+    return importlib.import_module(PARALLEL_ENVS[name])
+
+
+def make_parallel(name: str, **kwargs):
+    """Build the parallel form of a registered environment.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PARALLEL_ENVS`.
+    **kwargs
+        Constructor arguments of that environment; unknown ones are an error.
+
+    Returns
+    -------
+    pettingzoo.ParallelEnv
+        The environment.
+    """
+    return load_env_module(name).parallel_env(**kwargs)
+
+
+def register_gymnasium_envs() -> None:
+    """Register every single-agent view of :data:`GYMNASIUM_ENVS` with Gymnasium."""
+    for env_id, entry_point in GYMNASIUM_ENVS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point=entry_point)

@@ -1,0 +1,158 @@
+"""The ``swarm`` command line.
+
+``swarm run NAME_OR_PATH [--out DIR] [--seed N] [--set key=value ...]``
+    Run a scenario, print a table per protocol, write ``summary.json`` and plots.
+``swarm list``
+    The shipped scenarios, one line each.
+``swarm bench [NAME ...]``
+    Run the speed comparisons in ``benchmarks/`` (source checkouts only).
+
+User errors (unknown scenario, bad file, bad key or value) print one line to stderr and
+exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scenarios.config import ScenarioError
+
+__all__ = ["format_table", "main"]
+
+
+def format_table(title: str, headers: list[str], rows: list[list]) -> str:
+    """Format a plain-text table.
+
+    Parameters
+    ----------
+    title : str
+        Printed above the table.
+    headers : list of str
+        Column names.
+    rows : list of list
+        Cells; floats are shown with 4 significant digits, None as "-".
+
+    Returns
+    -------
+    str
+        The table.
+    """
+
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    body = [[cell(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
+              for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [title, line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    return "\n".join(out)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from scenarios.runner import load_scenario, run_scenario
+
+    scenario = load_scenario(args.scenario, args.set or ())
+    out_dir = Path(args.out) if args.out else Path("runs") / scenario.name
+    seed = scenario.seed if args.seed is None else args.seed
+    print(f"scenario {scenario.name} ({scenario.kind}), seed {seed}: {scenario.description}")
+    outcome = run_scenario(scenario, seed=seed, out_dir=out_dir, progress=not args.quiet)
+    for title, headers, rows in outcome.tables:
+        print()
+        print(format_table(title, headers, rows))
+    print()
+    written = sorted(p.name for p in out_dir.iterdir())
+    print(f"wrote {out_dir}/: {', '.join(written)}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from scenarios.runner import available_scenarios, load_scenario
+
+    names = available_scenarios()
+    width = max(map(len, names), default=0)
+    for name in names:
+        sc = load_scenario(name)
+        print(f"{name.ljust(width)}  {sc.description}")
+        if args.verbose:
+            from scenarios.runner import load_kind
+
+            for key, spec in load_kind(sc.kind).PARAMS.items():
+                print(f"    {key} = {sc.params[key]!r}  ({spec.help}; {spec.allowed()})")
+    return 0
+
+
+def _benchmarks_dir() -> Path | None:
+    here = Path(__file__).resolve().parent.parent / "benchmarks"
+    return here if here.is_dir() else None
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    bench_dir = _benchmarks_dir()
+    if bench_dir is None:
+        raise ScenarioError("benchmarks/ not found: `swarm bench` runs from a source checkout "
+                            "(pip install -e .)")
+    scripts = {p.stem.removeprefix("bench_"): p for p in sorted(bench_dir.glob("bench_*.py"))}
+    names = args.names or list(scripts)
+    for name in names:
+        if name not in scripts:
+            raise ScenarioError(f"unknown benchmark {name!r}; known: {', '.join(scripts)}")
+    status = 0
+    for name in names:
+        print(f"== benchmark {name}", flush=True)
+        status |= subprocess.call([sys.executable, str(scripts[name])])
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="swarm", description="swarmgym scenarios and benchmarks")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a scenario")
+    r.add_argument("scenario", help="shipped scenario name or path to a .toml file")
+    r.add_argument("--out", help="output folder (default runs/NAME)")
+    r.add_argument("--seed", type=int, help="seed (default: the scenario's)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a parameter (repeatable); the value is read as TOML")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_cmd_run)
+    ls = sub.add_parser("list", help="list the shipped scenarios")
+    ls.add_argument("-v", "--verbose", action="store_true", help="also list parameters")
+    ls.set_defaults(func=_cmd_list)
+    b = sub.add_parser("bench", help="run speed comparisons from benchmarks/")
+    b.add_argument("names", nargs="*", help="benchmark names (default: all)")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``swarm`` console script.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 on a user error.
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        print(f"swarm: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Scenario files: parameters, validation and the outcome of a run.
+
+A scenario file is TOML::
+
+    name = "byzantine-consensus"
+    kind = "consensus"              # module scenarios/kinds/consensus.py
+    description = "One line for `swarm list`."
+    seed = 7
+
+    [params]                        # checked against the kind's PARAMS
+    n_robots = 100
+
+Every error a user can cause is a :class:`ScenarioError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Outcome", "Param", "Scenario", "ScenarioError", "parse_override", "validate_params"]
+
+
+class ScenarioError(Exception):
+    """A user error in a scenario name, file, key or value (no traceback is shown)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a scenario kind.
+
+    Parameters
+    ----------
+    default : object
+        Value used when the file does not set the key.
+    type : type
+        ``int``, ``float``, ``bool``, ``str`` or ``list``.
+    help : str
+        One line saying what the parameter is (with units).
+    low, high : float, optional
+        Inclusive numeric bounds.
+    choices : sequence of str, optional
+        Allowed strings (for ``str``), or allowed items (for ``list``).
+    check : callable, optional
+        Extra predicate on the converted value; ``check_msg`` says what it requires.
+    check_msg : str
+        Human text for ``check``.
+    """
+
+    default: Any
+    type: type
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: Sequence[str] | None = None
+    check: Callable[[Any], bool] | None = None
+    check_msg: str = ""
+
+    def allowed(self) -> str:
+        """Describe the allowed values, for error messages and ``swarm list -v``."""
+        if self.choices is not None:
+            what = "one of" if self.type is str else "a list drawn from"
+            return f"{what} {', '.join(map(str, self.choices))}"
+        parts = [{int: "an integer", float: "a number", bool: "true or false",
+                  str: "a string", list: "a list"}[self.type]]
+        if self.low is not None and self.high is not None:
+            parts.append(f"in [{self.low}, {self.high}]")
+        elif self.low is not None:
+            parts.append(f">= {self.low}")
+        elif self.high is not None:
+            parts.append(f"<= {self.high}")
+        if self.check_msg:
+            parts.append(self.check_msg)
+        return " ".join(parts)
+
+    def convert(self, value: Any) -> Any:
+        """Return ``value`` converted to the parameter's type, or raise ``ValueError``."""
+        t = self.type
+        if t is bool:
+            if not isinstance(value, bool):
+                raise ValueError
+        elif t is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError
+        elif t is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError
+        elif t is str:
+            if not isinstance(value, str):
+                raise ValueError
+            if self.choices is not None and value not in self.choices:
+                raise ValueError
+        elif t is list:
+            if not isinstance(value, list):
+                raise ValueError
+            if self.choices is not None and any(v not in self.choices for v in value):
+                raise ValueError
+        if t in (int, float):
+            if self.low is not None and value < self.low:
+                raise ValueError
+            if self.high is not None and value > self.high:
+                raise ValueError
+        if self.check is not None and not self.check(value):
+            raise ValueError
+        return value
+
+
+def validate_params(
+    raw: Mapping[str, Any], schema: Mapping[str, Param], *, where: str
+) -> dict[str, Any]:
+    """Check ``raw`` against ``schema`` and fill defaults.
+
+    Parameters
+    ----------
+    raw : mapping
+        Parameter values from a file or overrides.
+    schema : mapping of str to Param
+        The kind's parameters.
+    where : str
+        The file (or other source) named in error messages.
+
+    Returns
+    -------
+    dict
+        Every parameter of the schema with its checked value.
+    """
+    unknown = sorted(set(raw) - set(schema))
+    if unknown:
+        raise ScenarioError(
+            f"{where}: unknown key params.{unknown[0]}; allowed keys: {', '.join(sorted(schema))}"
+        )
+    out = {}
+    for key, spec in schema.items():
+        value = raw.get(key, spec.default)
+        try:
+            out[key] = spec.convert(value)
+        except (ValueError, TypeError):
+            raise ScenarioError(
+                f"{where}: params.{key} = {value!r} is not allowed; expected {spec.allowed()}"
+            ) from None
+    return out
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``--set key=value`` override; the value is read as TOML.
+
+    A value that is not valid TOML (``--set attack=two_faced``) is taken as a string.
+
+    Parameters
+    ----------
+    text : str
+        ``key=value``; ``params.`` before the key is optional.
+
+    Returns
+    -------
+    tuple of (str, object)
+        The key and the parsed value.
+    """
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected key=value")
+    key, _, value = text.partition("=")
+    key = key.strip().removeprefix("params.")
+    if not key:
+        raise ScenarioError(f"--set {text!r}: the key is empty")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key, parsed
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: what ``swarm run`` executes.
+
+    Attributes
+    ----------
+    name : str
+        Scenario name (the file stem for shipped scenarios).
+    kind : str
+        Module under ``scenarios/kinds`` that runs it.
+    description : str
+        One line.
+    seed : int
+        Default seed.
+    params : dict
+        Every parameter of the kind, checked.
+    source : str
+        Where it was read from (a path), for messages.
+    """
+
+    name: str
+    kind: str
+    description: str
+    seed: int
+    params: dict[str, Any]
+    source: str
+
+
+@dataclass
+class Outcome:
+    """What a scenario kind's ``run`` returns.
+
+    Attributes
+    ----------
+    summary : dict
+        JSON-serialisable results written to ``summary.json`` (next to ``scenario``,
+        ``seed`` and ``params``), for example per-protocol metrics keyed by protocol.
+    tables : list of (str, list of str, list of list)
+        Tables printed by the CLI: title, column headers, rows.
+    data : object
+        Whatever the kind's ``write_artifacts`` needs (trajectories, graphs...).
+    """
+
+    summary: dict[str, Any]
+    tables: list[tuple[str, list[str], list[list[Any]]]] = field(default_factory=list)
+    data: Any = None
