@@ -1,14 +1,17 @@
 """Registry-driven conformance suite: every registered env passes PettingZoo's tests.
 
-Each env module may define ``TEST_KWARGS`` (small, fast constructor arguments used here).
+Each env module may define ``TEST_KWARGS`` (small, fast constructor arguments used here)
+and ``GYM_TEST_KWARGS`` (env id -> kwargs for ``gymnasium.make``).
 """
 
 import importlib
 import pickle
 import pkgutil
 
+import gymnasium
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import (
     api_test,
     max_cycles_test,
@@ -19,7 +22,7 @@ from pettingzoo.test import (
 )
 
 import envs
-from envs.registry import PARALLEL_ENVS, load_env_module
+from envs.registry import GYMNASIUM_ENVS, PARALLEL_ENVS, load_env_module
 
 NAMES = sorted(PARALLEL_ENVS)
 
@@ -30,11 +33,22 @@ def _kwargs(name):
 
 def test_every_env_module_is_registered():
     modules = {m.name for m in pkgutil.iter_modules(envs.__path__)
-               if m.name.rsplit("_v", 1)[-1].isdigit() and "_v" in m.name}
-    missing = modules - set(PARALLEL_ENVS)
-    assert not missing, f"env modules missing from envs.registry.PARALLEL_ENVS: {missing}"
+               if "_v" in m.name and m.name.rsplit("_v", 1)[-1].isdigit()}
+    registered = {path.rsplit(".", 1)[-1] for path in PARALLEL_ENVS.values()}
+    registered |= {ep.split(":")[0].rsplit(".", 1)[-1] for ep in GYMNASIUM_ENVS.values()}
+    missing = modules - registered
+    assert not missing, f"env modules missing from envs.registry: {missing}"
     for name in PARALLEL_ENVS:
         assert importlib.import_module(PARALLEL_ENVS[name])
+
+
+@pytest.mark.parametrize("env_id", sorted(GYMNASIUM_ENVS))
+def test_gymnasium_env_checker(env_id):
+    module = importlib.import_module(GYMNASIUM_ENVS[env_id].split(":")[0])
+    kwargs = dict(getattr(module, "GYM_TEST_KWARGS", {}).get(env_id, {}))
+    env = gymnasium.make(env_id, **kwargs)
+    check_env(env.unwrapped, skip_render_check=False)
+    env.close()
 
 
 @pytest.mark.parametrize("name", NAMES)
