@@ -1,0 +1,661 @@
+"""Iterative water-filling (IWF) for the multi-carrier power-control game.
+
+``Q`` users share ``N`` carriers. User ``q`` spreads a budget ``budget[q]`` over the
+carriers, ``p[q, k] >= 0`` with ``sum_k p[q, k] = budget[q]`` and optional per-carrier
+caps ``p[q, k] <= cap[q, k]`` (spectral masks), and maximises its rate
+``sum_k log2(1 + gains[q, q, k] p[q, k] / I[q, k])`` where
+``I[q, k] = noise[q, k] + sum_{r != q} gains[q, r, k] p[r, k]`` is the
+interference-plus-noise it sees. Its best response is water-filling against
+``I[q, k] / gains[q, q, k]``; IWF repeats best responses until no user wants to move.
+
+Three schedules are provided, each as an ``@njit(cache=True)`` kernel:
+
+``"sequential"``
+    Gauss-Seidel: users update one after another within a sweep, each seeing the
+    powers the previous ones just chose.
+``"simultaneous"``
+    Jacobi: every user updates at once against the previous profile.
+``"asynchronous"``
+    Totally asynchronous: at every tick a random subset of users updates, each against
+    its own stale view of the interference, measured ``d <= max_delay`` ticks ago.
+
+All schedules take a relaxation ``step`` (damped IWF,
+``p <- (1 - a_n) p + a_n WF(p)`` with ``a_n = step / (n + 1) ** step_decay``; a decay
+in (0.5, 1] gives the averaged variant that rides out measurement noise) and a
+multiplicative log-normal measurement noise on the interference each user sees. Random
+numbers are drawn outside the kernels from a ``numpy.random.Generator`` and passed in.
+
+The Nash gap of a profile is ``max_q max_k |p[q, k] - WF_q(p)[k]| / budget[q]``: the
+largest move any user would make to its best response, relative to its budget (zero
+exactly at a Nash equilibrium).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from protocols._checks import ConvergenceWarning, check_float_array, check_int, check_nonneg_float
+
+__all__ = [
+    "SCHEDULES",
+    "IWFResult",
+    "best_response",
+    "check_channel",
+    "interference",
+    "iterative_waterfill",
+    "nash_gap",
+    "waterfill",
+]
+
+#: Update schedules accepted by :func:`iterative_waterfill`.
+SCHEDULES = ("sequential", "simultaneous", "asynchronous")
+
+# Random draws for the stochastic schedules are made in chunks of this many iterations,
+# so memory stays bounded whatever ``max_iter`` is.
+_CHUNK = 256
+
+
+# ---------------------------------------------------------------------------- kernels
+
+
+@njit(cache=True)
+def _waterfill_kernel(a, cap, budget, out, state):
+    """Exact water-filling by variable fixing; returns the water level.
+
+    ``p[k] = clip(mu - a[k], 0, cap[k])`` with ``sum p = budget`` (or ``p = cap`` when
+    the caps sum to at most the budget). Each pass solves for ``mu`` on the carriers
+    not yet fixed, then fixes at 0 the carriers below the water (if clipping would
+    overshoot the budget) or at their cap the carriers above it (if it would fall
+    short). Every pass fixes at least one carrier, so it ends in at most ``N`` passes
+    with the exact level on the final active set.
+    """
+    n = a.shape[0]
+    total_cap = 0.0
+    for k in range(n):
+        total_cap += cap[k]
+    if total_cap <= budget:
+        for k in range(n):
+            out[k] = cap[k]
+        return np.inf
+    for k in range(n):
+        state[k] = 0
+    fixed_power = 0.0
+    mu = 0.0
+    while True:
+        nfree = 0
+        s = 0.0
+        for k in range(n):
+            if state[k] == 0:
+                nfree += 1
+                s += a[k]
+        if nfree == 0:
+            break
+        mu = (budget - fixed_power + s) / nfree
+        below = 0.0
+        above = 0.0
+        for k in range(n):
+            if state[k] == 0:
+                x = mu - a[k]
+                if x < 0.0:
+                    below -= x
+                elif x > cap[k]:
+                    above += x - cap[k]
+        if below == above:
+            break
+        if below > above:
+            for k in range(n):
+                if state[k] == 0 and mu - a[k] <= 0.0:
+                    state[k] = 1
+        else:
+            for k in range(n):
+                if state[k] == 0 and mu - a[k] >= cap[k]:
+                    state[k] = 2
+                    fixed_power += cap[k]
+    for k in range(n):
+        if state[k] == 1:
+            out[k] = 0.0
+        elif state[k] == 2:
+            out[k] = cap[k]
+        else:
+            x = mu - a[k]
+            out[k] = 0.0 if x < 0.0 else (cap[k] if x > cap[k] else x)
+    return mu
+
+
+@njit(cache=True)
+def _interference_kernel(gains, noise, p, out):
+    """``out[q, k] = noise[q, k] + sum_{r != q} gains[q, r, k] p[r, k]``."""
+    nq, nk = p.shape
+    for q in range(nq):
+        for k in range(nk):
+            out[q, k] = noise[q, k]
+        for r in range(nq):
+            if r != q:
+                for k in range(nk):
+                    out[q, k] += gains[q, r, k] * p[r, k]
+
+
+@njit(cache=True)
+def _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state):
+    """Best responses of every user to ``interf``; returns the relative Nash gap."""
+    nq, nk = p.shape
+    gap = 0.0
+    for q in range(nq):
+        for k in range(nk):
+            a[k] = interf[q, k] / gains[q, q, k]
+        _waterfill_kernel(a, cap[q], budget[q], br[q], state)
+        for k in range(nk):
+            d = abs(p[q, k] - br[q, k]) / budget[q]
+            if d > gap:
+                gap = d
+    return gap
+
+
+@njit(cache=True)
+def _relax(p_row, target, alpha):
+    if alpha == 1.0:
+        for k in range(p_row.shape[0]):
+            p_row[k] = target[k]
+    else:
+        for k in range(p_row.shape[0]):
+            p_row[k] = (1.0 - alpha) * p_row[k] + alpha * target[k]
+
+
+@njit(cache=True)
+def _simultaneous_kernel(gains, noise, budget, cap, p, step, decay, noise_factor,
+                         n0, n_steps, tol, history):
+    """Jacobi IWF from iteration ``n0``; returns ``(updates_done, converged)``.
+
+    ``history[n0 + s]`` receives the Nash gap of the profile after ``n0 + s`` updates.
+    ``noise_factor`` has shape ``(n_steps, Q, N)`` (multiplies the measured
+    interference) or ``(0, Q, N)`` for exact measurements.
+    """
+    nq, nk = p.shape
+    interf = np.empty((nq, nk))
+    br = np.empty((nq, nk))
+    a = np.empty(nk)
+    state = np.empty(nk, dtype=np.int8)
+    noisy = noise_factor.shape[0] > 0
+    for s in range(n_steps + 1):
+        n = n0 + s
+        _interference_kernel(gains, noise, p, interf)
+        gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state)
+        history[n] = gap
+        if gap <= tol:
+            return s, True
+        if s == n_steps:
+            break
+        alpha = step / (n + 1.0) ** decay
+        for q in range(nq):
+            if noisy:
+                for k in range(nk):
+                    a[k] = interf[q, k] * noise_factor[s, q, k] / gains[q, q, k]
+                _waterfill_kernel(a, cap[q], budget[q], br[q], state)
+            _relax(p[q], br[q], alpha)
+    return n_steps, False
+
+
+@njit(cache=True)
+def _sequential_kernel(gains, noise, budget, cap, p, order, step, decay, noise_factor,
+                       n0, n_steps, tol, history):
+    """Gauss-Seidel IWF from iteration ``n0``; returns ``(sweeps_done, converged)``.
+
+    The interference every user sees is kept up to date incrementally as users move;
+    it is recomputed from scratch before a convergence is declared.
+    """
+    nq, nk = p.shape
+    interf = np.empty((nq, nk))
+    br = np.empty((nq, nk))
+    a = np.empty(nk)
+    new = np.empty(nk)
+    state = np.empty(nk, dtype=np.int8)
+    noisy = noise_factor.shape[0] > 0
+    _interference_kernel(gains, noise, p, interf)
+    for s in range(n_steps + 1):
+        n = n0 + s
+        gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state)
+        if gap <= tol:
+            _interference_kernel(gains, noise, p, interf)
+            gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state)
+        history[n] = gap
+        if gap <= tol:
+            return s, True
+        if s == n_steps:
+            break
+        alpha = step / (n + 1.0) ** decay
+        for i in range(nq):
+            q = order[i]
+            for k in range(nk):
+                a[k] = interf[q, k] / gains[q, q, k]
+                if noisy:
+                    a[k] *= noise_factor[s, q, k]
+            _waterfill_kernel(a, cap[q], budget[q], new, state)
+            for k in range(nk):
+                old = p[q, k]
+                if alpha == 1.0:
+                    p[q, k] = new[k]
+                else:
+                    p[q, k] = (1.0 - alpha) * old + alpha * new[k]
+                new[k] = p[q, k] - old
+            for r in range(nq):
+                if r != q:
+                    for k in range(nk):
+                        interf[r, k] += gains[r, q, k] * new[k]
+    return n_steps, False
+
+
+@njit(cache=True)
+def _asynchronous_kernel(gains, noise, budget, cap, p, past, step, decay, noise_factor,
+                         update, delay, n0, n_steps, tol, history):
+    """Totally asynchronous IWF from tick ``n0``; returns ``(ticks_done, converged)``.
+
+    ``past`` is a ring of the last ``D + 1`` profiles (``past[n % (D + 1)]`` is the
+    profile at tick ``n``). At tick ``n`` user ``q`` updates if ``update[s, q]``, against
+    the interference it measured at tick ``n - min(delay[s, q], n)``; all updates of a
+    tick are applied together.
+    """
+    nq, nk = p.shape
+    ring = past.shape[0]
+    interf = np.empty((nq, nk))
+    br = np.empty((nq, nk))
+    a = np.empty(nk)
+    state = np.empty(nk, dtype=np.int8)
+    noisy = noise_factor.shape[0] > 0
+    for s in range(n_steps + 1):
+        n = n0 + s
+        slot = n % ring
+        for q in range(nq):
+            for k in range(nk):
+                past[slot, q, k] = p[q, k]
+        _interference_kernel(gains, noise, p, interf)
+        gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state)
+        history[n] = gap
+        if gap <= tol:
+            return s, True
+        if s == n_steps:
+            break
+        alpha = step / (n + 1.0) ** decay
+        for q in range(nq):
+            if not update[s, q]:
+                continue
+            d = min(delay[s, q], n)
+            view = past[(n - d) % ring]
+            for k in range(nk):
+                a[k] = noise[q, k]
+            for r in range(nq):
+                if r != q:
+                    for k in range(nk):
+                        a[k] += gains[q, r, k] * view[r, k]
+            for k in range(nk):
+                a[k] /= gains[q, q, k]
+                if noisy:
+                    a[k] *= noise_factor[s, q, k]
+            _waterfill_kernel(a, cap[q], budget[q], br[q], state)
+        for q in range(nq):
+            if update[s, q]:
+                _relax(p[q], br[q], alpha)
+    return n_steps, False
+
+
+# ------------------------------------------------------------------------ validation
+
+
+def check_channel(gains, noise, budget, cap=None):
+    """Validate and broadcast a power-control channel.
+
+    Parameters
+    ----------
+    gains : array_like, shape (Q, Q, N)
+        ``gains[q, r, k]``: power gain from transmitter ``r`` to receiver ``q`` on
+        carrier ``k``; finite and >= 0, with direct gains ``gains[q, q, k] > 0``.
+    noise : float or array_like, shape (Q, N)
+        Noise power at each receiver on each carrier, finite and > 0.
+    budget : float or array_like, shape (Q,)
+        Power budget of each user, finite and > 0.
+    cap : None, float or array_like, shape (N,) or (Q, N)
+        Spectral mask: per-carrier power caps, >= 0 (``inf`` allowed, NaN not).
+
+    Returns
+    -------
+    gains, noise, budget, cap : numpy.ndarray
+        float64 arrays of shapes (Q, Q, N), (Q, N), (Q,) and (Q, N) (``inf`` where
+        there is no cap).
+    """
+    g = check_float_array("gains", gains, ndim=3, finite=True)
+    nq, nq2, nk = g.shape
+    if nq != nq2 or nq == 0 or nk == 0:
+        raise ValueError(f"gains must have shape (Q, Q, N) with Q, N >= 1, got {g.shape}")
+    if np.any(g < 0):
+        raise ValueError("gains must be >= 0")
+    direct = g[np.arange(nq), np.arange(nq)]
+    if np.any(direct <= 0):
+        raise ValueError("direct gains gains[q, q, k] must be > 0")
+    if np.ndim(noise) == 0:
+        noise_a = np.full((nq, nk), check_nonneg_float("noise", noise, positive=True))
+    else:
+        noise_a = check_float_array("noise", noise, finite=True)
+    if noise_a.shape != (nq, nk):
+
+        raise ValueError(f"noise must be a scalar or have shape (Q, N) = {(nq, nk)}, "
+                         f"got {noise_a.shape}")
+    if np.any(noise_a <= 0):
+        raise ValueError("noise must be > 0")
+    if np.ndim(budget) == 0:
+        budget_a = np.full(nq, check_nonneg_float("budget", budget, positive=True))
+    else:
+        budget_a = check_float_array("budget", budget, finite=True)
+    if budget_a.shape != (nq,):
+        raise ValueError(f"budget must be a scalar or have shape (Q,) = ({nq},), "
+                         f"got {budget_a.shape}")
+    if np.any(budget_a <= 0):
+        raise ValueError("budget must be > 0")
+    if cap is None:
+        cap_a = np.full((nq, nk), np.inf)
+    else:
+        cap_a = np.asarray(check_float_array("cap", cap)).reshape(np.shape(cap))
+        if np.any(np.isnan(cap_a)):
+            raise ValueError("cap must not contain NaN")
+        if cap_a.ndim not in (0, 1, 2) or (cap_a.ndim == 1 and cap_a.shape != (nk,)) or (
+                cap_a.ndim == 2 and cap_a.shape != (nq, nk)):
+            raise ValueError(f"cap must be a scalar or have shape (N,) = ({nk},) or "
+                             f"(Q, N) = {(nq, nk)}, got {cap_a.shape}")
+        if np.any(cap_a < 0):
+            raise ValueError("cap must be >= 0")
+        cap_a = np.ascontiguousarray(np.broadcast_to(cap_a, (nq, nk)), dtype=np.float64)
+    return g, np.ascontiguousarray(noise_a), np.ascontiguousarray(budget_a), cap_a
+
+
+def _check_power(power, nq, nk):
+    p = check_float_array("power", power, shape=(nq, nk), finite=True)
+    if np.any(p < 0):
+        raise ValueError("power must be >= 0")
+    return p
+
+
+# ------------------------------------------------------------------------ public API
+
+
+def waterfill(inv_gain, budget, cap=None) -> np.ndarray:
+    """Single-user water-filling, exactly, with optional spectral mask.
+
+    Maximises ``sum_k log(1 + p[k] / inv_gain[k])`` subject to ``sum_k p[k] <= budget``
+    and ``0 <= p[k] <= cap[k]``. The solution is ``p[k] = clip(mu - inv_gain[k], 0,
+    cap[k])`` with the water level ``mu`` set so that the whole budget is used (or
+    ``p = cap`` when the caps add up to less than the budget).
+
+    Parameters
+    ----------
+    inv_gain : array_like, shape (N,)
+        Interference-plus-noise over direct gain on each carrier, finite and >= 0.
+    budget : float
+        Total power, > 0.
+    cap : None, float or array_like, shape (N,)
+        Per-carrier power caps, >= 0 (``inf`` for no cap).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        Power on each carrier.
+
+    Examples
+    --------
+    >>> waterfill([0.1, 0.2, 0.5, 1.0], 1.0)
+    array([0.5, 0.4, 0.1, 0. ])
+    """
+    a = check_float_array("inv_gain", inv_gain, ndim=1, finite=True)
+    if a.shape[0] == 0:
+        raise ValueError("inv_gain must have at least one carrier")
+    if np.any(a < 0):
+        raise ValueError("inv_gain must be >= 0")
+    budget = check_nonneg_float("budget", budget, positive=True)
+    if cap is None:
+        c = np.full(a.shape[0], np.inf)
+    else:
+        c = check_float_array("cap", cap)
+        if np.ndim(cap) == 0:
+            c = np.full(a.shape[0], float(c[0]))
+        if c.shape != a.shape:
+            raise ValueError(f"cap must be a scalar or have shape {a.shape}, got {c.shape}")
+        if np.any(np.isnan(c)) or np.any(c < 0):
+            raise ValueError("cap must be >= 0 (inf allowed, NaN not)")
+    out = np.empty_like(a)
+    _waterfill_kernel(a, c, budget, out, np.empty(a.shape[0], dtype=np.int8))
+    return out
+
+
+def interference(gains, noise, power) -> np.ndarray:
+    """Interference-plus-noise seen by every user on every carrier.
+
+    Parameters
+    ----------
+    gains : array_like, shape (Q, Q, N)
+        Channel gains (see :func:`check_channel`).
+    noise : float or array_like, shape (Q, N)
+        Noise power.
+    power : array_like, shape (Q, N)
+        Transmit powers.
+
+    Returns
+    -------
+    numpy.ndarray, shape (Q, N)
+        ``noise[q, k] + sum_{r != q} gains[q, r, k] power[r, k]``.
+    """
+    g, nz, _, _ = check_channel(gains, noise, 1.0)
+    p = _check_power(power, g.shape[0], g.shape[2])
+    out = np.empty_like(p)
+    _interference_kernel(g, nz, p, out)
+    return out
+
+
+def best_response(gains, noise, budget, power, cap=None) -> np.ndarray:
+    """Every user's water-filling response to the others' powers in ``power``.
+
+    Parameters
+    ----------
+    gains, noise, budget, cap
+        The channel (see :func:`check_channel`).
+    power : array_like, shape (Q, N)
+        Current powers.
+
+    Returns
+    -------
+    numpy.ndarray, shape (Q, N)
+        Row ``q`` is user ``q``'s best response to the other rows.
+    """
+    g, nz, b, c = check_channel(gains, noise, budget, cap)
+    p = _check_power(power, g.shape[0], g.shape[2])
+    return _best_response(g, nz, b, c, p)[0]
+
+
+def nash_gap(gains, noise, budget, power, cap=None) -> float:
+    """Relative Nash gap of a power profile.
+
+    Parameters
+    ----------
+    gains, noise, budget, cap
+        The channel (see :func:`check_channel`).
+    power : array_like, shape (Q, N)
+        Powers.
+
+    Returns
+    -------
+    float
+        ``max_q max_k |power[q, k] - WF_q(power)[k]| / budget[q]``; 0 exactly at a Nash
+        equilibrium.
+    """
+    g, nz, b, c = check_channel(gains, noise, budget, cap)
+    p = _check_power(power, g.shape[0], g.shape[2])
+    return _best_response(g, nz, b, c, p)[1]
+
+
+def _best_response(g, nz, b, c, p):
+    nk = p.shape[1]
+    interf = np.empty_like(p)
+    _interference_kernel(g, nz, p, interf)
+    br = np.empty_like(p)
+    gap = _best_response_gap_kernel(g, b, c, p, interf, br, np.empty(nk),
+                                    np.empty(nk, dtype=np.int8))
+    return br, float(gap)
+
+
+@dataclass
+class IWFResult:
+    """Outcome of :func:`iterative_waterfill`.
+
+    Attributes
+    ----------
+    power : numpy.ndarray, shape (Q, N)
+        The last power profile.
+    iterations : int
+        Updates performed (sweeps for ``"sequential"``, rounds for ``"simultaneous"``,
+        ticks for ``"asynchronous"``).
+    converged : bool
+        Whether the Nash gap reached ``tol``.
+    nash_gap : float
+        Relative Nash gap of ``power`` (see :func:`nash_gap`).
+    nash_gap_history : numpy.ndarray, shape (iterations + 1,)
+        Nash gap of the starting profile and after every update.
+    schedule : str
+        The schedule used.
+    """
+
+    power: np.ndarray
+    iterations: int
+    converged: bool
+    nash_gap: float
+    nash_gap_history: np.ndarray = field(repr=False)
+    schedule: str = "sequential"
+
+
+def iterative_waterfill(
+    gains,
+    noise,
+    budget,
+    cap=None,
+    *,
+    schedule: str = "sequential",
+    tol: float = 1e-9,
+    max_iter: int = 10_000,
+    p0=None,
+    step: float = 1.0,
+    step_decay: float = 0.0,
+    measurement_noise: float = 0.0,
+    update_prob: float = 0.5,
+    max_delay: int = 0,
+    order=None,
+    seed: int | np.random.Generator | None = None,
+) -> IWFResult:
+    """Run iterative water-filling until the Nash gap is at most ``tol``.
+
+    Parameters
+    ----------
+    gains, noise, budget, cap
+        The channel (see :func:`check_channel`).
+    schedule : {"sequential", "simultaneous", "asynchronous"}
+        Update schedule (see the module docstring).
+    tol : float
+        Stop when the relative Nash gap is at most ``tol`` (>= 0).
+    max_iter : int
+        Largest number of updates (sweeps, rounds or ticks), >= 0.
+    p0 : array_like, shape (Q, N), optional
+        Starting powers (default all zero, so the first update is water-filling against
+        the noise alone).
+    step : float
+        Relaxation in (0, 1]: ``p <- (1 - a_n) p + a_n WF(p)`` with
+        ``a_n = step / (n + 1) ** step_decay``; 1 is plain IWF.
+    step_decay : float
+        In [0, 1]; 0 keeps the step constant (damped IWF), values in (0.5, 1] average
+        out measurement noise.
+    measurement_noise : float
+        Standard deviation (>= 0) of the log-normal factor ``exp(sigma z)`` multiplying
+        the interference each user measures before it water-fills.
+    update_prob : float
+        ``"asynchronous"`` only: probability in (0, 1] that a user updates at a tick.
+    max_delay : int
+        ``"asynchronous"`` only: largest age (>= 0 ticks) of the interference a user
+        acts on; each update draws its delay uniformly in ``[0, max_delay]``.
+    order : array_like of int, shape (Q,), optional
+        ``"sequential"`` only: the order users update in within a sweep (a
+        permutation; default ``0, 1, ..., Q - 1``).
+    seed : int, numpy.random.Generator or None
+        Source of the asynchronous schedule's and the measurement noise's draws.
+
+    Returns
+    -------
+    IWFResult
+        Powers, iterations, convergence flag, final Nash gap and its history.
+
+    Warns
+    -----
+    ConvergenceWarning
+        When ``max_iter`` updates did not bring the Nash gap to ``tol``.
+    """
+    g, nz, b, c = check_channel(gains, noise, budget, cap)
+    nq, _, nk = g.shape
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+    tol = check_nonneg_float("tol", tol)
+    max_iter = check_int("max_iter", max_iter, low=0)
+    step = check_nonneg_float("step", step, positive=True)
+    if step > 1:
+        raise ValueError(f"step must be in (0, 1], got {step}")
+    step_decay = check_nonneg_float("step_decay", step_decay)
+    if step_decay > 1:
+        raise ValueError(f"step_decay must be in [0, 1], got {step_decay}")
+    sigma = check_nonneg_float("measurement_noise", measurement_noise)
+    update_prob = check_nonneg_float("update_prob", update_prob, positive=True)
+    if update_prob > 1:
+        raise ValueError(f"update_prob must be in (0, 1], got {update_prob}")
+    max_delay = check_int("max_delay", max_delay, low=0)
+    if order is None:
+        order_a = np.arange(nq, dtype=np.int64)
+    else:
+        order_a = np.asarray(order)
+        if order_a.dtype.kind not in "iu" or order_a.shape != (nq,) or not np.array_equal(
+                np.sort(order_a), np.arange(nq)):
+            raise ValueError(f"order must be a permutation of 0..{nq - 1}")
+        order_a = np.ascontiguousarray(order_a, dtype=np.int64)
+    if p0 is None:
+        p = np.zeros((nq, nk))
+    else:
+        p = _check_power(p0, nq, nk).copy()
+    rng = np.random.default_rng(seed)
+
+    history = np.empty(max_iter + 1)
+    past = np.empty((max_delay + 1, nq, nk))
+    no_noise = np.empty((0, nq, nk))
+    done = 0
+    converged = False
+    deterministic = sigma == 0.0 and schedule != "asynchronous"
+    while True:
+        chunk = max_iter - done if deterministic else min(_CHUNK, max_iter - done)
+        factor = np.exp(sigma * rng.standard_normal((chunk, nq, nk))) if sigma > 0 else no_noise
+        if schedule == "sequential":
+            steps, converged = _sequential_kernel(g, nz, b, c, p, order_a, step, step_decay,
+                                                  factor, done, chunk, tol, history)
+        elif schedule == "simultaneous":
+            steps, converged = _simultaneous_kernel(g, nz, b, c, p, step, step_decay,
+                                                    factor, done, chunk, tol, history)
+        else:
+            update = rng.random((chunk, nq)) < update_prob
+            delay = rng.integers(0, max_delay + 1, size=(chunk, nq))
+            steps, converged = _asynchronous_kernel(g, nz, b, c, p, past, step, step_decay,
+                                                    factor, update, delay, done, chunk, tol,
+                                                    history)
+        done += int(steps)
+        if converged or done >= max_iter:
+            break
+    history = history[: done + 1].copy()
+    if not converged:
+        warnings.warn(
+            f"iterative water-filling ({schedule}) did not reach a Nash gap of {tol:g} in "
+            f"{max_iter} iterations (last gap {history[-1]:.3g})",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return IWFResult(power=p, iterations=done, converged=bool(converged),
+                     nash_gap=float(history[-1]), nash_gap_history=history, schedule=schedule)
