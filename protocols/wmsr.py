@@ -1,0 +1,312 @@
+"""W-MSR resilient consensus and the linear consensus protocol (LCP) baseline.
+
+Graphs are in-edge CSR arrays: node ``i`` received ``messages[indptr[i]:indptr[i + 1]]``
+this round from ``indices[indptr[i]:indptr[i + 1]]``. One call is one synchronous round
+for every node.
+
+W-MSR (Weighted-Mean Subsequence Reduced; LeBlanc, Zhang, Koutsoukos and Sundaram,
+IEEE JSAC 2013) with parameter ``f``: node ``i`` with value ``x_i`` discards non-finite
+messages, removes the ``f`` largest received values strictly above ``x_i`` (all of them
+if there are fewer) and the ``f`` smallest strictly below (likewise), and takes the
+mean of ``x_i`` and the values kept. ``f = 0`` is plain averaging (LCP).
+
+Precision: the mean is summed over the kept values only (never a total minus the
+trimmed values), so a trimmed Byzantine value of 1e300 cannot cancel the honest digits.
+The sum is compensated, and computed exactly (Shewchuk's algorithm, as ``math.fsum``)
+whenever cancellation between large kept values could cost accuracy; sums near the
+overflow threshold are taken on values scaled by an exact power of two, so any finite
+input gives a finite, accurate result. The result is clamped to the range of the values
+it averages, so rounding can never move it outside their hull.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from protocols._checks import check_csr, check_float_array, check_int, check_out
+
+__all__ = ["lcp_step", "wmsr_step"]
+
+
+@njit(cache=True, inline="always")
+def _select_smallest(buf, lo, hi, k):
+    """Reorder ``buf[lo:hi]`` so that its ``k`` smallest values come first (quickselect)."""
+    left = lo
+    right = hi - 1
+    target = lo + k - 1
+    while left < right:
+        mid = (left + right) // 2
+        # Median of three as pivot.
+        a, b, c = buf[left], buf[mid], buf[right]
+        if a < b:
+            if b < c:
+                pivot = b
+            elif a < c:
+                pivot = c
+            else:
+                pivot = a
+        elif a < c:
+            pivot = a
+        elif b < c:
+            pivot = c
+        else:
+            pivot = b
+        i = left
+        j = right
+        while i <= j:
+            while buf[i] < pivot:
+                i += 1
+            while buf[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = buf[i]
+                buf[i] = buf[j]
+                buf[j] = tmp
+                i += 1
+                j -= 1
+        if target <= j:
+            right = j
+        elif target >= i:
+            left = i
+        else:
+            break
+
+
+@njit(cache=True)
+def _exact_sum(buf, n, own, scale, partials):
+    """Correctly rounded sum of ``scale * own`` and ``scale * buf[:n]`` (Shewchuk)."""
+    m = 0
+    for t in range(n + 1):
+        x = (own if t == n else buf[t]) * scale
+        i = 0
+        for j in range(m):
+            y = partials[j]
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0.0:
+                partials[i] = lo
+                i += 1
+            x = hi
+        partials[i] = x
+        m = i + 1
+    # Round the non-overlapping partials to the nearest double, as math.fsum does.
+    hi = partials[m - 1]
+    lo = 0.0
+    k = m - 1
+    while k > 0:
+        x = hi
+        k -= 1
+        y = partials[k]
+        hi = x + y
+        lo = y - (hi - x)
+        if lo != 0.0:
+            break
+    if k > 0 and ((lo < 0.0 and partials[k - 1] < 0.0) or (lo > 0.0 and partials[k - 1] > 0.0)):
+        y = lo * 2.0
+        x = hi + y
+        if y == x - hi:
+            hi = x
+    return hi
+
+
+@njit(cache=True)
+def _mean_clamped(buf, n, own, partials):
+    """Mean of ``own`` and ``buf[:n]``, accurate under cancellation, clamped to their range.
+
+    A compensated (Neumaier) sum is used when its error bound is below one rounding of
+    the result; otherwise (heavy cancellation between huge values) the sum is computed
+    exactly. Sums of magnitude near the overflow threshold are computed on values
+    scaled by an exact power of two.
+    """
+    s = own
+    c = 0.0
+    a = abs(own)
+    vmin = own
+    vmax = own
+    for t in range(n):
+        v = buf[t]
+        u = s + v
+        if abs(s) >= abs(v):
+            c += (s - u) + v
+        else:
+            c += (v - u) + s
+        s = u
+        a += abs(v)
+        if v < vmin:
+            vmin = v
+        if v > vmax:
+            vmax = v
+    count = n + 1
+    total = s + c
+    eps = 2.220446049250313e-16
+    if a > 1e300 or not np.isfinite(a):
+        scale = 2.0**-64
+        mean = (_exact_sum(buf, n, own, scale, partials) / count) / scale
+    elif count * count * eps * eps * a > eps * abs(total):
+        mean = _exact_sum(buf, n, own, 1.0, partials) / count
+    else:
+        mean = total / count
+    if mean < vmin:
+        mean = vmin
+    elif mean > vmax:
+        mean = vmax
+    return mean
+
+
+@njit(cache=True)
+def _wmsr_kernel(values, indptr, indices, messages, f, out):
+    n = values.shape[0]
+    max_deg = 0
+    for i in range(n):
+        d = indptr[i + 1] - indptr[i]
+        if d > max_deg:
+            max_deg = d
+    buf = np.empty(max_deg, dtype=np.float64)
+    partials = np.empty(max_deg + 64, dtype=np.float64)
+    for i in range(n):
+        x = values[i]
+        start = indptr[i]
+        stop = indptr[i + 1]
+        # Partition the finite messages: below x at the front, above x at the back,
+        # equal to x counted (they are always kept and add x to the mean).
+        n_below = 0
+        top = stop - start
+        n_equal = 0
+        for e in range(start, stop):
+            v = messages[e]
+            if not np.isfinite(v):
+                continue
+            if v < x:
+                buf[n_below] = v
+                n_below += 1
+            elif v > x:
+                top -= 1
+                buf[top] = v
+            else:
+                n_equal += 1
+        n_above = (stop - start) - top
+        # Keep the n_above - f smallest of the values above x.
+        keep_above = n_above - f
+        if keep_above > 0:
+            if keep_above < n_above:
+                _select_smallest(buf, top, top + n_above, keep_above)
+        else:
+            keep_above = 0
+        # Keep the n_below - f largest of the values below x: drop the f smallest.
+        keep_below = n_below - f
+        if keep_below > 0:
+            if f > 0:
+                _select_smallest(buf, 0, n_below, f)
+            below_start = f
+        else:
+            keep_below = 0
+            below_start = n_below
+        # Compact kept values into buf[:k] and average them with the own value.
+        k = 0
+        for t in range(below_start, n_below):
+            buf[k] = buf[t]
+            k += 1
+        for t in range(top, top + keep_above):
+            buf[k] = buf[t]
+            k += 1
+        for _ in range(n_equal):
+            buf[k] = x
+            k += 1
+        out[i] = _mean_clamped(buf, k, x, partials)
+    return out
+
+
+@njit(cache=True)
+def _lcp_kernel(values, indptr, indices, messages, out):
+    n = values.shape[0]
+    max_deg = 0
+    for i in range(n):
+        d = indptr[i + 1] - indptr[i]
+        if d > max_deg:
+            max_deg = d
+    buf = np.empty(max_deg, dtype=np.float64)
+    partials = np.empty(max_deg + 64, dtype=np.float64)
+    for i in range(n):
+        k = 0
+        for e in range(indptr[i], indptr[i + 1]):
+            v = messages[e]
+            if np.isfinite(v):
+                buf[k] = v
+                k += 1
+        out[i] = _mean_clamped(buf, k, values[i], partials)
+    return out
+
+
+def _validate(values, indptr, indices, messages, out):
+    values = check_float_array("values", values, ndim=1, finite=True)
+    n = values.shape[0]
+    indptr, indices = check_csr(indptr, indices, n)
+    messages = check_float_array("messages", messages, shape=(indices.shape[0],))
+    out = check_out(out, (n,))
+    return values, indptr, indices, messages, out
+
+
+def wmsr_step(values, indptr, indices, messages, f: int, out: np.ndarray | None = None) -> np.ndarray:
+    """One synchronous round of W-MSR for every node.
+
+    Parameters
+    ----------
+    values : array_like of float, shape (n,)
+        Current value of each node (finite).
+    indptr : array_like of int, shape (n + 1,)
+        In-edge CSR row pointers.
+    indices : array_like of int, shape (m,)
+        Sender of each in-edge, in ``[0, n)``.
+    messages : array_like of float, shape (m,)
+        Value received along each in-edge this round; NaN and inf are discarded.
+    f : int
+        Trimming parameter, ``f >= 0``: how many values above and below the own value
+        each node removes. ``f = 0`` is plain averaging.
+    out : numpy.ndarray, optional
+        float64 array of shape (n,) to write into (may be ``values`` itself).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        The new values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> indptr, indices = np.array([0, 3]), np.array([0, 0, 0])
+    >>> wmsr_step([0.0], indptr, indices, [1.0, 2.0, 1e300], f=1)
+    array([1.])
+    """
+    f = check_int("f", f, low=0)
+    values, indptr, indices, messages, out = _validate(values, indptr, indices, messages, out)
+    return _wmsr_kernel(values, indptr, indices, messages, f, out)
+
+
+def lcp_step(values, indptr, indices, messages, out: np.ndarray | None = None) -> np.ndarray:
+    """One synchronous round of the linear consensus protocol for every node.
+
+    Each node takes the mean of its own value and every finite message it received.
+
+    Parameters
+    ----------
+    values : array_like of float, shape (n,)
+        Current value of each node (finite).
+    indptr : array_like of int, shape (n + 1,)
+        In-edge CSR row pointers.
+    indices : array_like of int, shape (m,)
+        Sender of each in-edge, in ``[0, n)``.
+    messages : array_like of float, shape (m,)
+        Value received along each in-edge this round; NaN and inf are discarded.
+    out : numpy.ndarray, optional
+        float64 array of shape (n,) to write into (may be ``values`` itself).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        The new values.
+    """
+    values, indptr, indices, messages, out = _validate(values, indptr, indices, messages, out)
+    return _lcp_kernel(values, indptr, indices, messages, out)

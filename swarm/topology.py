@@ -1,0 +1,233 @@
+"""Communication topologies of a swarm, as networkx graphs and in-edge CSR arrays.
+
+Nodes are the robots ``0 .. n-1``. Builders that place robots in space store each
+position in the node attribute ``"pos"`` (an ``(x, y)`` tuple, unit: the side of the
+square is 1 unless ``side`` says otherwise). Every random draw comes from the
+``numpy.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+from scipy.spatial import cKDTree
+
+from protocols._checks import check_int, check_nonneg_float
+
+__all__ = [
+    "complete",
+    "erdos_renyi",
+    "positions",
+    "random_geometric",
+    "ring_lattice",
+    "robust_geometric",
+    "robust_graph",
+    "to_csr",
+]
+
+
+def to_csr(G: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
+    """In-edge CSR arrays of a graph on nodes ``0 .. n-1``.
+
+    For an undirected graph every edge is an in-edge of both endpoints; for a directed
+    graph node ``i`` receives from its predecessors. Senders of each node are sorted.
+
+    Parameters
+    ----------
+    G : networkx.Graph or networkx.DiGraph
+        Nodes must be exactly the integers ``0 .. n-1``; self-loops are ignored.
+
+    Returns
+    -------
+    indptr : numpy.ndarray of int64, shape (n + 1,)
+        Row pointers.
+    indices : numpy.ndarray of int64, shape (m,)
+        Sender of each in-edge.
+    """
+    n = G.number_of_nodes()
+    if set(G.nodes) != set(range(n)):
+        raise ValueError("G must have nodes 0 .. n-1 (use networkx.convert_node_labels_to_integers)")
+    preds = G.pred if G.is_directed() else G.adj
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    rows = []
+    for i in range(n):
+        senders = sorted(j for j in preds[i] if j != i)
+        rows.append(senders)
+        indptr[i + 1] = indptr[i] + len(senders)
+    indices = np.fromiter((j for r in rows for j in r), dtype=np.int64, count=int(indptr[-1]))
+    return indptr, indices
+
+
+def positions(G: nx.Graph) -> np.ndarray | None:
+    """Node positions as an array of shape (n, 2), or None if the graph has none."""
+    pos = nx.get_node_attributes(G, "pos")
+    if len(pos) != G.number_of_nodes():
+        return None
+    return np.array([pos[i] for i in range(G.number_of_nodes())], dtype=float)
+
+
+def complete(n: int) -> nx.Graph:
+    """Complete graph on ``n >= 1`` robots."""
+    return nx.complete_graph(check_int("n", n, low=1))
+
+
+def ring_lattice(n: int, k: int) -> nx.Graph:
+    """Circulant ring: each robot links to the ``k`` nearest on each side.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots, ``n >= 3``.
+    k : int
+        Neighbours on each side, ``1 <= k <= (n - 1) // 2``.
+
+    Returns
+    -------
+    networkx.Graph
+        The ``2k``-regular circulant graph.
+    """
+    n = check_int("n", n, low=3)
+    k = check_int("k", k, low=1, high=(n - 1) // 2)
+    return nx.circulant_graph(n, range(1, k + 1))
+
+
+def erdos_renyi(n: int, p: float, rng: np.random.Generator) -> nx.Graph:
+    """Erdos-Renyi graph G(n, p) drawn from ``rng``.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots, ``n >= 1``.
+    p : float
+        Edge probability in [0, 1].
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    networkx.Graph
+        The graph.
+    """
+    n = check_int("n", n, low=1)
+    p = check_nonneg_float("p", p)
+    if p > 1:
+        raise ValueError(f"p must be in [0, 1], got {p}")
+    iu, ju = np.triu_indices(n, 1)
+    keep = rng.random(iu.size) < p
+    G = nx.empty_graph(n)
+    G.add_edges_from(zip(iu[keep].tolist(), ju[keep].tolist(), strict=True))
+    return G
+
+
+def _place(n: int, side: float, rng: np.random.Generator) -> np.ndarray:
+    return rng.random((n, 2)) * side
+
+
+def random_geometric(
+    n: int, radius: float, rng: np.random.Generator, side: float = 1.0
+) -> nx.Graph:
+    """Robots uniform in a square, linked when within radio range.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots, ``n >= 1``.
+    radius : float
+        Radio range (same unit as ``side``), > 0.
+    rng : numpy.random.Generator
+        Source of randomness.
+    side : float
+        Side of the square, > 0.
+
+    Returns
+    -------
+    networkx.Graph
+        The graph, with node attribute ``"pos"``.
+    """
+    n = check_int("n", n, low=1)
+    radius = check_nonneg_float("radius", radius, positive=True)
+    side = check_nonneg_float("side", side, positive=True)
+    pts = _place(n, side, rng)
+    G = nx.empty_graph(n)
+    G.add_edges_from(cKDTree(pts).query_pairs(radius, output_type="ndarray").tolist())
+    nx.set_node_attributes(G, {i: (float(x), float(y)) for i, (x, y) in enumerate(pts)}, "pos")
+    return G
+
+
+def robust_graph(n: int, r: int, rng: np.random.Generator) -> nx.Graph:
+    """An r-robust graph built by construction.
+
+    Start from the complete graph on ``2r - 1`` robots (which is r-robust); each new
+    robot links to ``r`` distinct earlier robots chosen uniformly. Adding a node with at
+    least ``r`` neighbours to an r-robust graph keeps it r-robust (LeBlanc et al.
+    2013), so the result is r-robust; with ``r = 2F + 1`` it is also
+    (F+1, F+1)-robust (LeBlanc et al. 2013), which W-MSR needs against F-total
+    Byzantine robots.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots, ``n >= 2r - 1``.
+    r : int
+        Robustness, ``r >= 1``.
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    networkx.Graph
+        The graph.
+    """
+    r = check_int("r", r, low=1)
+    n = check_int("n", n, low=2 * r - 1)
+    G = nx.complete_graph(2 * r - 1)
+    for v in range(2 * r - 1, n):
+        G.add_node(v)
+        for u in rng.choice(v, size=r, replace=False):
+            G.add_edge(int(u), v)
+    return G
+
+
+def robust_geometric(
+    n: int, r: int, radius: float, rng: np.random.Generator, side: float = 1.0
+) -> nx.Graph:
+    """Robots in a square, r-robust by construction, with radio-range links.
+
+    Robots are placed uniformly; the first ``2r - 1`` form a complete graph, and each
+    later robot links to its ``r`` nearest earlier robots and to every earlier robot
+    within ``radius``. Each robot joins with at least ``r`` neighbours, so the graph is
+    r-robust (see :func:`robust_graph`); it contains the random geometric graph of
+    ``radius`` on the same positions.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots, ``n >= 2r - 1``.
+    r : int
+        Robustness, ``r >= 1``.
+    radius : float
+        Radio range, > 0.
+    rng : numpy.random.Generator
+        Source of randomness.
+    side : float
+        Side of the square, > 0.
+
+    Returns
+    -------
+    networkx.Graph
+        The graph, with node attribute ``"pos"``.
+    """
+    r = check_int("r", r, low=1)
+    n = check_int("n", n, low=2 * r - 1)
+    radius = check_nonneg_float("radius", radius, positive=True)
+    side = check_nonneg_float("side", side, positive=True)
+    pts = _place(n, side, rng)
+    G = nx.complete_graph(2 * r - 1)
+    G.add_nodes_from(range(n))
+    G.add_edges_from(cKDTree(pts).query_pairs(radius, output_type="ndarray").tolist())
+    for v in range(2 * r - 1, n):
+        d = np.hypot(*(pts[:v] - pts[v]).T)
+        nearest = np.argsort(d, kind="stable")[:r]
+        G.add_edges_from((int(u), v) for u in nearest)
+    nx.set_node_attributes(G, {i: (float(x), float(y)) for i, (x, y) in enumerate(pts)}, "pos")
+    return G

@@ -1,0 +1,132 @@
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from protocols.wmsr import lcp_step, wmsr_step
+
+
+def reference_wmsr(values, indptr, indices, messages, f):
+    """The rule written out plainly, with an exact (rational) mean."""
+    out = []
+    for i, x in enumerate(values):
+        got = [m for m in messages[indptr[i]:indptr[i + 1]] if math.isfinite(m)]
+        above = sorted(v for v in got if v > x)
+        below = sorted(v for v in got if v < x)
+        equal = [v for v in got if v == x]
+        above = above[: max(len(above) - f, 0)]
+        below = below[min(f, len(below)):]
+        kept = [x, *below, *equal, *above]
+        out.append(float(sum(map(Fraction, kept)) / len(kept)))
+    return np.array(out)
+
+
+def random_csr(rng, n, max_deg):
+    deg = rng.integers(0, max_deg + 1, size=n)
+    indptr = np.concatenate([[0], np.cumsum(deg)])
+    indices = rng.integers(0, n, size=indptr[-1])
+    return indptr, indices
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_wmsr_matches_reference_with_nan_inf_huge_and_ties(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 25))
+    indptr, indices = random_csr(rng, n, 12)
+    # Values on a coarse grid so ties with the own value and between messages are common.
+    values = rng.integers(-3, 4, size=n).astype(float)
+    messages = rng.integers(-3, 4, size=indices.size).astype(float)
+    special = rng.random(indices.size) < 0.25
+    messages[special] = rng.choice(SPECIAL, size=special.sum())
+    for f in range(0, 5):
+        got = wmsr_step(values, indptr, indices, messages, f)
+        want = reference_wmsr(values, indptr, indices, messages, f)
+        np.testing.assert_allclose(got, want, rtol=4e-16 * 16, atol=0)
+
+
+@given(
+    own=st.floats(-1e6, 1e6),
+    msgs=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=0, max_size=15),
+    f=st.integers(0, 6),
+)
+def test_wmsr_single_node_property(own, msgs, f):
+    indptr = np.array([0, len(msgs)])
+    indices = np.zeros(len(msgs), dtype=np.int64)
+    got = wmsr_step([own], indptr, indices, np.array(msgs, dtype=float), f)[0]
+    want = reference_wmsr([own], indptr, indices, msgs, f)[0]
+    assert math.isfinite(got)
+    assert got == pytest.approx(want, rel=1e-14, abs=0)
+
+
+def test_huge_trimmed_value_does_not_cost_precision():
+    honest = 1.0 + np.arange(6) * 1e-12
+    msgs = np.concatenate([honest, [1e300, -1e300]])
+    indptr = np.array([0, msgs.size])
+    indices = np.zeros(msgs.size, dtype=np.int64)
+    got = wmsr_step([1.0 + 2.5e-12], indptr, indices, msgs, f=1)[0]
+    kept = [1.0 + 2.5e-12, *honest]
+    assert got == float(sum(map(Fraction, kept)) / len(kept))
+
+
+def test_overflowing_sum_stays_finite_and_exact():
+    indptr = np.array([0, 2])
+    indices = np.zeros(2, dtype=np.int64)
+    got = lcp_step([1.7e308], indptr, indices, [1.7e308, 1.7e308])[0]
+    assert got == 1.7e308
+
+
+def test_f_zero_is_plain_averaging_and_lcp():
+    rng = np.random.default_rng(1)
+    indptr, indices = random_csr(rng, 30, 8)
+    values = rng.normal(size=30)
+    messages = values[indices]
+    want = np.array([
+        np.mean([values[i], *messages[indptr[i]:indptr[i + 1]]]) for i in range(30)
+    ])
+    np.testing.assert_allclose(wmsr_step(values, indptr, indices, messages, 0), want, rtol=1e-14)
+    np.testing.assert_allclose(lcp_step(values, indptr, indices, messages), want, rtol=1e-14)
+
+
+def test_lcp_discards_non_finite():
+    indptr = np.array([0, 3])
+    indices = np.zeros(3, dtype=np.int64)
+    assert lcp_step([0.0], indptr, indices, [np.nan, np.inf, 3.0])[0] == 1.5
+
+
+def test_out_buffer_and_in_place():
+    rng = np.random.default_rng(2)
+    indptr, indices = random_csr(rng, 20, 6)
+    values = rng.normal(size=20)
+    messages = values[indices]
+    want = wmsr_step(values, indptr, indices, messages, 1)
+    buf = values.copy()
+    res = wmsr_step(buf, indptr, indices, messages, 1, out=buf)
+    assert res is buf
+    np.testing.assert_array_equal(buf, want)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"f": -1}, ValueError, "f must be >= 0"),
+        ({"f": 1.5}, TypeError, "f must be an integer"),
+        ({"values": [np.nan, 0.0]}, ValueError, "values must be finite"),
+        ({"messages": [1.0]}, ValueError, "messages must have shape"),
+        ({"indptr": [0, 1]}, ValueError, "indptr must have length"),
+        ({"indices": [0, 5]}, ValueError, r"indices must lie in \[0, 2\)"),
+        ({"values": ["a", "b"]}, TypeError, "values must hold real numbers"),
+        ({"out": np.empty(3)}, ValueError, "out must be"),
+    ],
+)
+def test_bad_input_errors(kwargs, exc, match):
+    args = {"values": [0.0, 1.0], "indptr": [0, 1, 2], "indices": [1, 0],
+            "messages": [1.0, 0.0], "f": 1}
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        wmsr_step(**args)
