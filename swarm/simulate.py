@@ -37,6 +37,9 @@ class ConsensusResult:
         Byzantine robots.
     tol : float
         Spread tolerance used for ``converged_round``.
+    sent_range : numpy.ndarray, shape (rounds, n_byzantine, 2)
+        Lowest and highest finite message each Byzantine robot sent in each round
+        (NaN when it sent none): a two-faced robot shows a wide range.
     honest_spread : numpy.ndarray, shape (rounds + 1,)
         Max minus min of honest values per round.
     hull_violation : float
@@ -52,6 +55,7 @@ class ConsensusResult:
     trajectories: np.ndarray
     byzantine: np.ndarray
     tol: float
+    sent_range: np.ndarray
     honest_spread: np.ndarray = field(init=False)
     hull_violation: float = field(init=False)
     converged_round: int | None = field(init=False)
@@ -155,6 +159,9 @@ def simulate_consensus(
     byz_idx = np.flatnonzero(byzantine)
     sent_sum = np.zeros(n)
     sent_cnt = np.zeros(n)
+    sent_lo = np.empty(n)
+    sent_hi = np.empty(n)
+    sent_range = np.full((rounds, byz_idx.size, 2), np.nan)
     n_byz_edges = ctx.edge_index.size
     for t in tqdm(range(rounds), disable=not progress, desc=protocol, leave=False):
         np.take(values, indices, out=messages)
@@ -179,8 +186,16 @@ def simulate_consensus(
         with np.errstate(over="ignore", invalid="ignore"):
             np.add.at(sent_sum, ctx.sender[finite], sent[finite])
             np.add.at(sent_cnt, ctx.sender[finite], 1.0)
+        sent_lo[:] = np.inf
+        sent_hi[:] = -np.inf
+        np.minimum.at(sent_lo, ctx.sender[finite], sent[finite])
+        np.maximum.at(sent_hi, ctx.sender[finite], sent[finite])
+        with np.errstate(over="ignore", invalid="ignore"):
             new[byz_idx] = np.where(sent_cnt[byz_idx] > 0,
                                     sent_sum[byz_idx] / np.maximum(sent_cnt[byz_idx], 1), np.nan)
+        spoke = sent_cnt[byz_idx] > 0
+        sent_range[t, spoke, 0] = sent_lo[byz_idx][spoke]
+        sent_range[t, spoke, 1] = sent_hi[byz_idx][spoke]
         values, new = new, values
         traj[t + 1] = values
         # Byzantine entries of `values` are never read by honest robots (their
@@ -188,4 +203,4 @@ def simulate_consensus(
         # the kernels' finite-input contract all the same.
         values[byz_idx] = np.where(np.isfinite(values[byz_idx]), values[byz_idx], 0.0)
     return ConsensusResult(protocol=protocol, f=f, trajectories=traj, byzantine=byzantine,
-                           tol=tol)
+                           tol=tol, sent_range=sent_range)
