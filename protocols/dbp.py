@@ -1,0 +1,780 @@
+"""Decentralized Blocklist Protocol (DBP): flooding, accusations and the matching blocklist.
+
+Robots accuse neighbours whose messages contradict what they observe themselves; the
+accusations flood the network, and every robot blocks both endpoints of every edge of a
+maximum-cardinality matching of the undirected accusation graph (Wardega, von Hippel,
+Tron, Nita-Rotaru and Li, "Byzantine Resilience at Swarm Scale", AAMAS 2023).
+
+Why a matching: a cooperative robot only accuses a Byzantine one (sound accusations),
+so every accusation edge holds at least one Byzantine endpoint; a matching therefore
+blocks at most one cooperative robot per Byzantine robot it blocks. And if every
+Byzantine robot is accused by a distinct cooperative robot, those edges form a matching
+of size ``B`` (the number of Byzantine robots), every maximum matching has size ``>= B``
+and, each of its edges holding a Byzantine endpoint, it covers all ``B`` of them.
+
+Messages (:class:`Flood`) are flat arrays: origin, timestamp, hop count, kind
+(:data:`OBSERVATION` or :data:`ACCUSATION`), accused (``-1`` for observations) and an
+optional float payload row. One :meth:`Flood.step` moves every live message one hop over
+the round's communication graph (in-edge CSR, as in :mod:`protocols.wmsr`): every robot
+that received a message in the previous step forwards it to its neighbours, up to the
+hop limit; each robot keeps a message once (deduplication); observations whose origin
+is blocked are dropped by their receivers; accusations are always forwarded, whoever
+sent them.
+
+The blocklist is a function of the *set* of accusations (see :func:`blocklist`), and
+:class:`DynamicBlocklist` updates it when one accusation arrives by recomputing only
+the connected component of the accusation graph that the new edge touches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from protocols._checks import check_csr, check_float_array, check_int
+
+__all__ = [
+    "ACCUSATION",
+    "OBSERVATION",
+    "Deliveries",
+    "DynamicBlocklist",
+    "Flood",
+    "accusation_graph",
+    "blocklist",
+    "maximum_matching",
+]
+
+OBSERVATION = 0
+"""Message kind: an observation made by its origin (payload holds the content)."""
+ACCUSATION = 1
+"""Message kind: its origin (the accuser) accuses ``accused``."""
+
+_UNLIMITED = np.iinfo(np.int64).max
+
+
+# ----------------------------------------------------------------------------------------
+# Maximum matching: Edmonds' blossom algorithm on one connected component at a time.
+# ----------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _lca(a, b, base, match, parent, mark, stamp):
+    while True:
+        a = base[a]
+        mark[a] = stamp
+        if match[a] == -1:
+            break
+        a = parent[match[a]]
+    while True:
+        b = base[b]
+        if mark[b] == stamp:
+            return b
+        b = parent[match[b]]
+
+
+@njit(cache=True)
+def _mark_path(v, b, child, base, match, parent, in_blossom):
+    while base[v] != b:
+        in_blossom[base[v]] = True
+        in_blossom[base[match[v]]] = True
+        parent[v] = child
+        child = match[v]
+        v = parent[match[v]]
+
+
+@njit(cache=True)
+def _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mark, queue, stamp0):
+    """Edmonds' algorithm on the component ``verts`` (sorted), from an empty matching.
+
+    Roots are tried in increasing index order, neighbours scanned in CSR order (sorted),
+    breadth first; one pass suffices (an unmatched vertex with no augmenting path never
+    gets one later). Returns the updated lca stamp counter.
+    """
+    stamp = stamp0
+    for v in verts:
+        match[v] = -1
+    for root in verts:
+        if match[root] != -1:
+            continue
+        for v in verts:
+            parent[v] = -1
+            base[v] = v
+            used[v] = False
+        used[root] = True
+        qh = 0
+        qt = 0
+        queue[qt] = root
+        qt += 1
+        found = -1
+        while qh < qt and found == -1:
+            v = queue[qh]
+            qh += 1
+            for e in range(ptr[v], ptr[v + 1]):
+                to = adj[e]
+                if base[v] == base[to] or match[v] == to:
+                    continue
+                if to == root or (match[to] != -1 and parent[match[to]] != -1):
+                    stamp += 1
+                    cur = _lca(v, to, base, match, parent, mark, stamp)
+                    for u in verts:
+                        in_blossom[u] = False
+                    _mark_path(v, cur, to, base, match, parent, in_blossom)
+                    _mark_path(to, cur, v, base, match, parent, in_blossom)
+                    for u in verts:
+                        if in_blossom[base[u]]:
+                            base[u] = cur
+                            if not used[u]:
+                                used[u] = True
+                                queue[qt] = u
+                                qt += 1
+                elif parent[to] == -1:
+                    parent[to] = v
+                    if match[to] == -1:
+                        found = to
+                        break
+                    nxt = match[to]
+                    used[nxt] = True
+                    queue[qt] = nxt
+                    qt += 1
+        v = found
+        while v != -1:
+            pv = parent[v]
+            ppv = match[pv]
+            match[v] = pv
+            match[pv] = v
+            v = ppv
+    return stamp
+
+
+@njit(cache=True)
+def _components(n, ptr, adj, comp, order, comp_ptr):
+    """Label connected components; ``order[comp_ptr[c]:comp_ptr[c+1]]`` lists component c sorted.
+
+    Components are numbered by their smallest vertex. Returns the number of components.
+    """
+    for v in range(n):
+        comp[v] = -1
+    nc = 0
+    pos = 0
+    for s in range(n):
+        if comp[s] != -1:
+            continue
+        comp_ptr[nc] = pos
+        comp[s] = nc
+        order[pos] = s
+        head = pos
+        pos += 1
+        while head < pos:
+            v = order[head]
+            head += 1
+            for e in range(ptr[v], ptr[v + 1]):
+                u = adj[e]
+                if comp[u] == -1:
+                    comp[u] = nc
+                    order[pos] = u
+                    pos += 1
+        order[comp_ptr[nc]:pos].sort()
+        nc += 1
+    comp_ptr[nc] = pos
+    return nc
+
+
+@njit(cache=True)
+def _matching_kernel(n, ptr, adj, match):
+    comp = np.empty(n, np.int64)
+    order = np.empty(n, np.int64)
+    comp_ptr = np.empty(n + 1, np.int64)
+    nc = _components(n, ptr, adj, comp, order, comp_ptr)
+    parent = np.empty(n, np.int64)
+    base = np.empty(n, np.int64)
+    used = np.zeros(n, np.bool_)
+    in_blossom = np.zeros(n, np.bool_)
+    mark = np.zeros(n, np.int64)
+    queue = np.empty(n, np.int64)
+    stamp = 0
+    for c in range(nc):
+        verts = order[comp_ptr[c]:comp_ptr[c + 1]]
+        if verts.shape[0] == 1:
+            match[verts[0]] = -1
+            continue
+        stamp = _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mark,
+                                 queue, stamp)
+
+
+def _check_accusations(accusations, n: int) -> np.ndarray:
+    arr = np.asarray(accusations)
+    if arr.size == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"accusations must have shape (m, 2) (accuser, accused), got {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"accusations must hold integers, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.int64)
+    for col, name in ((0, "accuser"), (1, "accused")):
+        lo, hi = arr[:, col].min(), arr[:, col].max()
+        if lo < 0 or hi >= n:
+            raise ValueError(f"accusations: {name} index must lie in [0, {n}), "
+                             f"got range [{lo}, {hi}]")
+    selfs = np.flatnonzero(arr[:, 0] == arr[:, 1])
+    if selfs.size:
+        raise ValueError(f"accusations: robot {arr[selfs[0], 0]} accuses itself (row {selfs[0]}); "
+                         "self-accusations are not allowed")
+    return arr
+
+
+def accusation_graph(accusations, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical undirected accusation graph as a symmetric CSR with sorted neighbours.
+
+    Parameters
+    ----------
+    accusations : array_like of int, shape (m, 2)
+        Rows ``(accuser, accused)`` in ``[0, n)``; order and duplicates do not matter,
+        nor does the direction (``a`` accusing ``b`` and ``b`` accusing ``a`` give one edge).
+    n : int
+        Number of robots.
+
+    Returns
+    -------
+    indptr : numpy.ndarray of int64, shape (n + 1,)
+    indices : numpy.ndarray of int64, shape (2 * e,)
+        Neighbours of ``v`` are ``indices[indptr[v]:indptr[v + 1]]``, increasing.
+    """
+    n = check_int("n", n, low=0)
+    acc = _check_accusations(accusations, n)
+    return _canonical_csr(acc, n)
+
+
+def _canonical_csr(acc: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    if acc.shape[0] == 0:
+        return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int64)
+    lo = np.minimum(acc[:, 0], acc[:, 1])
+    hi = np.maximum(acc[:, 0], acc[:, 1])
+    keys = np.unique(lo * n + hi)
+    a, b = keys // n, keys % n
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    order = np.lexsort((dst, src))
+    src, dst = src[order], dst[order]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
+    return indptr, np.ascontiguousarray(dst)
+
+
+def maximum_matching(accusations, n: int) -> np.ndarray:
+    """Canonical maximum-cardinality matching of the undirected accusation graph.
+
+    Parameters
+    ----------
+    accusations : array_like of int, shape (m, 2)
+        Rows ``(accuser, accused)`` with indices in ``[0, n)``, no self-accusation.
+    n : int
+        Number of robots.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n,)
+        ``mate[v]`` is the robot matched with ``v``, or ``-1``.
+
+    Notes
+    -----
+    Canonical form: the graph is rebuilt from the set of distinct unordered pairs with
+    neighbours sorted, and each connected component is matched independently by Edmonds'
+    blossom algorithm started from the empty matching, trying roots in increasing index
+    order and scanning neighbours in increasing order (breadth-first search). The result
+    is therefore a function of the set of accusations only.
+    """
+    n = check_int("n", n, low=0)
+    acc = _check_accusations(accusations, n)
+    indptr, indices = _canonical_csr(acc, n)
+    mate = np.full(n, -1, dtype=np.int64)
+    if n:
+        _matching_kernel(n, indptr, indices, mate)
+    return mate
+
+
+def blocklist(accusations, n: int) -> np.ndarray:
+    """Robots blocked by DBP: both endpoints of every edge of a maximum matching.
+
+    Parameters
+    ----------
+    accusations : array_like of int, shape (m, 2)
+        Rows ``(accuser, accused)`` with indices in ``[0, n)``; a robot may not accuse
+        itself. Only the set of unordered pairs matters: any order, duplicates, and
+        mutual accusations give the same result.
+    n : int
+        Number of robots.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+        ``True`` for blocked robots; exactly ``2 * nu`` entries, ``nu`` being the maximum
+        matching size of the accusation graph.
+
+    Notes
+    -----
+    A maximum matching is not unique, and robots must agree on the blocklist, so the
+    matching is made canonical (see :func:`maximum_matching`): distinct unordered pairs,
+    sorted adjacency, and Edmonds' blossom algorithm per connected component with roots
+    and neighbours taken in increasing index order. Every robot holding the same set of
+    accusations computes the same blocklist. :class:`DynamicBlocklist` maintains the
+    same result under insertions.
+    """
+    return maximum_matching(accusations, n) >= 0
+
+
+class DynamicBlocklist:
+    """The blocklist of a growing set of accusations, updated one accusation at a time.
+
+    ``add`` recomputes only the connected component of the accusation graph that holds
+    the new edge. Since :func:`blocklist` matches every component independently, with an
+    algorithm whose result depends only on the component's edge set and on the relative
+    order of its vertex indices, the components the new edge does not touch keep their
+    matching, and the touched component gets exactly the matching :func:`blocklist`
+    would give it: after any sequence of insertions, ``blocked`` equals
+    ``blocklist(accusations, n)`` for the set inserted so far, whatever the order of
+    insertion (proof: induction on insertions, using that the canonical matching is a
+    union of per-component results). The cost of one insertion is that of matching the
+    merged component (typically a few robots around one Byzantine robot); a duplicate
+    costs O(1). In the worst case (one giant component) it is a full recomputation.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots.
+
+    Attributes
+    ----------
+    blocked : numpy.ndarray of bool, shape (n,)
+        The current blocklist (updated in place).
+    mate : numpy.ndarray of int64, shape (n,)
+        The current canonical matching.
+    """
+
+    def __init__(self, n: int):
+        self.n = check_int("n", n, low=0)
+        self.blocked = np.zeros(self.n, dtype=bool)
+        self.mate = np.full(self.n, -1, dtype=np.int64)
+        self._adj: list[set[int]] = [set() for _ in range(self.n)]
+        self._edges: set[tuple[int, int]] = set()
+        self._work = [np.empty(0, dtype=np.int64)]
+
+    @property
+    def n_edges(self) -> int:
+        """Number of distinct unordered accusation pairs held."""
+        return len(self._edges)
+
+    def edges(self) -> np.ndarray:
+        """Return the distinct unordered pairs held, shape (e, 2), sorted."""
+        if not self._edges:
+            return np.empty((0, 2), dtype=np.int64)
+        return np.array(sorted(self._edges), dtype=np.int64)
+
+    def add(self, accuser: int, accused: int) -> np.ndarray:
+        """Insert one accusation and update the blocklist.
+
+        Parameters
+        ----------
+        accuser, accused : int
+            Robot indices in ``[0, n)``, distinct.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Robots whose blocked status changed (either way).
+        """
+        a = check_int("accuser", accuser, low=0, high=self.n - 1)
+        b = check_int("accused", accused, low=0, high=self.n - 1)
+        if a == b:
+            raise ValueError(f"robot {a} accuses itself; self-accusations are not allowed")
+        key = (a, b) if a < b else (b, a)
+        if key in self._edges:
+            return np.empty(0, dtype=np.int64)
+        self._edges.add(key)
+        self._adj[a].add(b)
+        self._adj[b].add(a)
+        return self._recompute_component(a)
+
+    def add_many(self, accusations) -> np.ndarray:
+        """Insert several accusations (rows ``(accuser, accused)``); return changed robots."""
+        acc = _check_accusations(accusations, self.n)
+        before = self.blocked.copy()
+        touched = []
+        for a, b in acc:
+            key = (int(a), int(b)) if a < b else (int(b), int(a))
+            if key in self._edges:
+                continue
+            self._edges.add(key)
+            self._adj[key[0]].add(key[1])
+            self._adj[key[1]].add(key[0])
+            touched.append(key[0])
+        seen: set[int] = set()
+        for v in touched:
+            if v not in seen:
+                seen.update(self._recompute_component(v, return_component=True).tolist())
+        return np.flatnonzero(before != self.blocked)
+
+    def _recompute_component(self, start: int, return_component: bool = False) -> np.ndarray:
+        adj = self._adj
+        comp = [start]
+        seen = {start}
+        head = 0
+        while head < len(comp):
+            for u in adj[comp[head]]:
+                if u not in seen:
+                    seen.add(u)
+                    comp.append(u)
+            head += 1
+        verts = np.array(sorted(comp), dtype=np.int64)
+        k = verts.shape[0]
+        local = {int(v): i for i, v in enumerate(verts)}
+        deg = np.fromiter((len(adj[int(v)]) for v in verts), dtype=np.int64, count=k)
+        ptr = np.zeros(k + 1, dtype=np.int64)
+        np.cumsum(deg, out=ptr[1:])
+        nbr = np.empty(ptr[-1], dtype=np.int64)
+        for i, v in enumerate(verts):
+            row = sorted(local[u] for u in adj[int(v)])
+            nbr[ptr[i]:ptr[i + 1]] = row
+        mate_local = np.full(k, -1, dtype=np.int64)
+        _matching_kernel(k, ptr, nbr, mate_local)
+        new_mate = np.where(mate_local >= 0, verts[np.maximum(mate_local, 0)], -1)
+        old_blocked = self.blocked[verts].copy()
+        self.mate[verts] = new_mate
+        self.blocked[verts] = new_mate >= 0
+        if return_component:
+            return verts
+        return verts[old_blocked != self.blocked[verts]]
+
+
+# ----------------------------------------------------------------------------------------
+# Flooding.
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deliveries:
+    """Messages delivered in one :meth:`Flood.step`, one row per (receiver, message).
+
+    Attributes
+    ----------
+    receiver : numpy.ndarray of int64, shape (k,)
+        Robot that received the message.
+    hops : numpy.ndarray of int64, shape (k,)
+        Links the message travelled (1 for a direct neighbour of the origin); with one
+        hop per step this is also the number of steps since it was sent.
+    sender : numpy.ndarray of int64, shape (k,)
+        Neighbour it was received from (the first one, in CSR order).
+    origin, timestamp, kind, accused : numpy.ndarray of int64, shape (k,)
+        Copied from the message (``accused`` is ``-1`` for observations).
+    payload : numpy.ndarray of float64, shape (k, payload_dim)
+        Copied from the message.
+    """
+
+    receiver: np.ndarray
+    hops: np.ndarray
+    sender: np.ndarray
+    origin: np.ndarray
+    timestamp: np.ndarray
+    kind: np.ndarray
+    accused: np.ndarray
+    payload: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.receiver.shape[0])
+
+
+@njit(cache=True)
+def _grow(a, need):
+    if need <= a.shape[0]:
+        return a
+    out = np.empty(max(need, 2 * a.shape[0] + 16), a.dtype)
+    out[:a.shape[0]] = a
+    return out
+
+
+@njit(cache=True)
+def _flood_kernel(out_ptr, out_idx, msg_ptr, pool_robot, pool_hops, pool_from, msg_age,
+                  msg_limit, msg_kind, msg_origin, blocked, relays, mark):
+    """Advance every live message one hop.
+
+    Holder records of message ``k`` are ``pool_*[msg_ptr[k]:msg_ptr[k+1]]``; its frontier
+    is the records with ``hops == msg_age[k]``. Returns the new pool (old records first,
+    then new ones, per message), the new pointers, delivery rows (record indices into the
+    new pool) and whether each message is still live.
+    """
+    nmsg = msg_ptr.shape[0] - 1
+    cap = pool_robot.shape[0] * 2 + 16
+    new_robot = np.empty(cap, np.int64)
+    new_hops = np.empty(cap, np.int64)
+    new_from = np.empty(cap, np.int64)
+    new_ptr = np.empty(nmsg + 1, np.int64)
+    deliv = np.empty(cap, np.int64)
+    nd = 0
+    live = np.zeros(nmsg, np.bool_)
+    pos = 0
+    stamp = mark.max()
+    for k in range(nmsg):
+        stamp += 1
+        lo = msg_ptr[k]
+        hi = msg_ptr[k + 1]
+        new_ptr[k] = pos
+        need = pos + (hi - lo)
+        new_robot = _grow(new_robot, need)
+        new_hops = _grow(new_hops, need)
+        new_from = _grow(new_from, need)
+        for r in range(lo, hi):
+            v = pool_robot[r]
+            mark[v] = stamp
+            new_robot[pos] = v
+            new_hops[pos] = pool_hops[r]
+            new_from[pos] = pool_from[r]
+            pos += 1
+        age = msg_age[k]
+        if age >= msg_limit[k]:
+            continue
+        dropped = msg_kind[k] == 0 and blocked[msg_origin[k]]
+        if dropped:
+            continue
+        added = 0
+        for r in range(lo, hi):
+            if pool_hops[r] != age:
+                continue
+            u = pool_robot[r]
+            if not relays[u]:
+                continue
+            for e in range(out_ptr[u], out_ptr[u + 1]):
+                v = out_idx[e]
+                if mark[v] == stamp:
+                    continue
+                mark[v] = stamp
+                new_robot = _grow(new_robot, pos + 1)
+                new_hops = _grow(new_hops, pos + 1)
+                new_from = _grow(new_from, pos + 1)
+                deliv = _grow(deliv, nd + 1)
+                new_robot[pos] = v
+                new_hops[pos] = age + 1
+                new_from[pos] = u
+                deliv[nd] = pos
+                nd += 1
+                pos += 1
+                added += 1
+        msg_age[k] = age + 1
+        live[k] = added > 0 and age + 1 < msg_limit[k]
+    new_ptr[nmsg] = pos
+    return new_robot[:pos], new_hops[:pos], new_from[:pos], new_ptr, deliv[:nd], live
+
+
+def _transpose_csr(indptr: np.ndarray, indices: np.ndarray, n: int):
+    """Out-edge CSR from an in-edge CSR (node ``i`` receives from ``indices[...]``)."""
+    receivers = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    order = np.lexsort((receivers, indices))
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n), out=out_ptr[1:])
+    return out_ptr, np.ascontiguousarray(receivers[order])
+
+
+class Flood:
+    """Messages in flight over a changing communication graph, as flat arrays.
+
+    Each :meth:`step` is one communication round: every robot that received a message in
+    the previous round (or sent it, for a new message) forwards it to each neighbour that
+    does not hold it yet. A message stops being forwarded once it has travelled its hop
+    limit, or when no robot received it this round; it is then forgotten (its holders are
+    not remembered past its lifetime, so keep ``timestamp`` distinct per message you
+    resend).
+
+    Parameters
+    ----------
+    n : int
+        Number of robots.
+    payload_dim : int
+        Floats carried by each message (0 for none).
+    hop_limit : int
+        Hop limit of observations (default 4); ``0`` means never delivered.
+    accusation_hop_limit : int or None
+        Hop limit of accusations; ``None`` (default) floods them to the whole connected
+        network.
+
+    Attributes
+    ----------
+    origin, timestamp, kind, accused, payload : numpy.ndarray
+        The live messages (views, one row per message).
+    """
+
+    def __init__(self, n: int, payload_dim: int = 0, hop_limit: int = 4,
+                 accusation_hop_limit: int | None = None):
+        self.n = check_int("n", n, low=0)
+        self.payload_dim = check_int("payload_dim", payload_dim, low=0)
+        self.hop_limit = check_int("hop_limit", hop_limit, low=0)
+        if accusation_hop_limit is None:
+            self.accusation_hop_limit = None
+        else:
+            self.accusation_hop_limit = check_int("accusation_hop_limit",
+                                                  accusation_hop_limit, low=0)
+        self._msg_ptr = np.zeros(1, dtype=np.int64)
+        self._pool_robot = np.empty(0, dtype=np.int64)
+        self._pool_hops = np.empty(0, dtype=np.int64)
+        self._pool_from = np.empty(0, dtype=np.int64)
+        self._age = np.empty(0, dtype=np.int64)
+        self._limit = np.empty(0, dtype=np.int64)
+        self.origin = np.empty(0, dtype=np.int64)
+        self.timestamp = np.empty(0, dtype=np.int64)
+        self.kind = np.empty(0, dtype=np.int64)
+        self.accused = np.empty(0, dtype=np.int64)
+        self.payload = np.empty((0, self.payload_dim), dtype=np.float64)
+        self._mark = np.zeros(self.n, dtype=np.int64)
+        self._all_relay = np.ones(self.n, dtype=bool)
+        self._no_block = np.zeros(self.n, dtype=bool)
+
+    def __len__(self) -> int:
+        """Return the number of live messages."""
+        return int(self.origin.shape[0])
+
+    def send_observations(self, origins, timestamp, payload=None) -> None:
+        """Queue one observation per origin; it reaches direct neighbours at the next step.
+
+        Parameters
+        ----------
+        origins : array_like of int, shape (k,)
+            Sending robots.
+        timestamp : int or array_like of int, shape (k,)
+            Round the observation was made.
+        payload : array_like of float, shape (k, payload_dim), optional
+            Content (zeros if omitted). Non-finite values are carried as they are;
+            receivers must treat them as the untrusted data they are.
+        """
+        origins = self._check_robots("origins", origins)
+        k = origins.shape[0]
+        if payload is None:
+            payload = np.zeros((k, self.payload_dim))
+        payload = check_float_array("payload", payload, shape=(k, self.payload_dim))
+        self._append(origins, timestamp, OBSERVATION, np.full(k, -1, dtype=np.int64), payload,
+                     self.hop_limit)
+
+    def send_accusations(self, accusers, accused, timestamp) -> None:
+        """Queue accusations ``accusers[i]`` accuses ``accused[i]``.
+
+        Parameters
+        ----------
+        accusers, accused : array_like of int, shape (k,)
+            Robot indices in ``[0, n)``, ``accusers[i] != accused[i]``.
+        timestamp : int or array_like of int, shape (k,)
+            Round of the accusation.
+        """
+        accusers = self._check_robots("accusers", accusers)
+        accused = self._check_robots("accused", accused)
+        if accused.shape != accusers.shape:
+            raise ValueError(f"accused must have shape {accusers.shape}, got {accused.shape}")
+        bad = np.flatnonzero(accusers == accused)
+        if bad.size:
+            raise ValueError(f"robot {accusers[bad[0]]} accuses itself; "
+                             "self-accusations are not allowed")
+        limit = _UNLIMITED if self.accusation_hop_limit is None else self.accusation_hop_limit
+        self._append(accusers, timestamp, ACCUSATION, accused,
+                     np.zeros((accusers.shape[0], self.payload_dim)), limit)
+
+    def _check_robots(self, name: str, value) -> np.ndarray:
+        arr = np.atleast_1d(np.asarray(value))
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+        if arr.size and arr.dtype.kind not in "iu":
+            raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.n):
+            raise ValueError(f"{name} must lie in [0, {self.n}), got range "
+                             f"[{arr.min()}, {arr.max()}]")
+        return arr
+
+    def _append(self, origins, timestamp, kind, accused, payload, limit) -> None:
+        k = origins.shape[0]
+        if k == 0:
+            return
+        ts = np.broadcast_to(np.asarray(timestamp), (k,))
+        if ts.dtype.kind not in "iu":
+            raise TypeError(f"timestamp must hold integers, got dtype {ts.dtype}")
+        self.origin = np.concatenate([self.origin, origins])
+        self.timestamp = np.concatenate([self.timestamp, ts.astype(np.int64)])
+        self.kind = np.concatenate([self.kind, np.full(k, kind, dtype=np.int64)])
+        self.accused = np.concatenate([self.accused, accused])
+        self.payload = np.concatenate([self.payload, payload])
+        self._age = np.concatenate([self._age, np.zeros(k, dtype=np.int64)])
+        self._limit = np.concatenate([self._limit, np.full(k, limit, dtype=np.int64)])
+        start = self._msg_ptr[-1]
+        self._msg_ptr = np.concatenate([self._msg_ptr, start + np.arange(1, k + 1)])
+        self._pool_robot = np.concatenate([self._pool_robot, origins])
+        self._pool_hops = np.concatenate([self._pool_hops, np.zeros(k, dtype=np.int64)])
+        self._pool_from = np.concatenate([self._pool_from, origins])
+
+    def step(self, indptr, indices, blocked=None, relays=None, *,
+             symmetric: bool = False) -> Deliveries:
+        """One round of forwarding over the round's communication graph.
+
+        Parameters
+        ----------
+        indptr, indices : array_like of int
+            In-edge CSR of the round: robot ``i`` hears ``indices[indptr[i]:indptr[i+1]]``.
+        blocked : array_like of bool, shape (n,), optional
+            The receivers' blocklist: observations originating from a blocked robot are
+            dropped (not delivered, not forwarded). Accusations are never dropped.
+        relays : array_like of bool, shape (n,), optional
+            Robots that forward what they receive (default all). Robots that are not
+            relays still receive.
+        symmetric : bool
+            Promise that the graph is undirected (in-edges equal out-edges), which skips
+            the transposition.
+
+        Returns
+        -------
+        Deliveries
+            One row per new (receiver, message) pair, grouped by message.
+        """
+        indptr, indices = check_csr(indptr, indices, self.n)
+        blocked = self._mask("blocked", blocked, self._no_block)
+        relays = self._mask("relays", relays, self._all_relay)
+        if symmetric:
+            out_ptr, out_idx = indptr, indices
+        else:
+            out_ptr, out_idx = _transpose_csr(indptr, indices, self.n)
+        return self._step(out_ptr, out_idx, blocked, relays)
+
+    def _mask(self, name: str, value, default: np.ndarray) -> np.ndarray:
+        if value is None:
+            return default
+        arr = np.asarray(value)
+        if arr.shape != (self.n,):
+            raise ValueError(f"{name} must have shape ({self.n},), got {arr.shape}")
+        if arr.dtype != np.bool_:
+            raise TypeError(f"{name} must be a boolean array, got dtype {arr.dtype}")
+        return np.ascontiguousarray(arr)
+
+    def _step(self, out_ptr, out_idx, blocked, relays) -> Deliveries:
+        robot, hops, frm, ptr, deliv, live = _flood_kernel(
+            out_ptr, out_idx, self._msg_ptr, self._pool_robot, self._pool_hops,
+            self._pool_from, self._age, self._limit, self.kind, self.origin, blocked, relays,
+            self._mark)
+        msg_of = np.repeat(np.arange(ptr.shape[0] - 1), np.diff(ptr))[deliv]
+        out = Deliveries(
+            receiver=robot[deliv], hops=hops[deliv], sender=frm[deliv],
+            origin=self.origin[msg_of], timestamp=self.timestamp[msg_of],
+            kind=self.kind[msg_of], accused=self.accused[msg_of],
+            payload=self.payload[msg_of])
+        if self._mark.max() > np.iinfo(np.int64).max // 2:
+            self._mark[:] = 0
+        # Keep live messages only.
+        keep = np.flatnonzero(live)
+        sizes = np.diff(ptr)[keep]
+        rec = np.repeat(live, np.diff(ptr))
+        self._pool_robot = robot[rec]
+        self._pool_hops = hops[rec]
+        self._pool_from = frm[rec]
+        self._msg_ptr = np.zeros(keep.shape[0] + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self._msg_ptr[1:])
+        self._age = self._age[keep]
+        self._limit = self._limit[keep]
+        self.origin = self.origin[keep]
+        self.timestamp = self.timestamp[keep]
+        self.kind = self.kind[keep]
+        self.accused = self.accused[keep]
+        self.payload = self.payload[keep]
+        return out
