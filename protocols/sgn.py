@@ -1,0 +1,238 @@
+"""Projected Euler and RK4 gradient play for affine pseudo-gradients ``F(x) = J x + b``.
+
+These are the certified solvers of Small-Gain Nash (SGN): one step of size ``step``
+from ``x`` is
+
+- Euler: ``x+ = P(x - step F(x))``;
+- RK4: ``x+ = P(x - step (k1 + 2 k2 + 2 k3 + k4) / 6)`` with ``k1 = F(x)``,
+  ``k2 = F(x - step k1 / 2)``, ``k3 = F(x - step k2 / 2)``, ``k4 = F(x - step k3)``;
+
+where ``P`` projects every block on its box or scaled simplex (a product set, so ``P`` is
+also the projection in any block-weighted metric). The residual of an iteration is the
+weighted step length ``||x+ - x||_W / step`` with ``||v||_W^2 = sum_k w_k v_k^2``; it is
+``||F(x)||_W`` when nothing is projected. The iteration stops when the residual is at
+most ``tol``, when it is not finite (divergence), or after ``max_iter`` iterations.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from protocols._checks import (
+    ConvergenceWarning,
+    check_float_array,
+    check_int,
+    check_nonneg_float,
+)
+
+__all__ = ["IterationResult", "sgn_iterate"]
+
+_METHODS = {"euler": 0, "rk4": 1}
+
+
+@dataclass
+class IterationResult:
+    """Outcome of :func:`sgn_iterate`.
+
+    Attributes
+    ----------
+    solution : numpy.ndarray, shape (n,)
+        Last iterate.
+    iterations : int
+        Iterations performed.
+    converged : bool
+        Whether the residual reached ``tol``.
+    residuals : numpy.ndarray, shape (iterations,)
+        Residual ``||x_{k+1} - x_k||_W / step`` of every iteration.
+    trajectory : numpy.ndarray or None, shape (iterations + 1, n)
+        Every iterate from ``x0``, when requested.
+    """
+
+    solution: np.ndarray
+    iterations: int
+    converged: bool
+    residuals: np.ndarray
+    trajectory: np.ndarray | None = None
+
+
+@njit(cache=True)
+def _affine_kernel(J, b, x, out):
+    n = x.shape[0]
+    for i in range(n):
+        s = b[i]
+        for j in range(n):
+            s += J[i, j] * x[j]
+        out[i] = s
+
+
+@njit(cache=True)
+def _project_kernel(x, lo, hi, block_ptr, radius):
+    for blk in range(block_ptr.shape[0] - 1):
+        s = block_ptr[blk]
+        e = block_ptr[blk + 1]
+        r = radius[blk]
+        if r > 0.0:
+            u = np.sort(x[s:e])
+            m = e - s
+            css = 0.0
+            theta = 0.0
+            for k in range(m):
+                css += u[m - 1 - k]
+                t = (css - r) / (k + 1)
+                if u[m - 1 - k] - t > 0.0:
+                    theta = t
+            for k in range(s, e):
+                v = x[k] - theta
+                x[k] = v if v > 0.0 else 0.0
+        else:
+            for k in range(s, e):
+                if x[k] < lo[k]:
+                    x[k] = lo[k]
+                elif x[k] > hi[k]:
+                    x[k] = hi[k]
+
+
+@njit(cache=True)
+def _sgn_iterate_kernel(J, b, x, w, step, method, lo, hi, block_ptr, radius, tol, max_iter,
+                        residuals, traj, record, k1, k2, k3, k4, tmp, xn):
+    n = x.shape[0]
+    if record:
+        traj[0, :] = x
+    for it in range(max_iter):
+        _affine_kernel(J, b, x, k1)
+        if method == 0:
+            for i in range(n):
+                xn[i] = x[i] - step * k1[i]
+        else:
+            for i in range(n):
+                tmp[i] = x[i] - 0.5 * step * k1[i]
+            _affine_kernel(J, b, tmp, k2)
+            for i in range(n):
+                tmp[i] = x[i] - 0.5 * step * k2[i]
+            _affine_kernel(J, b, tmp, k3)
+            for i in range(n):
+                tmp[i] = x[i] - step * k3[i]
+            _affine_kernel(J, b, tmp, k4)
+            for i in range(n):
+                xn[i] = x[i] - step * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
+        _project_kernel(xn, lo, hi, block_ptr, radius)
+        acc = 0.0
+        for i in range(n):
+            d = xn[i] - x[i]
+            acc += w[i] * d * d
+        res = math.sqrt(acc) / step
+        residuals[it] = res
+        for i in range(n):
+            x[i] = xn[i]
+        if record:
+            traj[it + 1, :] = x
+        if res <= tol:
+            return it + 1, True
+        if not math.isfinite(res):
+            return it + 1, False
+    return max_iter, False
+
+
+def sgn_iterate(
+    J,
+    b,
+    x0,
+    step: float,
+    *,
+    method: str = "euler",
+    weights=None,
+    lower=None,
+    upper=None,
+    blocks=None,
+    simplex_radius=None,
+    tol: float = 1e-8,
+    max_iter: int = 10_000,
+    trajectory: bool = False,
+    warn: bool = True,
+) -> IterationResult:
+    """Projected Euler or RK4 gradient play on ``F(x) = J x + b``.
+
+    Parameters
+    ----------
+    J : array_like, shape (n, n)
+        Jacobian of the pseudo-gradient.
+    b : array_like, shape (n,)
+        Offset.
+    x0 : array_like, shape (n,)
+        Start (finite).
+    step : float
+        Step size, > 0.
+    method : {"euler", "rk4"}
+        Discretisation.
+    weights : array_like, shape (n,), optional
+        Positive per-coordinate metric weights for the residual (default all ones).
+    lower, upper : array_like, shape (n,), optional
+        Box bounds (``-inf`` / ``inf`` allowed; default unconstrained).
+    blocks : sequence of int, optional
+        Block sizes (summing to n) for ``simplex_radius``; default one block of size n.
+    simplex_radius : array_like, shape (n_blocks,), optional
+        For each block, the radius of its simplex, or 0 to use the box bounds instead.
+    tol : float
+        Stop when the residual is <= tol (>= 0).
+    max_iter : int
+        Iteration cap (>= 1).
+    trajectory : bool
+        Also return every iterate.
+    warn : bool
+        Warn with :class:`ConvergenceWarning` when ``tol`` is not reached.
+
+    Returns
+    -------
+    IterationResult
+        Solution, iterations, converged flag, residual history (and trajectory).
+    """
+    J = check_float_array("J", J, ndim=2, finite=True)
+    n = J.shape[0]
+    if J.shape != (n, n):
+        raise ValueError(f"J must be square, got shape {J.shape}")
+    b = check_float_array("b", b, shape=(n,), finite=True)
+    x = np.array(check_float_array("x0", x0, shape=(n,), finite=True))
+    step = check_nonneg_float("step", step, positive=True)
+    if method not in _METHODS:
+        raise ValueError(f"method must be 'euler' or 'rk4', got {method!r}")
+    w = np.ones(n) if weights is None else check_float_array("weights", weights, shape=(n,),
+                                                             finite=True)
+    if np.any(w <= 0):
+        raise ValueError("weights must be > 0")
+    lo = np.full(n, -np.inf) if lower is None else check_float_array("lower", lower, shape=(n,))
+    hi = np.full(n, np.inf) if upper is None else check_float_array("upper", upper, shape=(n,))
+    if np.any(np.isnan(lo)) or np.any(np.isnan(hi)) or np.any(lo > hi):
+        raise ValueError("lower and upper must not be NaN and must satisfy lower <= upper")
+    if blocks is None:
+        block_ptr = np.array([0, n], dtype=np.int64)
+    else:
+        sizes = [check_int(f"blocks[{i}]", s, low=1) for i, s in enumerate(blocks)]
+        if sum(sizes) != n:
+            raise ValueError(f"blocks must sum to n = {n}, got {sum(sizes)}")
+        block_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    nb = block_ptr.shape[0] - 1
+    if simplex_radius is None:
+        radius = np.zeros(nb)
+    else:
+        radius = check_float_array("simplex_radius", simplex_radius, shape=(nb,), finite=True)
+        if np.any(radius < 0):
+            raise ValueError("simplex_radius must be >= 0 (0 means: use the box)")
+    tol = check_nonneg_float("tol", tol)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    residuals = np.empty(max_iter)
+    traj = np.empty((max_iter + 1, n) if trajectory else (1, n))
+    work = [np.empty(n) for _ in range(6)]
+    iters, conv = _sgn_iterate_kernel(J, b, x, w, step, _METHODS[method], lo, hi, block_ptr,
+                                      radius, tol, max_iter, residuals, traj, trajectory, *work)
+    if not conv and warn:
+        warnings.warn(
+            f"sgn_iterate ({method}) stopped after {iters} iterations with residual "
+            f"{residuals[iters - 1]:.3g} > tol = {tol:.3g}", ConvergenceWarning, stacklevel=2)
+    return IterationResult(solution=x, iterations=int(iters), converged=bool(conv),
+                           residuals=residuals[:iters].copy(),
+                           trajectory=traj[:iters + 1].copy() if trajectory else None)
