@@ -22,8 +22,9 @@ Three schedules are provided, each as an ``@njit(cache=True)`` kernel:
 All schedules take a relaxation ``step`` (damped IWF,
 ``p <- (1 - a_n) p + a_n WF(p)`` with ``a_n = step / (n + 1) ** step_decay``; a decay
 in (0.5, 1] gives the averaged variant that rides out measurement noise) and a
-multiplicative log-normal measurement noise on the interference each user sees. Random
-numbers are drawn outside the kernels from a ``numpy.random.Generator`` and passed in.
+multiplicative, mean-one log-normal measurement noise on the interference each user
+sees. Random numbers are drawn outside the kernels from a ``numpy.random.Generator``
+and passed in.
 
 The Nash gap of a profile is ``max_q max_k |p[q, k] - WF_q(p)[k]| / budget[q]``: the
 largest move any user would make to its best response, relative to its budget (zero
@@ -571,8 +572,9 @@ def iterative_waterfill(
         In [0, 1]; 0 keeps the step constant (damped IWF), values in (0.5, 1] average
         out measurement noise.
     measurement_noise : float
-        Standard deviation (>= 0) of the log-normal factor ``exp(sigma z)`` multiplying
-        the interference each user measures before it water-fills.
+        ``sigma >= 0``: each user water-fills against its measured interference times
+        the mean-one log-normal factor ``exp(sigma z - sigma**2 / 2)``, ``z ~ N(0, 1)``
+        drawn per user, carrier and update.
     update_prob : float
         ``"asynchronous"`` only: probability in (0, 1] that a user updates at a tick.
     max_delay : int
@@ -633,7 +635,8 @@ def iterative_waterfill(
     deterministic = sigma == 0.0 and schedule != "asynchronous"
     while True:
         chunk = max_iter - done if deterministic else min(_CHUNK, max_iter - done)
-        factor = np.exp(sigma * rng.standard_normal((chunk, nq, nk))) if sigma > 0 else no_noise
+        factor = (np.exp(sigma * rng.standard_normal((chunk, nq, nk)) - 0.5 * sigma**2)
+                  if sigma > 0 else no_noise)
         if schedule == "sequential":
             steps, converged = _sequential_kernel(g, nz, b, c, p, order_a, step, step_decay,
                                                   factor, done, chunk, tol, history)

@@ -1,0 +1,252 @@
+"""Water-filling and the IWF kernels, against closed forms and independent references."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.optimize import brentq
+
+from protocols._checks import ConvergenceWarning
+from protocols.iwf import (
+    SCHEDULES,
+    best_response,
+    check_channel,
+    interference,
+    iterative_waterfill,
+    nash_gap,
+    waterfill,
+)
+
+
+def _weak_channel(seed, nq=3, nk=5, cross=0.08):
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0.0, cross, size=(nq, nq, nk))
+    for q in range(nq):
+        g[q, q] = rng.uniform(0.5, 1.5, size=nk)
+    noise = rng.uniform(0.1, 0.5, size=(nq, nk))
+    budget = rng.uniform(0.5, 2.0, size=nq)
+    return g, noise, budget
+
+
+def _brentq_waterfill(a, budget, cap):
+    """Independent reference: the water level found by scipy's root finder."""
+    if cap.sum() <= budget:
+        return cap.copy()
+
+    def excess(mu):
+        return np.clip(mu - a, 0.0, cap).sum() - budget
+
+    hi = a.max() + budget + cap[np.isfinite(cap)].max(initial=0.0) + 1.0
+    mu = brentq(excess, a.min(), hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return np.clip(mu - a, 0.0, cap)
+
+
+# ------------------------------------------------------------------ water-filling
+
+
+def test_waterfill_closed_form():
+    # Level mu = (1 + 0.1 + 0.2 + 0.5) / 3 = 0.6 > 0.5 and < 1.0: three carriers active.
+    np.testing.assert_allclose(waterfill([0.1, 0.2, 0.5, 1.0], 1.0), [0.5, 0.4, 0.1, 0.0],
+                               rtol=0, atol=1e-15)
+
+
+def test_waterfill_with_mask_closed_form():
+    # Carrier 0 capped at 0.3, carrier 3 masked out: the remaining 0.7 fills carriers
+    # 1 and 2 to the level mu = (0.7 + 0.2 + 0.5) / 2 = 0.7.
+    np.testing.assert_allclose(waterfill([0.1, 0.2, 0.5, 1.0], 1.0, cap=[0.3, 1, 1, 0]),
+                               [0.3, 0.5, 0.2, 0.0], rtol=0, atol=1e-15)
+    # Caps adding up to less than the budget: every carrier at its cap.
+    np.testing.assert_array_equal(waterfill([0.1, 0.2], 5.0, cap=[1.0, 2.0]), [1.0, 2.0])
+
+
+def test_waterfill_equal_inverse_gains_split_evenly():
+    np.testing.assert_allclose(waterfill(np.full(8, 0.3), 2.0), np.full(8, 0.25), atol=1e-15)
+
+
+@given(
+    arrays(np.float64, st.integers(1, 12), elements=st.floats(0.0, 10.0)),
+    st.floats(0.01, 20.0),
+    st.data(),
+)
+def test_waterfill_kkt_and_brentq_reference(a, budget, data):
+    capped = data.draw(st.booleans())
+    if capped:
+        cap = data.draw(arrays(np.float64, a.shape, elements=st.floats(0.0, 5.0)))
+    else:
+        cap = np.full(a.shape, np.inf)
+    p = waterfill(a, budget, cap if capped else None)
+    used = min(budget, cap.sum())
+    assert np.all(p >= 0) and np.all(p <= cap)
+    assert p.sum() == pytest.approx(used, rel=1e-12, abs=1e-12)
+    # KKT of the concave problem: one water level mu with p = clip(mu - a, 0, cap).
+    free = (p > 1e-12) & (p < cap - 1e-12)
+    if free.any():
+        mu = (p + a)[free]
+        assert np.ptp(mu) <= 1e-9 * (1 + abs(mu).max())
+        mu = mu.mean()
+        assert np.all(a[(p <= 1e-12) & (cap > 1e-12)] >= mu - 1e-9)
+        assert np.all((a + cap)[(p >= cap - 1e-12) & (cap > 0)] <= mu + 1e-9)
+    np.testing.assert_allclose(p, _brentq_waterfill(a, budget, cap), rtol=0, atol=1e-9)
+
+
+def test_waterfill_rejects_bad_input():
+    with pytest.raises(ValueError, match="budget"):
+        waterfill([0.1, 0.2], 0.0)
+    with pytest.raises(ValueError, match="budget"):
+        waterfill([0.1, 0.2], -1.0)
+    with pytest.raises(ValueError, match="inv_gain"):
+        waterfill([0.1, np.nan], 1.0)
+    with pytest.raises(ValueError, match="inv_gain"):
+        waterfill([0.1, -0.2], 1.0)
+    with pytest.raises(ValueError, match="cap"):
+        waterfill([0.1, 0.2], 1.0, cap=[1.0])
+    with pytest.raises(ValueError, match="cap"):
+        waterfill([0.1, 0.2], 1.0, cap=[1.0, np.nan])
+    with pytest.raises(TypeError, match="inv_gain"):
+        waterfill(["a", "b"], 1.0)
+
+
+def test_channel_validation_names_the_argument():
+    g, noise, budget = _weak_channel(0)
+    bad_g = g.copy()
+    bad_g[0, 1, 2] = -0.1
+    with pytest.raises(ValueError, match="gains must be >= 0"):
+        check_channel(bad_g, noise, budget)
+    bad_g[0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match="gains"):
+        check_channel(bad_g, noise, budget)
+    bad_g = g.copy()
+    bad_g[1, 1, 0] = 0.0
+    with pytest.raises(ValueError, match="direct gains"):
+        check_channel(bad_g, noise, budget)
+    with pytest.raises(ValueError, match="gains"):
+        check_channel(g[:, :2], noise, budget)
+    with pytest.raises(ValueError, match="noise"):
+        check_channel(g, noise[:, :2], budget)
+    with pytest.raises(ValueError, match="noise"):
+        check_channel(g, 0.0, budget)
+    with pytest.raises(ValueError, match="budget"):
+        check_channel(g, noise, [1.0, 1.0])
+    with pytest.raises(ValueError, match="budget"):
+        check_channel(g, noise, [1.0, -1.0, 1.0])
+    with pytest.raises(ValueError, match="cap"):
+        check_channel(g, noise, budget, cap=np.ones(3))
+    with pytest.raises(ValueError, match="schedule"):
+        iterative_waterfill(g, noise, budget, schedule="random")
+    with pytest.raises(ValueError, match="order"):
+        iterative_waterfill(g, noise, budget, order=[0, 0, 1])
+    with pytest.raises(ValueError, match="step"):
+        iterative_waterfill(g, noise, budget, step=1.5)
+    with pytest.raises(ValueError, match="power"):
+        nash_gap(g, noise, budget, np.full((3, 5), np.inf))
+
+
+# --------------------------------------------------------------------- the game
+
+
+def test_interference_matches_einsum():
+    g, noise, _ = _weak_channel(1)
+    p = np.random.default_rng(2).uniform(0, 1, size=(3, 5))
+    cross = g.copy()
+    for q in range(3):
+        cross[q, q] = 0.0
+    np.testing.assert_allclose(interference(g, noise, p),
+                               noise + np.einsum("qrk,rk->qk", cross, p), rtol=1e-14)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_zero_cross_gains_converge_in_one_iteration(schedule):
+    rng = np.random.default_rng(3)
+    nq, nk = 4, 6
+    g = np.zeros((nq, nq, nk))
+    for q in range(nq):
+        g[q, q] = rng.uniform(0.2, 2.0, size=nk)
+    noise = rng.uniform(0.1, 1.0, size=(nq, nk))
+    budget = np.array([1.0, 2.0, 0.5, 3.0])
+    res = iterative_waterfill(g, noise, budget, schedule=schedule, update_prob=1.0)
+    assert res.converged and res.iterations == 1
+    assert res.nash_gap == 0.0
+    for q in range(nq):
+        np.testing.assert_allclose(res.power[q], waterfill(noise[q] / g[q, q], budget[q]),
+                                   rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_equilibrium_is_every_users_own_water_filling(schedule):
+    g, noise, budget = _weak_channel(4, nq=4, nk=8)
+    cap = np.full((4, 8), np.inf)
+    cap[1, :3] = 0.05  # a spectral mask on user 1
+    res = iterative_waterfill(g, noise, budget, cap, schedule=schedule, tol=1e-11, seed=5,
+                              max_delay=2)
+    assert res.converged and res.nash_gap <= 1e-11
+    assert res.nash_gap_history[-1] == res.nash_gap
+    assert len(res.nash_gap_history) == res.iterations + 1
+    for q in range(4):
+        others = noise[q] + sum(g[q, r] * res.power[r] for r in range(4) if r != q)
+        np.testing.assert_allclose(res.power[q], waterfill(others / g[q, q], budget[q], cap[q]),
+                                   rtol=0, atol=1e-10 * budget[q])
+    assert np.all(res.power[1, :3] <= 0.05)
+    np.testing.assert_allclose(res.power.sum(axis=1), budget, rtol=1e-12)
+    np.testing.assert_allclose(best_response(g, noise, budget, res.power, cap), res.power,
+                               rtol=0, atol=1e-10 * budget.max())
+
+
+def test_async_is_deterministic_per_seed_and_independent_of_it_at_the_end():
+    g, noise, budget = _weak_channel(6, nq=4, nk=6)
+    kw = dict(schedule="asynchronous", update_prob=0.3, max_delay=4, tol=1e-12)
+    a = iterative_waterfill(g, noise, budget, seed=11, **kw)
+    b = iterative_waterfill(g, noise, budget, seed=11, **kw)
+    c = iterative_waterfill(g, noise, budget, seed=12, **kw)
+    np.testing.assert_array_equal(a.nash_gap_history, b.nash_gap_history)
+    np.testing.assert_array_equal(a.power, b.power)
+    assert a.iterations != c.iterations or not np.array_equal(a.nash_gap_history,
+                                                              c.nash_gap_history)
+    np.testing.assert_allclose(a.power, c.power, rtol=0, atol=1e-10)
+
+
+def test_zero_delay_full_update_async_is_jacobi():
+    g, noise, budget = _weak_channel(7)
+    a = iterative_waterfill(g, noise, budget, schedule="asynchronous", update_prob=1.0,
+                            max_delay=0, seed=0)
+    b = iterative_waterfill(g, noise, budget, schedule="simultaneous")
+    np.testing.assert_array_equal(a.nash_gap_history, b.nash_gap_history)
+    np.testing.assert_array_equal(a.power, b.power)
+
+
+def test_zero_measurement_noise_changes_nothing_and_noise_is_averaged_out():
+    g, noise, budget = _weak_channel(8)
+    budget = 4 * budget  # every carrier active at the equilibrium: WF is affine in I there
+    exact = iterative_waterfill(g, noise, budget, schedule="simultaneous", tol=1e-13)
+    assert np.all(exact.power > 0.1)
+    same = iterative_waterfill(g, noise, budget, schedule="simultaneous", tol=1e-13,
+                               measurement_noise=0.0, seed=3)
+    np.testing.assert_array_equal(exact.power, same.power)
+
+    def err(max_iter, decay):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = iterative_waterfill(g, noise, budget, schedule="simultaneous",
+                                      max_iter=max_iter, measurement_noise=0.05,
+                                      step_decay=decay, seed=3)
+        # Relaxation keeps every iterate on the budget simplex.
+        np.testing.assert_allclose(res.power.sum(axis=1), budget, rtol=1e-12)
+        return np.abs(res.power - exact.power).max()
+
+    # The noise factor has mean one and WF is affine in the measured interference on a
+    # fixed active set, so a step a_n = n^-0.75 (Robbins-Monro: sum a_n = inf,
+    # sum a_n^2 < inf) averages the noise out, while constant-step IWF keeps reacting
+    # to each fresh draw.
+    constant = err(1000, 0.0)
+    assert err(1000, 0.75) < 0.1 * constant
+    assert err(3000, 0.75) < 0.6 * err(300, 0.75)
+
+
+def test_not_converging_warns_and_says_so():
+    g, noise, budget = _weak_channel(9)
+    with pytest.warns(ConvergenceWarning, match="did not reach"):
+        res = iterative_waterfill(g, noise, budget, max_iter=1, tol=0.0)
+    assert not res.converged and res.iterations == 1
+    assert res.nash_gap == pytest.approx(nash_gap(g, noise, budget, res.power), abs=1e-15)
