@@ -22,7 +22,9 @@ __all__ = [
 ]
 
 #: PettingZoo environments: name -> module path.
-PARALLEL_ENVS: dict[str, str] = {}
+PARALLEL_ENVS: dict[str, str] = {
+    "differentiable_game_v0": "envs.differentiable_game_v0",
+}
 
 #: Gymnasium single-agent views: id -> entry point ``module:Class``.
 GYMNASIUM_ENVS: dict[str, str] = {}

@@ -1,0 +1,243 @@
+"""Differentiable game: every agent controls its block of a quadratic game.
+
+=====================  =====================================================================
+Agents                 ``player_0`` ... ``player_{N-1}``, one per block
+Action space           ``Box(-bound, bound, (block_i,), float32)``: the agent's new decision
+                       ``x_i`` (clipped to the box)
+Observation space      ``Box(-bound, bound, (dim,), float32)``: the joint decision ``x``
+Rewards                ``-f_i(x)``: minus the agent's cost after the joint move
+Termination            never (the game is repeated)
+Truncation             all agents after ``max_cycles`` steps
+=====================  =====================================================================
+
+The game is a :class:`games.sgn.QuadraticGame` (pseudo-gradient ``F(x) = J x + b``)
+certified by :func:`games.sgn.certify`; :meth:`raw_env.certified_actions` is a ready
+policy: every agent plays one certified projected-Euler step ``x_i - h F_i(x)`` at the
+certificate's best step, which contracts to the Nash equilibrium in the certified metric.
+
+Arguments:
+
+- ``game``: ``"toy"`` (two players, ``J = [[mu, l12], [l21, mu]]``), ``"random"``
+  (:func:`games.diffgame.random_quadratic_game`) or a ``QuadraticGame`` with symmetric
+  own blocks.
+- ``n_players``, ``block_size``: size of the random game.
+- ``mu``: own curvature (toy), or ``(low, high)`` own-eigenvalue range (random).
+- ``l12``, ``l21``: the toy game's couplings.
+- ``coupling``: scale of the random game's cross blocks.
+- ``game_seed``: seed of the random game's matrices (the game's structure).
+- ``bound``: half-width of every player's box of decisions.
+- ``max_cycles``: steps before truncation.
+- ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
+
+from games.diffgame import Box, QuadraticGame, random_quadratic_game, toy_game
+from games.sgn import certify
+from protocols._checks import check_int, check_nonneg_float
+
+__all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
+
+#: Small, fast arguments for the conformance suite.
+TEST_KWARGS = {"game": "random", "n_players": 3, "block_size": 2, "max_cycles": 30}
+
+
+class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
+    """The parallel differentiable-game environment (see the module docstring)."""
+
+    metadata = {"render_modes": ["human", "rgb_array"], "name": "differentiable_game_v0",
+                "is_parallelizable": True, "render_fps": 10}
+
+    def __init__(self, game="toy", n_players: int = 2, block_size: int = 1, mu=None,
+                 l12: float = 10.0, l21: float = 0.05, coupling: float = 0.2,
+                 game_seed: int = 0, bound: float = 10.0, max_cycles: int = 200,
+                 render_mode: str | None = None):
+        self.bound = check_nonneg_float("bound", bound, positive=True)
+        self.max_cycles = check_int("max_cycles", max_cycles, low=1)
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None, 'human' or 'rgb_array', "
+                             f"got {render_mode!r}")
+        self.render_mode = render_mode
+        if isinstance(game, QuadraticGame):
+            base = game
+        elif game == "toy":
+            base = toy_game(1.0 if mu is None else float(mu), float(l12), float(l21))
+        elif game == "random":
+            n = check_int("n_players", n_players, low=1)
+            m = check_int("block_size", block_size, low=1)
+            seed = check_int("game_seed", game_seed, low=0)
+            rng = np.random.default_rng(seed)
+            base = random_quadratic_game(n, m, rng, mu=(1.0, 2.0) if mu is None else tuple(mu),
+                                         coupling=coupling)
+        else:
+            raise ValueError(f"game must be 'toy', 'random' or a QuadraticGame, got {game!r}")
+        if not base.has_costs:
+            raise ValueError("game must have symmetric own blocks J_ii (so that players "
+                             "have costs)")
+        box = Box(-self.bound, self.bound)
+        self.game = QuadraticGame(base.J, base.b, base.blocks, sets=[box] * base.n_players)
+        self.certificate = certify(self.game)
+        self.possible_agents = [f"player_{i}" for i in range(self.game.n_players)]
+        self.agents: list[str] = []
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._x = np.zeros(self.game.dim)
+        self._history: list[np.ndarray] = []
+        self._steps = 0
+        self._np_random = np.random.default_rng()
+        # spaces are cached: the same object comes back on every call
+        self._obs_spaces = {a: spaces.Box(-self.bound, self.bound, (self.game.dim,),
+                                          dtype=np.float32) for a in self.possible_agents}
+        self._act_spaces = {a: spaces.Box(-self.bound, self.bound, (self.game.blocks[i],),
+                                          dtype=np.float32)
+                            for i, a in enumerate(self.possible_agents)}
+
+    def observation_space(self, agent):
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent):
+        return self._act_spaces[agent]
+
+    def _obs(self) -> dict:
+        o = np.clip(self._x, -self.bound, self.bound).astype(np.float32)
+        return {a: o.copy() for a in self.agents}
+
+    def reset(self, seed=None, options=None):
+        if seed is not None:
+            self._np_random = np.random.default_rng(seed)
+        self.agents = list(self.possible_agents)
+        self._x = self._np_random.uniform(-self.bound, self.bound, self.game.dim)
+        self._x = self._x.astype(np.float32).astype(np.float64)
+        self._history = [self._x.copy()]
+        self._steps = 0
+        infos = {a: {} for a in self.agents}
+        return self._obs(), infos
+
+    def step(self, actions):
+        if not self.agents:
+            raise RuntimeError("step() called after every agent is done; call reset()")
+        x = self._x.copy()
+        for agent, act in actions.items():
+            if agent not in self._index or agent not in self.agents:
+                raise ValueError(f"unknown or inactive agent {agent!r}")
+            a = np.asarray(act, dtype=np.float64).reshape(-1)
+            sl = self.game.block(self._index[agent])
+            if a.shape[0] != sl.stop - sl.start:
+                raise ValueError(f"action of {agent} must have shape ({sl.stop - sl.start},)")
+            a = np.where(np.isfinite(a), a, x[sl])  # NaN / inf: keep the current decision
+            x[sl] = np.clip(a, -self.bound, self.bound)
+        self._x = x.astype(np.float32).astype(np.float64)
+        self._history.append(self._x.copy())
+        self._steps += 1
+        rewards = {a: -self.game.cost(self._index[a], self._x) for a in self.agents}
+        trunc = self._steps >= self.max_cycles
+        terminations = {a: False for a in self.agents}
+        truncations = {a: trunc for a in self.agents}
+        dist = float(np.linalg.norm(self._x - self._equilibrium()))
+        infos = {a: {"distance_to_equilibrium": dist} for a in self.agents}
+        obs = self._obs()
+        if trunc:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terminations, truncations, infos
+
+    @functools.cached_property
+    def _eq(self) -> np.ndarray:
+        from games.sgn import projected_euler
+
+        if self.certificate.certified:
+            return projected_euler(self.game, self.certificate, tol=1e-12).solution
+        try:
+            return self.game.project(self.game.equilibrium())
+        except ValueError:
+            return np.zeros(self.game.dim)
+
+    def _equilibrium(self) -> np.ndarray:
+        return self._eq
+
+    def certified_actions(self, observations: dict) -> dict:
+        """The ready policy: one certified projected-Euler step for every live agent.
+
+        Parameters
+        ----------
+        observations : dict
+            Agent -> joint decision (as returned by ``reset`` / ``step``).
+
+        Returns
+        -------
+        dict
+            Agent -> action ``clip(x_i - h F_i(x))`` with ``h`` the certificate's best
+            Euler step.
+        """
+        if not self.certificate.certified:
+            raise ValueError(f"no certified policy: {self.certificate.reason}")
+        h = self.certificate.best_euler_step
+        out = {}
+        for agent, obs in observations.items():
+            x = np.asarray(obs, dtype=np.float64)
+            sl = self.game.block(self._index[agent])
+            Fi = self.game.J[sl] @ x + self.game.b[sl]
+            out[agent] = np.clip(x[sl] - h * Fi, -self.bound, self.bound).astype(np.float32)
+        return out
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        frame = self._draw()
+        if self.render_mode == "rgb_array":
+            return frame
+        import matplotlib.pyplot as plt
+
+        if plt.get_backend().lower() != "agg":
+            plt.figure("differentiable_game_v0")
+            plt.clf()
+            plt.imshow(frame)
+            plt.axis("off")
+            plt.pause(0.001)
+        return None
+
+    def _draw(self) -> np.ndarray:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(4, 4), dpi=64)
+        canvas = FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        hist = np.array(self._history) if self._history else np.zeros((1, self.game.dim))
+        eq = self._equilibrium()
+        if self.game.dim == 2:
+            ax.plot(hist[:, 0], hist[:, 1], "-o", ms=3, color="tab:blue")
+            ax.plot(*eq, "*", ms=14, color="tab:red")
+            ax.set_xlim(-self.bound, self.bound)
+            ax.set_ylim(-self.bound, self.bound)
+            ax.set_xlabel("x_1")
+            ax.set_ylabel("x_2")
+        else:
+            idx = np.arange(self.game.dim)
+            ax.bar(idx, hist[-1], color="tab:blue", label="x")
+            ax.plot(idx, eq, "_", ms=12, mew=3, color="tab:red", label="x*")
+            ax.set_ylim(-self.bound, self.bound)
+            ax.legend(loc="upper right")
+        ax.set_title(f"step {self._steps}")
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+
+    def close(self):
+        pass
+
+
+def parallel_env(**kwargs) -> raw_env:
+    """Build the parallel environment (arguments in the module docstring)."""
+    return raw_env(**kwargs)
+
+
+def env(**kwargs):
+    """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
+    return parallel_to_aec(parallel_env(**kwargs))
