@@ -249,7 +249,9 @@ def _validate(values, indptr, indices, messages, out):
     return values, indptr, indices, messages, out
 
 
-def wmsr_step(values, indptr, indices, messages, f: int, out: np.ndarray | None = None) -> np.ndarray:
+def wmsr_step(
+    values, indptr, indices, messages, f: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """One synchronous round of W-MSR for every node.
 
     Parameters

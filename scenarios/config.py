@@ -19,7 +19,6 @@ import math
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 __all__ = ["Outcome", "Param", "Scenario", "ScenarioError", "parse_override", "validate_params"]

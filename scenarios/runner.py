@@ -39,7 +39,8 @@ def available_kinds() -> list[str]:
     """Names of the scenario kinds (modules under ``scenarios/kinds``)."""
     import scenarios.kinds as kinds
 
-    return sorted(m.name for m in pkgutil.iter_modules(kinds.__path__) if not m.name.startswith("_"))
+    mods = pkgutil.iter_modules(kinds.__path__)
+    return sorted(m.name for m in mods if not m.name.startswith("_"))
 
 
 def load_kind(kind: str, *, where: str = "scenario") -> ModuleType:
@@ -87,6 +88,7 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
     Scenario
         The validated scenario.
     """
+    overrides = tuple(overrides)
     shipped = available_scenarios()
     text_name = str(name_or_path)
     if text_name in shipped:
@@ -109,13 +111,16 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
         raise ScenarioError(
-            f"{where}: unknown key {unknown[0]}; allowed top-level keys: {', '.join(sorted(_TOP_KEYS))}"
+            f"{where}: unknown key {unknown[0]}; "
+            f"allowed top-level keys: {', '.join(sorted(_TOP_KEYS))}"
         )
     if "kind" not in doc:
         raise ScenarioError(f"{where}: missing key kind; allowed: {', '.join(available_kinds())}")
     kind = doc["kind"]
     if not isinstance(kind, str):
-        raise ScenarioError(f"{where}: kind must be a string; allowed: {', '.join(available_kinds())}")
+        raise ScenarioError(
+            f"{where}: kind must be a string; allowed: {', '.join(available_kinds())}"
+        )
     module = load_kind(kind, where=where)
     name = doc.get("name", path.stem)
     description = doc.get("description", module.DESCRIPTION)
@@ -131,7 +136,8 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
     for text in overrides:
         key, value = parse_override(text)
         raw[key] = value
-    params = validate_params(raw, module.PARAMS, where=where if not overrides else f"{where} (with --set)")
+    source = f"{where} (with --set)" if overrides else where
+    params = validate_params(raw, module.PARAMS, where=source)
     return Scenario(name=name, kind=kind, description=description, seed=seed, params=params,
                     source=where)
 

@@ -1,4 +1,4 @@
-"""Robustness of communication graphs: exact checks and fast bounds.
+r"""Robustness of communication graphs: exact checks and fast bounds.
 
 A set ``S`` of nodes is *r-reachable* if some node of ``S`` has at least ``r``
 neighbours outside ``S``. A graph is *(r, s)-robust* if for every pair of disjoint
@@ -11,7 +11,7 @@ Deciding robustness is coNP-complete. :func:`is_rs_robust` is exact: with ``c(S)
 number of nodes of ``S`` with ``r`` neighbours outside ``S``, it computes ``c`` for all
 ``2^n`` subsets and, by a subset-minimum dynamic programme, the smallest ``c(T)`` over
 the non-saturated subsets ``T`` of each set; a violating pair exists iff
-``c(S1) + min_{T ⊆ V \\ S1} c(T) < s`` for some non-saturated ``S1``. That is
+``c(S1) + min_{T ⊆ V \ S1} c(T) < s`` for some non-saturated ``S1``. That is
 ``O(2^n n)`` time and ``2^n`` bytes, so it is limited to :data:`MAX_EXACT_NODES` nodes;
 larger graphs get :func:`robustness_bounds`.
 """

@@ -75,7 +75,7 @@ class ConsensusResult:
         return float(self.honest_spread[-1])
 
     def metrics(self) -> dict:
-        """The summary metrics: final_spread, hull_violation, converged_round, final_mean."""
+        """Return the summary metrics: final_spread, hull_violation, converged_round, final_mean."""
         return {
             "final_spread": self.final_spread,
             "hull_violation": self.hull_violation,

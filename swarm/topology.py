@@ -46,7 +46,9 @@ def to_csr(G: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
     """
     n = G.number_of_nodes()
     if set(G.nodes) != set(range(n)):
-        raise ValueError("G must have nodes 0 .. n-1 (use networkx.convert_node_labels_to_integers)")
+        raise ValueError(
+            "G must have nodes 0 .. n-1 (use networkx.convert_node_labels_to_integers)"
+        )
     preds = G.pred if G.is_directed() else G.adj
     indptr = np.zeros(n + 1, dtype=np.int64)
     rows = []
@@ -155,14 +157,16 @@ def random_geometric(
 
 
 def robust_graph(n: int, r: int, rng: np.random.Generator) -> nx.Graph:
-    """An r-robust graph built by construction.
+    """Build an r-robust graph by construction.
 
     Start from the complete graph on ``2r - 1`` robots (which is r-robust); each new
     robot links to ``r`` distinct earlier robots chosen uniformly. Adding a node with at
     least ``r`` neighbours to an r-robust graph keeps it r-robust (LeBlanc et al.
-    2013), so the result is r-robust; with ``r = 2F + 1`` it is also
-    (F+1, F+1)-robust (LeBlanc et al. 2013), which W-MSR needs against F-total
-    Byzantine robots.
+    2013), so the result is r-robust. With ``r = 2F + 1`` it is (F+1, F+1)-robust, and
+    removing any F robots leaves an (F+1)-robust graph (each robot that had 2F+1
+    neighbours outside a set loses at most F of them): the condition W-MSR with
+    parameter F needs against F-total Byzantine robots, who may tell each neighbour
+    something different.
 
     Parameters
     ----------

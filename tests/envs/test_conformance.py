@@ -110,7 +110,7 @@ def _rollout(env, seed, steps=20):
         if not env.agents:
             break
         actions = {a: env.action_space(a).sample() for a in env.agents}
-        obs, rew, term, trunc, info = env.step(actions)
+        obs, rew, term, trunc, _ = env.step(actions)
         trace.append((obs, rew, term, trunc))
     return trace
 
