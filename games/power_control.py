@@ -193,6 +193,12 @@ class PowerControlResult:
         return self.spectral_radius < 1.0
 
 
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    view = arr.view()
+    view.setflags(write=False)
+    return view
+
+
 class PowerControlGame:
     """Multi-carrier power-control game (rate maximisation under power budgets).
 
@@ -217,10 +223,11 @@ class PowerControlGame:
     """
 
     def __init__(self, gains, noise, budget, mask=None):
-        g, nz, b, c = check_channel(gains, noise, budget, mask)
-        for arr in (g, nz, b, c):
-            arr.setflags(write=False)
-        self._gains, self._noise, self._budget, self._mask = g, nz, b, c
+        g, nz, b, c = check_channel(gains, noise, budget, mask, cap_name="mask")
+        # Private arrays stay writeable (one compiled kernel signature); the properties
+        # hand out read-only views.
+        self._gains, self._noise, self._budget, self._mask = (
+            g.copy(), nz.copy(), b.copy(), c.copy())
         self._rho: float | None = None
 
     @classmethod
@@ -266,22 +273,22 @@ class PowerControlGame:
     @property
     def gains(self) -> np.ndarray:
         """Channel gains, shape (Q, Q, N) (read-only)."""
-        return self._gains
+        return _readonly(self._gains)
 
     @property
     def noise(self) -> np.ndarray:
         """Noise power, shape (Q, N) (read-only)."""
-        return self._noise
+        return _readonly(self._noise)
 
     @property
     def budget(self) -> np.ndarray:
         """Power budgets, shape (Q,) (read-only)."""
-        return self._budget
+        return _readonly(self._budget)
 
     @property
     def mask(self) -> np.ndarray:
         """Per-carrier power caps, shape (Q, N), ``inf`` where there is none."""
-        return self._mask
+        return _readonly(self._mask)
 
     @property
     def n_users(self) -> int:

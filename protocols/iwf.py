@@ -305,7 +305,7 @@ def _asynchronous_kernel(gains, noise, budget, cap, p, past, step, decay, noise_
 # ------------------------------------------------------------------------ validation
 
 
-def check_channel(gains, noise, budget, cap=None):
+def check_channel(gains, noise, budget, cap=None, *, cap_name: str = "cap"):
     """Validate and broadcast a power-control channel.
 
     Parameters
@@ -319,6 +319,8 @@ def check_channel(gains, noise, budget, cap=None):
         Power budget of each user, finite and > 0.
     cap : None, float or array_like, shape (N,) or (Q, N)
         Spectral mask: per-carrier power caps, >= 0 (``inf`` allowed, NaN not).
+    cap_name : str
+        Name given to ``cap`` in error messages.
 
     Returns
     -------
@@ -357,15 +359,15 @@ def check_channel(gains, noise, budget, cap=None):
     if cap is None:
         cap_a = np.full((nq, nk), np.inf)
     else:
-        cap_a = np.asarray(check_float_array("cap", cap)).reshape(np.shape(cap))
+        cap_a = np.asarray(check_float_array(cap_name, cap)).reshape(np.shape(cap))
         if np.any(np.isnan(cap_a)):
-            raise ValueError("cap must not contain NaN")
+            raise ValueError(f"{cap_name} must not contain NaN")
         if cap_a.ndim not in (0, 1, 2) or (cap_a.ndim == 1 and cap_a.shape != (nk,)) or (
                 cap_a.ndim == 2 and cap_a.shape != (nq, nk)):
-            raise ValueError(f"cap must be a scalar or have shape (N,) = ({nk},) or "
+            raise ValueError(f"{cap_name} must be a scalar or have shape (N,) = ({nk},) or "
                              f"(Q, N) = {(nq, nk)}, got {cap_a.shape}")
         if np.any(cap_a < 0):
-            raise ValueError("cap must be >= 0")
+            raise ValueError(f"{cap_name} must be >= 0")
         cap_a = np.ascontiguousarray(np.broadcast_to(cap_a, (nq, nk)), dtype=np.float64)
     return g, np.ascontiguousarray(noise_a), np.ascontiguousarray(budget_a), cap_a
 

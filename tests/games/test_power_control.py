@@ -1,0 +1,252 @@
+"""The power-control game: certificate, equilibria, schedules, and an independent VI solver."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import brentq
+
+from games.power_control import (
+    PowerControlGame,
+    interference_matrix,
+    rayleigh_channel,
+    spectral_radius,
+)
+from protocols._checks import ConvergenceWarning
+
+
+def _weak_game(seed, nq=3, nk=4, cross=0.1, mask=None):
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0.0, cross, size=(nq, nq, nk))
+    for q in range(nq):
+        g[q, q] = rng.uniform(0.5, 1.5, size=nk)
+    noise = rng.uniform(0.2, 0.6, size=(nq, nk))
+    budget = rng.uniform(0.5, 2.0, size=nq)
+    return PowerControlGame(g, noise, budget, mask)
+
+
+def _oscillating_game():
+    """Two users, two carriers, cross gains twice the direct ones: rho(S_max) = 2."""
+    g = np.full((2, 2, 2), 2.0)
+    g[0, 0] = g[1, 1] = 1.0
+    noise = np.array([[0.1, 0.2], [0.1, 0.2]])
+    return PowerControlGame(g, noise, 1.0)
+
+
+# ------------------------------------------------------- independent VI reference
+
+
+def _project(y, budget, cap):
+    """Euclidean projection onto {0 <= x <= cap, sum x = budget} via scipy's brentq."""
+
+    def excess(lam):
+        return np.clip(y - lam, 0.0, cap).sum() - budget
+
+    lo = y.min() - budget - 1.0
+    hi = y.max() + 1.0
+    lam = brentq(excess, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps)
+    return np.clip(y - lam, 0.0, cap)
+
+
+def _vi_equilibrium(game, tau=0.2, tol=1e-13, max_iter=20_000):
+    """Extragradient (Korpelevich) projection method on the game's VI.
+
+    A Nash equilibrium of this concave game is a solution of VI(K, F) with K the product
+    of the users' budget sets and F(p)[q, k] = -d R_q / d p[q, k] (up to ln 2)
+    = -g_qq,k / (I_qk + g_qq,k p_qk). No water-filling is involved.
+    """
+    g, noise, budget, cap = game.gains, game.noise, game.budget, game.mask
+    nq = g.shape[0]
+    direct = g[np.arange(nq), np.arange(nq)]
+    cross = g.copy()
+    cross[np.arange(nq), np.arange(nq)] = 0.0
+
+    def field(p):
+        interf = noise + np.einsum("qrk,rk->qk", cross, p)
+        return -direct / (interf + direct * p)
+
+    def proj(y):
+        return np.array([_project(y[q], budget[q], cap[q]) for q in range(nq)])
+
+    p = proj(np.zeros_like(noise))
+    for _ in range(max_iter):
+        mid = proj(p - tau * field(p))
+        new = proj(p - tau * field(mid))
+        if np.abs(new - p).max() < tol:
+            return new
+        p = new
+    raise AssertionError("the VI reference did not converge")
+
+
+# --------------------------------------------------------------------- the model
+
+
+def test_interference_matrix_and_spectral_radius_by_hand():
+    g = _weak_game(0).gains
+    s = np.zeros((3, 3))
+    for q in range(3):
+        for r in range(3):
+            if r != q:
+                s[q, r] = max(g[q, r, k] / g[q, q, k] for k in range(4))
+    np.testing.assert_allclose(interference_matrix(g), s, rtol=1e-15)
+    # Perron-Frobenius: for a nonnegative matrix, rho = lim ||S^n||^(1/n).
+    sn = np.linalg.matrix_power(s / np.abs(s).max(), 200)
+    rho_power = np.abs(s).max() * np.linalg.norm(sn, 2) ** (1 / 200)
+    assert spectral_radius(g) == pytest.approx(rho_power, rel=0.05)
+    # The symmetric 2x2 case: S = [[0, 2], [2, 0]] has eigenvalues +-2.
+    assert _oscillating_game().spectral_radius() == pytest.approx(2.0, rel=1e-12)
+
+
+def test_rates_by_hand():
+    game = _weak_game(1)
+    p = np.random.default_rng(0).uniform(0.0, 0.5, size=(3, 4))
+    g, noise = game.gains, game.noise
+    rates = np.zeros(3)
+    for q in range(3):
+        for k in range(4):
+            i = noise[q, k] + sum(g[q, r, k] * p[r, k] for r in range(3) if r != q)
+            rates[q] += np.log2(1 + g[q, q, k] * p[q, k] / i)
+    np.testing.assert_allclose(game.rates(p), rates, rtol=1e-13)
+
+
+def test_best_response_maximises_own_rate():
+    game = _weak_game(2)
+    p = np.random.default_rng(1).dirichlet(np.ones(4), size=3) * game.budget[:, None]
+    br = game.best_response(p)
+    rng = np.random.default_rng(2)
+    for q in range(3):
+        best = p.copy()
+        best[q] = br[q]
+        r_best = game.rates(best)[q]
+        for _ in range(50):  # no other feasible deviation does better
+            other = p.copy()
+            other[q] = rng.dirichlet(np.ones(4)) * game.budget[q]
+            assert game.rates(other)[q] <= r_best + 1e-12
+
+
+def test_rayleigh_channel_statistics_and_determinism():
+    gains, tx, rx = rayleigh_channel(20, 64, np.random.default_rng(0), n_taps=8)
+    again, _, _ = rayleigh_channel(20, 64, np.random.default_rng(0), n_taps=8)
+    np.testing.assert_array_equal(gains, again)
+    assert gains.shape == (20, 20, 64) and np.all(gains > 0)
+    dist = np.linalg.norm(rx[:, None] - tx[None], axis=2)
+    path = (1.0 / np.maximum(dist, 1.0)) ** 3.5
+    # Parseval: the carrier-average of |H_k|^2 is sum_l |h_l|^2, of mean 1 (8 taps of
+    # variance 1/8) and standard deviation 1/sqrt(8) per link; 400 links give a mean
+    # within 5% of 1 (about 3 standard errors).
+    fading = gains.mean(axis=2) / path
+    assert fading.mean() == pytest.approx(1.0, abs=0.05)
+    length = np.linalg.norm(rx - tx, axis=1)
+    assert np.all((length >= 10.0) & (length <= 50.0))
+
+
+def test_bad_input_is_refused():
+    g = _weak_game(3).gains
+    with pytest.raises(ValueError, match="budget"):
+        PowerControlGame(g, 0.1, 0.0)
+    with pytest.raises(ValueError, match="gains"):
+        PowerControlGame(-g, 0.1, 1.0)
+    bad = g.copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="gains"):
+        PowerControlGame(bad, 0.1, 1.0)
+    with pytest.raises(ValueError, match="noise"):
+        PowerControlGame(g, np.ones((2, 4)), 1.0)
+    with pytest.raises(ValueError, match="mask"):
+        PowerControlGame(g, 0.1, 1.0, mask=-np.ones(4))
+    game = PowerControlGame(g, 0.1, 1.0)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        game.solve(no_such_option=1)
+    with pytest.raises(ValueError, match="schedule"):
+        game.solve("jacobi")
+
+
+# ------------------------------------------------------------------- equilibria
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_equilibrium_agrees_with_independent_vi_solver(masked):
+    mask = None
+    if masked:
+        mask = np.full((3, 4), np.inf)
+        mask[0, 1] = 0.05
+        mask[2, 3] = 0.0
+    game = _weak_game(4, mask=mask)
+    assert game.spectral_radius() < 1
+    res = game.solve("sequential", tol=1e-12)
+    assert res.converged and res.certified
+    ref = _vi_equilibrium(game)
+    np.testing.assert_allclose(res.power, ref, rtol=0, atol=1e-8)
+    assert game.is_feasible(res.power)
+    np.testing.assert_allclose(res.rates, game.rates(res.power), rtol=1e-15)
+    assert res.spectral_radius == game.spectral_radius()
+
+
+def test_all_schedules_reach_the_same_point_when_certified():
+    game = _weak_game(5, nq=5, nk=8, cross=0.15)
+    assert game.spectral_radius() < 1
+    results = {s: game.solve(s, tol=1e-12, seed=1, max_delay=3, update_prob=0.4)
+               for s in ("sequential", "simultaneous", "asynchronous")}
+    damped = game.solve("simultaneous", tol=1e-12, step=0.5)
+    ref = results["sequential"].power
+    for res in [*results.values(), damped]:
+        assert res.converged and res.nash_gap <= 1e-12
+        np.testing.assert_allclose(res.power, ref, rtol=0, atol=1e-10)
+    # The unique equilibrium does not depend on where IWF starts either.
+    rng = np.random.default_rng(6)
+    p0 = rng.dirichlet(np.ones(8), size=5) * game.budget[:, None]
+    np.testing.assert_allclose(game.solve("simultaneous", tol=1e-12, p0=p0).power, ref,
+                               rtol=0, atol=1e-10)
+
+
+@settings(max_examples=15)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 5), st.integers(1, 6))
+def test_certified_games_converge_to_an_equilibrium(seed, nq, nk):
+    game = _weak_game(seed, nq=nq, nk=nk, cross=0.5 / nq)
+    # Cross gains < 0.5 / nq over direct gains >= 0.5: every row of S_max sums to less
+    # than (nq - 1) / nq, and rho is at most the largest row sum.
+    assert game.spectral_radius() < 1
+    res = game.solve("simultaneous", tol=1e-10)
+    assert res.converged
+    assert game.is_feasible(res.power)
+    np.testing.assert_allclose(game.best_response(res.power), res.power, rtol=0,
+                               atol=1e-10 * game.budget.max())
+    # Contraction (Banach): the history falls below tol and never blows up.
+    assert res.nash_gap_history[-1] <= 1e-10
+
+
+def test_oscillating_case_regression():
+    """rho(S_max) = 2: simultaneous IWF oscillates for ever, sequential converges."""
+    game = _oscillating_game()
+    assert game.spectral_radius() > 1
+    with pytest.warns(ConvergenceWarning):
+        sim = game.solve("simultaneous", max_iter=200)
+    assert not sim.converged and sim.iterations == 200
+    # Both users jump together between the carriers: the Nash gap stays at 1 (each
+    # would move its whole budget) and the profile has period two.
+    assert np.all(sim.nash_gap_history[20:] == 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        odd = game.solve("simultaneous", max_iter=201).power
+    assert {tuple(sim.power.ravel()), tuple(odd.ravel())} == {(0.0, 1.0, 0.0, 1.0),
+                                                              (1.0, 0.0, 1.0, 0.0)}
+
+    seq = game.solve("sequential")
+    assert seq.converged and seq.nash_gap == 0.0 and seq.iterations <= 5
+    np.testing.assert_array_equal(seq.power, [[1.0, 0.0], [0.0, 1.0]])
+    rev = game.solve("sequential", order=[1, 0])
+    assert rev.converged
+    np.testing.assert_array_equal(rev.power, [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_oscillating_case_has_several_equilibria():
+    game = _oscillating_game()
+    # Two orthogonal equilibria, and a symmetric one: with both users at (x, 1 - x)
+    # each sees I = (0.1 + 2x, 0.2 + 2(1 - x)), and water-filling over two active
+    # carriers gives x = (1 + I_2 - I_1) / 2, so x = 3.1 / 6.
+    x = 3.1 / 6
+    for eq in ([[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]], [[x, 1 - x], [x, 1 - x]]):
+        assert game.nash_gap(eq) <= 1e-15
+    assert game.nash_gap([[1.0, 0.0], [1.0, 0.0]]) == 1.0
