@@ -88,7 +88,7 @@ def test_waterfill_kkt_and_brentq_reference(a, budget, data):
         assert np.ptp(mu) <= 1e-9 * (1 + abs(mu).max())
         mu = mu.mean()
         assert np.all(a[(p <= 1e-12) & (cap > 1e-12)] >= mu - 1e-9)
-        assert np.all((a + cap)[(p >= cap - 1e-12) & (cap > 0)] <= mu + 1e-9)
+        assert np.all((a + cap)[(p >= cap - 1e-12) & (p > 1e-12)] <= mu + 1e-9)
     np.testing.assert_allclose(p, _brentq_waterfill(a, budget, cap), rtol=0, atol=1e-9)
 
 
