@@ -27,9 +27,12 @@ its Hamiltonian (the Riccati ``P`` is the same formula at ``lambda = 0``), evalu
 every grid node directly rather than by stepping, so the only errors are rounding: the
 tests agree with scipy's ``solve_bvp`` / ``solve_ivp`` at 1e-8 and with the closed-form
 scalar Riccati at 1e-12. Each player's equilibrium cost uses 3-point Gauss-Legendre
-quadrature per grid interval on the closed form (error O(dt^6)). If a mode's
-Hamiltonian reaches a conjugate point (the two-point problem is singular, so no unique
-equilibrium exists), :meth:`LQGraphonMFG.equilibrium` raises ``ValueError``.
+quadrature per grid interval on the closed form (error O(dt^6)). Mode ``lambda`` is
+uniquely solvable iff its Hamiltonian flow ``x_lambda`` does not vanish at the horizon
+(the Riccati ``P`` always exists since ``Q, G >= 0``); if one vanishes (a conjugate
+point: no unique equilibrium), :meth:`LQGraphonMFG.equilibrium` raises ``ValueError``.
+With ``Q, G >= 0`` each player's best response is a convex problem, so the unique
+solution of the forward-backward system is the unique equilibrium.
 """
 
 from __future__ import annotations
@@ -415,10 +418,14 @@ class LQGraphonMFG:
     def _fields(self, lam, U, times):
         """P, means, costates and aggregate at ``times`` from the closed form."""
         x, y, e = self._modes(np.concatenate(([0.0], lam)), np.concatenate((times, [0.0])))
-        if np.any(~np.isfinite(x)) or np.any(x <= 0):
+        # mode i is uniquely solvable iff x_i(T) != 0; judge "zero" against the size of
+        # x_i over the horizon (rounding makes a near-zero x_i(T) meaningless)
+        size = np.max(np.abs(x[1:]) * np.exp(e[1:] - e[1:, -1:]), axis=1)
+        if (not (np.all(np.isfinite(x)) and np.all(np.isfinite(e))) or np.any(x[0] <= 0)
+                or np.any(np.abs(x[1:, -1]) <= 1e-10 * size)):
             raise ValueError(
                 "the forward-backward system is singular or ill-conditioned for this horizon "
-                "and coupling (conjugate point): no unique equilibrium")
+                "and coupling (a mode meets a conjugate point): no unique equilibrium")
         P = y[0, :-1] / x[0, :-1]
         # mode amplitudes: c = m~0 / x(T), scaled by exp(e(tau) - e(T))
         m0t = U.T @ self.m0
