@@ -74,86 +74,121 @@ def _select_smallest(buf, lo, hi, k):
 
 
 @njit(cache=True)
-def _exact_sum(buf, n, own, scale, partials):
-    """Correctly rounded sum of ``scale * own`` and ``scale * buf[:n]`` (Shewchuk)."""
+def _exact_sum(buf, a0, a1, b0, b1, x, copies, scale, partials):
+    """Correctly rounded sum of the scaled ``buf[a0:a1]``, ``buf[b0:b1]`` and ``copies`` of ``x``.
+
+    Shewchuk's algorithm with non-overlapping partials, rounded as ``math.fsum`` does.
+    """
     m = 0
-    for t in range(n + 1):
-        x = (own if t == n else buf[t]) * scale
+    na = a1 - a0
+    nb = b1 - b0
+    for t in range(na + nb + copies):
+        if t < na:
+            x_t = buf[a0 + t]
+        elif t < na + nb:
+            x_t = buf[b0 + t - na]
+        else:
+            x_t = x
+        y_t = x_t * scale
         i = 0
         for j in range(m):
             y = partials[j]
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            lo = y - (hi - x)
+            if abs(y_t) < abs(y):
+                y_t, y = y, y_t
+            hi = y_t + y
+            lo = y - (hi - y_t)
             if lo != 0.0:
                 partials[i] = lo
                 i += 1
-            x = hi
-        partials[i] = x
+            y_t = hi
+        partials[i] = y_t
         m = i + 1
-    # Round the non-overlapping partials to the nearest double, as math.fsum does.
     hi = partials[m - 1]
     lo = 0.0
     k = m - 1
     while k > 0:
-        x = hi
+        prev = hi
         k -= 1
         y = partials[k]
-        hi = x + y
-        lo = y - (hi - x)
+        hi = prev + y
+        lo = y - (hi - prev)
         if lo != 0.0:
             break
     if k > 0 and ((lo < 0.0 and partials[k - 1] < 0.0) or (lo > 0.0 and partials[k - 1] > 0.0)):
         y = lo * 2.0
-        x = hi + y
-        if y == x - hi:
-            hi = x
+        z = hi + y
+        if y == z - hi:
+            hi = z
     return hi
 
 
 @njit(cache=True)
-def _mean_clamped(buf, n, own, partials):
-    """Mean of ``own`` and ``buf[:n]``, accurate under cancellation, clamped to their range.
+def _mean_clamped(buf, a0, a1, b0, b1, x, copies, partials):
+    """Mean of ``buf[a0:a1]``, ``buf[b0:b1]`` and ``copies`` of ``x``, clamped to their range.
 
     A compensated (Neumaier) sum is used when its error bound is below one rounding of
     the result; otherwise (heavy cancellation between huge values) the sum is computed
     exactly. Sums of magnitude near the overflow threshold are computed on values
     scaled by an exact power of two.
     """
-    s = own
+    s = x * copies
     c = 0.0
-    a = abs(own)
-    vmin = own
-    vmax = own
-    for t in range(n):
-        v = buf[t]
-        u = s + v
-        if abs(s) >= abs(v):
-            c += (s - u) + v
-        else:
-            c += (v - u) + s
-        s = u
-        a += abs(v)
-        if v < vmin:
-            vmin = v
-        if v > vmax:
-            vmax = v
-    count = n + 1
+    a = abs(s)
+    vmin = x
+    vmax = x
+    for lo, hi in ((a0, a1), (b0, b1)):
+        for t in range(lo, hi):
+            v = buf[t]
+            u = s + v
+            big = abs(s) >= abs(v)
+            c += ((s - u) + v) if big else ((v - u) + s)
+            s = u
+            a += abs(v)
+            vmin = min(vmin, v)
+            vmax = max(vmax, v)
+    count = (a1 - a0) + (b1 - b0) + copies
     total = s + c
     eps = 2.220446049250313e-16
     if a > 1e300 or not np.isfinite(a):
         scale = 2.0**-64
-        mean = (_exact_sum(buf, n, own, scale, partials) / count) / scale
-    elif count * count * eps * eps * a > eps * abs(total):
-        mean = _exact_sum(buf, n, own, 1.0, partials) / count
+        mean = (_exact_sum(buf, a0, a1, b0, b1, x, copies, scale, partials) / count) / scale
+    elif count * count * eps * a > abs(total):
+        mean = _exact_sum(buf, a0, a1, b0, b1, x, copies, 1.0, partials) / count
     else:
         mean = total / count
-    if mean < vmin:
-        mean = vmin
-    elif mean > vmax:
-        mean = vmax
-    return mean
+    return min(max(mean, vmin), vmax)
+
+
+@njit(cache=True, inline="always")
+def _drop_largest(buf, lo, hi, k):
+    """Move the ``k`` largest of ``buf[lo:hi]`` to its end (``k`` branch-free arg-max passes)."""
+    for r in range(k):
+        last = hi - 1 - r
+        best = lo
+        top = buf[lo]
+        for t in range(lo + 1, last + 1):
+            w = buf[t]
+            bigger = w > top
+            best = t if bigger else best
+            top = w if bigger else top
+        buf[best] = buf[last]
+        buf[last] = top
+
+
+@njit(cache=True, inline="always")
+def _drop_smallest(buf, lo, hi, k):
+    """Move the ``k`` smallest of ``buf[lo:hi]`` to its start (``k`` branch-free arg-min passes)."""
+    for r in range(k):
+        first = lo + r
+        best = first
+        low = buf[first]
+        for t in range(first + 1, hi):
+            w = buf[t]
+            smaller = w < low
+            best = t if smaller else best
+            low = w if smaller else low
+        buf[best] = buf[first]
+        buf[first] = low
 
 
 @njit(cache=True)
@@ -164,58 +199,48 @@ def _wmsr_kernel(values, indptr, indices, messages, f, out):
         d = indptr[i + 1] - indptr[i]
         if d > max_deg:
             max_deg = d
-    buf = np.empty(max_deg, dtype=np.float64)
+    buf = np.empty(max_deg + 1, dtype=np.float64)
     partials = np.empty(max_deg + 64, dtype=np.float64)
     for i in range(n):
         x = values[i]
         start = indptr[i]
-        stop = indptr[i + 1]
-        # Partition the finite messages: below x at the front, above x at the back,
-        # equal to x counted (they are always kept and add x to the mean).
+        deg = indptr[i + 1] - start
+        # Branch-free partition of the finite messages: below x to the front, above x
+        # to the back; NaN and inf move neither end and are dropped. Values equal to
+        # x are counted (always kept, each adds x to the mean).
         n_below = 0
-        top = stop - start
+        top = deg
         n_equal = 0
-        for e in range(start, stop):
+        for e in range(start, start + deg):
             v = messages[e]
-            if not np.isfinite(v):
-                continue
-            if v < x:
-                buf[n_below] = v
-                n_below += 1
-            elif v > x:
-                top -= 1
-                buf[top] = v
-            else:
-                n_equal += 1
-        n_above = (stop - start) - top
-        # Keep the n_above - f smallest of the values above x.
-        keep_above = n_above - f
-        if keep_above > 0:
-            if keep_above < n_above:
-                _select_smallest(buf, top, top + n_above, keep_above)
+            finite = v - v == 0.0
+            buf[n_below] = v
+            buf[top - 1] = v
+            n_below += finite & (v < x)
+            top -= finite & (v > x)
+            n_equal += finite & (v == x)
+        n_above = deg - top
+        # Drop the f largest above x and the f smallest below x (all if fewer).
+        if n_above > f:
+            keep_above = n_above - f
+            if f > 0:
+                if f <= 8:
+                    _drop_largest(buf, top, deg, f)
+                else:
+                    _select_smallest(buf, top, deg, keep_above)
         else:
             keep_above = 0
-        # Keep the n_below - f largest of the values below x: drop the f smallest.
-        keep_below = n_below - f
-        if keep_below > 0:
-            if f > 0:
-                _select_smallest(buf, 0, n_below, f)
+        if n_below > f:
             below_start = f
+            if f > 0:
+                if f <= 8:
+                    _drop_smallest(buf, 0, n_below, f)
+                else:
+                    _select_smallest(buf, 0, n_below, f)
         else:
-            keep_below = 0
             below_start = n_below
-        # Compact kept values into buf[:k] and average them with the own value.
-        k = 0
-        for t in range(below_start, n_below):
-            buf[k] = buf[t]
-            k += 1
-        for t in range(top, top + keep_above):
-            buf[k] = buf[t]
-            k += 1
-        for _ in range(n_equal):
-            buf[k] = x
-            k += 1
-        out[i] = _mean_clamped(buf, k, x, partials)
+        out[i] = _mean_clamped(buf, below_start, n_below, top, top + keep_above, x,
+                               1 + n_equal, partials)
     return out
 
 
@@ -233,10 +258,9 @@ def _lcp_kernel(values, indptr, indices, messages, out):
         k = 0
         for e in range(indptr[i], indptr[i + 1]):
             v = messages[e]
-            if np.isfinite(v):
-                buf[k] = v
-                k += 1
-        out[i] = _mean_clamped(buf, k, values[i], partials)
+            buf[k] = v
+            k += v - v == 0.0
+        out[i] = _mean_clamped(buf, 0, k, 0, 0, values[i], 1, partials)
     return out
 
 

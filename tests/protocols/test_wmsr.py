@@ -38,13 +38,14 @@ SPECIAL = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, 0.0, 1.0])
 def test_wmsr_matches_reference_with_nan_inf_huge_and_ties(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 25))
-    indptr, indices = random_csr(rng, n, 12)
+    indptr, indices = random_csr(rng, n, 40)
     # Values on a coarse grid so ties with the own value and between messages are common.
     values = rng.integers(-3, 4, size=n).astype(float)
     messages = rng.integers(-3, 4, size=indices.size).astype(float)
     special = rng.random(indices.size) < 0.25
     messages[special] = rng.choice(SPECIAL, size=special.sum())
-    for f in range(0, 5):
+    # f <= 8 and f > 8 take different selection paths in the kernel.
+    for f in (0, 1, 2, 3, 4, 8, 9, 12, 20):
         got = wmsr_step(values, indptr, indices, messages, f)
         want = reference_wmsr(values, indptr, indices, messages, f)
         np.testing.assert_allclose(got, want, rtol=4e-16 * 16, atol=0)
@@ -52,8 +53,8 @@ def test_wmsr_matches_reference_with_nan_inf_huge_and_ties(seed):
 
 @given(
     own=st.floats(-1e6, 1e6),
-    msgs=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=0, max_size=15),
-    f=st.integers(0, 6),
+    msgs=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=0, max_size=40),
+    f=st.integers(0, 15),
 )
 def test_wmsr_single_node_property(own, msgs, f):
     indptr = np.array([0, len(msgs)])
