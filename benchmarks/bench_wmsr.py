@@ -67,7 +67,8 @@ def main() -> None:
     t_ref = best_time(lambda: numpy_wmsr(values, indptr, indices, messages, F), 5)
     edges = N * DEG
     print(f"wmsr_step, {N} robots, in-degree {DEG}, f={F} (best of {REPS}):")
-    print(f"  swarmgym wmsr_step : {t_ours * 1e3:8.3f} ms/round  {t_ours / edges * 1e9:6.2f} ns/edge"
+    ns_ours = t_ours / edges * 1e9
+    print(f"  swarmgym wmsr_step : {t_ours * 1e3:8.3f} ms/round  {ns_ours:6.2f} ns/edge"
           "  (goal <= 8 ns/edge)")
     print(f"  numpy segment sort : {t_ref * 1e3:8.3f} ms/round  {t_ref / edges * 1e9:6.2f} ns/edge")
     print(f"  speed-up           : {t_ref / t_ours:8.1f}x  (goal >= 25x)")
