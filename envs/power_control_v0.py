@@ -28,7 +28,8 @@ Arguments:
 - ``area``: side of the square the transmitters are dropped in (m).
 - ``link_length``: (min, max) transmitter-receiver distance (m).
 - ``path_loss_exponent``: distance path-loss exponent.
-- ``n_taps``: taps of the frequency-selective Rayleigh channel (<= ``n_carriers``).
+- ``n_taps``: taps of the frequency-selective Rayleigh channel (<= ``n_carriers``;
+  default ``min(4, n_carriers)``).
 - ``game``: a fixed :class:`~games.power_control.PowerControlGame` (overrides every
   channel argument above); by default each reset draws a new channel from its seed.
 - ``max_cycles``: rounds before truncation (>= 1).
@@ -96,7 +97,7 @@ class raw_env(ParallelEnv):
         area: float = 500.0,
         link_length: tuple[float, float] = (10.0, 50.0),
         path_loss_exponent: float = 3.5,
-        n_taps: int = 4,
+        n_taps: int | None = None,
         game: PowerControlGame | None = None,
         max_cycles: int = 100,
         render_mode: str | None = None,
@@ -120,7 +121,10 @@ class raw_env(ParallelEnv):
         if self.link_length[0] > self.link_length[1]:
             raise ValueError(f"link_length must satisfy min <= max, got {link_length!r}")
         self.path_loss_exponent = check_nonneg_float("path_loss_exponent", path_loss_exponent)
-        self.n_taps = check_int("n_taps", n_taps, low=1, high=self.n_carriers)
+        if n_taps is None:
+            n_taps = min(4, self.n_carriers)
+        self.n_taps = check_int("n_taps", n_taps, low=1,
+                                high=None if game is not None else self.n_carriers)
         self.fixed_game = game
         self.max_cycles = check_int("max_cycles", max_cycles, low=1)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
