@@ -24,11 +24,14 @@ __all__ = [
 #: PettingZoo environments: name -> module path.
 PARALLEL_ENVS: dict[str, str] = {
     "differentiable_game_v0": "envs.differentiable_game_v0",
+    "graphon_mfg_v0": "envs.graphon_mfg_v0",
     "power_control_v0": "envs.power_control_v0",
 }
 
 #: Gymnasium single-agent views: id -> entry point ``module:Class``.
-GYMNASIUM_ENVS: dict[str, str] = {}
+GYMNASIUM_ENVS: dict[str, str] = {
+    "swarmgym/MultihopQA-v0": "envs.multihop_qa_v0:MultihopQAEnv",
+}
 
 
 def load_env_module(name: str) -> ModuleType:
