@@ -24,6 +24,7 @@ __all__ = [
 #: PettingZoo environments: name -> module path.
 PARALLEL_ENVS: dict[str, str] = {
     "differentiable_game_v0": "envs.differentiable_game_v0",
+    "graphon_mfg_v0": "envs.graphon_mfg_v0",
     "power_control_v0": "envs.power_control_v0",
 }
 

@@ -397,7 +397,7 @@ def graph_means(indptr, indices, scale, A, B, Abar, K, k, m0, dt):
 
 
 def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt, noise,
-                 *, x_out=None, z_out=None, reward_out=None):
+                 *, x_out=None, z_out=None, reward_out=None, check=True):
     """One Euler-Maruyama round of the N-player graph game, all players at once.
 
     ``reward_i = -1/2 (Q (x_i - H z_i)^2 + R a_i^2) dt``;
@@ -416,11 +416,20 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
         Model coefficients and time step.
     x_out, z_out, reward_out : numpy.ndarray, optional
         Output buffers (float64, shape (N,)); ``x_out`` must not be ``x``.
+    check : bool
+        Validate every argument (default). ``False`` skips the checks for a caller that
+        validated the graph and buffers once and steps them many times (an environment's
+        batched mode); every array must then already be float64 / int64, C-contiguous
+        and of the right shape, and all three output buffers given.
 
     Returns
     -------
     x_new, z_new, reward : numpy.ndarray, shape (N,)
     """
+    if not check:
+        _graphon_step_kernel(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt,
+                             noise, x_out, z_out, reward_out)
+        return x_out, z_out, reward_out
     x = check_float_array("x", x, ndim=1, finite=True)
     n = x.shape[0]
     a = check_float_array("a", a, shape=(n,), finite=True)
