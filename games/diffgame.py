@@ -288,7 +288,10 @@ class DifferentiableGame:
         x = self._check_x(x)
         if self._jacobian is not None:
             return np.asarray(self._jacobian(x), dtype=np.float64).reshape(self.dim, self.dim)
-        return finite_difference_jacobian(self.pseudo_gradient, x)
+        # differences of a difference-quotient gradient need a larger step (noise / h)
+        nested = self._pseudo_gradient is None and self._gradients is None
+        return finite_difference_jacobian(self.pseudo_gradient, x,
+                                          rel_step=1e-4 if nested else 1e-6)
 
     def jacobian_block(self, x, i: int, j: int) -> np.ndarray:
         """``d F_i / d x_j`` at ``x``, shape (blocks[i], blocks[j])."""

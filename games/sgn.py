@@ -272,6 +272,12 @@ def rk4_rate(step: float, margin: float, beta: float) -> float:
     return euler_rate(step, margin, beta) + q * q / 2 + q ** 3 / 6 + q ** 4 / 24
 
 
+def _clear_of_rounding(alpha: float, gain: float, mu: np.ndarray, L: np.ndarray) -> bool:
+    """Positive margin and gain < 1, both by more than rounding (borderline is a no)."""
+    scale = max(float(np.max(np.abs(mu))), float(np.max(L)) if L.size else 0.0, 1e-300)
+    return bool(alpha > 1e-10 * scale and gain < 1 - 1e-10)
+
+
 def _rk4_step(alpha: float, beta: float) -> float:
     """Return the root of ``rk4_rate(h) = 1`` (unique: convex bound, 1 at 0, slope < 0)."""
 
@@ -509,7 +515,7 @@ def certify(game: DifferentiableGame, region=None, *, method: str = "perron",
     band = None
     if n == 2:
         band = timescale_band(mu[0], mu[1], L[0, 1], L[1, 0])
-    certified = bool(alpha > 0 and gain < 1 and beta > 0)
+    certified = _clear_of_rounding(alpha, gain, mu, L) and beta > 0
     if certified:
         euler_step = 2 * alpha / beta ** 2
         rk4_step = _rk4_step(alpha, beta)
@@ -556,7 +562,10 @@ class SGNResult:
     step : float
         Step size used.
     rate : float
-        Certified per-step contraction factor at that step (nan when uncertified).
+        Certified per-step contraction factor at that step in the weighted metric (nan
+        when uncertified). For RK4 the bound is proved for unconstrained games (or
+        constraints inactive along the path); with active constraints the stages are
+        projected and the same factor is checked empirically in the tests, not proved.
     certificate : Certificate
         The certificate used.
     trajectory : numpy.ndarray or None, shape (iterations + 1, dim)
@@ -628,11 +637,11 @@ def _python_iterate(game, x, step, method, w, tol, max_iter, trajectory):
             if method == "euler":
                 xn = x - step * k1
             else:
-                k2 = F(x - 0.5 * step * k1)
-                k3 = F(x - 0.5 * step * k2)
-                k4 = F(x - step * k3)
+                k2 = F(_safe_project(game, x - 0.5 * step * k1))
+                k3 = F(_safe_project(game, x - 0.5 * step * k2))
+                k4 = F(_safe_project(game, x - step * k3))
                 xn = x - step * (k1 + 2 * k2 + 2 * k3 + k4) / 6
-            xn = game.project(xn) if np.all(np.isfinite(xn)) else xn
+            xn = _safe_project(game, xn)
             r = float(np.sqrt(np.sum(w * (xn - x) ** 2)) / step)
             res.append(r)
             x = xn
@@ -644,6 +653,10 @@ def _python_iterate(game, x, step, method, w, tol, max_iter, trajectory):
             if not math.isfinite(r):
                 break
     return x, len(res), conv, np.array(res), (np.array(traj) if trajectory else None)
+
+
+def _safe_project(game, x):
+    return game.project(x) if np.all(np.isfinite(x)) else x
 
 
 def projected_euler(game: DifferentiableGame, certificate: Certificate | None = None, *,
@@ -683,7 +696,7 @@ def projected_rk4(game: DifferentiableGame, certificate: Certificate | None = No
                   step: float | None = None, x0=None, tol: float = 1e-10,
                   max_iter: int = 100_000, trajectory: bool = False,
                   region=None) -> SGNResult:
-    """Certified projected RK4 gradient play (RK4 step of ``x' = -F(x)``, then project).
+    """Certified projected RK4 gradient play (RK4 of ``x' = -F(x)``, stages projected).
 
     Parameters are those of :func:`projected_euler`; the default step is the
     certificate's ``best_rk4_step``.
@@ -946,7 +959,7 @@ def _certificate_from_bounds(mu, L, own, blocks) -> Certificate:
     w, alpha = optimal_weights(mu, L)
     s = np.sqrt(w)
     beta = float(np.linalg.norm(s[:, None] * (L + np.diag(own)) / s[None, :], 2))
-    certified = bool(alpha > 0 and gain < 1)
+    certified = _clear_of_rounding(alpha, gain, mu, L)
     band = timescale_band(mu[0], mu[1], L[0, 1], L[1, 0]) if n == 2 else None
     if certified:
         euler_step = 2 * alpha / beta ** 2

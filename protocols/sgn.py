@@ -5,7 +5,9 @@ from ``x`` is
 
 - Euler: ``x+ = P(x - step F(x))``;
 - RK4: ``x+ = P(x - step (k1 + 2 k2 + 2 k3 + k4) / 6)`` with ``k1 = F(x)``,
-  ``k2 = F(x - step k1 / 2)``, ``k3 = F(x - step k2 / 2)``, ``k4 = F(x - step k3)``;
+  ``k2 = F(P(x - step k1 / 2))``, ``k3 = F(P(x - step k2 / 2))``,
+  ``k4 = F(P(x - step k3))`` (stages projected too, so that every stage is feasible and
+  the fixed points are exactly the projected equilibria ``x = P(x - c F(x))``);
 
 where ``P`` projects every block on its box or scaled simplex (a product set, so ``P`` is
 also the projection in any block-weighted metric). The residual of an iteration is the
@@ -111,12 +113,15 @@ def _sgn_iterate_kernel(J, b, x, w, step, method, lo, hi, block_ptr, radius, tol
         else:
             for i in range(n):
                 tmp[i] = x[i] - 0.5 * step * k1[i]
+            _project_kernel(tmp, lo, hi, block_ptr, radius)
             _affine_kernel(J, b, tmp, k2)
             for i in range(n):
                 tmp[i] = x[i] - 0.5 * step * k2[i]
+            _project_kernel(tmp, lo, hi, block_ptr, radius)
             _affine_kernel(J, b, tmp, k3)
             for i in range(n):
                 tmp[i] = x[i] - step * k3[i]
+            _project_kernel(tmp, lo, hi, block_ptr, radius)
             _affine_kernel(J, b, tmp, k4)
             for i in range(n):
                 xn[i] = x[i] - step * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
