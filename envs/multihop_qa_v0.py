@@ -582,6 +582,11 @@ class MultihopQAProblem(SearchProblem):
         """Read an action from a completion (see :func:`parse_action`)."""
         return parse_action(text)
 
+    def call_key(self, state: QAState, action: Action) -> tuple:
+        """Return a search's entity, or a lookup's keyword with the open page."""
+        page = state.page if action.kind == "lookup" else None
+        return (*action.key(), page and normalize_answer(page))
+
     def apply(self, state: QAState, action: Action) -> QAState:
         """Run the action's tool on the question's knowledge base."""
         return step_state(self.question.kb, state, action)

@@ -320,7 +320,7 @@ def beam(
             pool: list[Node] = []
             for node in beam_nodes:
                 reserve = answer_reserve(problem, ledger, node.state, answer_tokens)
-                keys = {c.action.key() for c in node.children if c.action is not None}
+                keys = {c.key for c in node.children}
                 try:
                     pool += expand(problem, ledger, node, keys, branching=branching,
                                    action_tokens=action_tokens, critic_tokens=critic_tokens,

@@ -356,6 +356,15 @@ class SearchProblem(ABC):
     def fallback_answer(self, state: Hashable) -> str:
         """Return a non-empty answer from ``state`` alone, without a model (the last resort)."""
 
+    def call_key(self, state: Hashable, action: Action) -> Hashable:
+        """Return the identity of a tool call for duplicate detection.
+
+        Two calls with equal keys on one path, or among one node's children, are
+        duplicates: the second is pruned before it runs. The default, the action with
+        the state it is made in, assumes deterministic tools; a task may widen it.
+        """
+        return action.key(), state
+
     def is_terminal(self, state: Hashable) -> bool:
         """Return True once the state holds a final answer."""
         return self.answer(state) is not None
@@ -408,7 +417,8 @@ def selection_probabilities(
     if r == 0.0:
         w = (logv == top).astype(float)
     else:
-        w = np.exp((logv - top) / r)
+        with np.errstate(over="ignore", divide="ignore"):
+            w = np.exp((logv - top) / r)
     return w / w.sum()
 
 
@@ -526,6 +536,8 @@ class Node:
         Why it was pruned (empty if not).
     children : list of Node
         The children.
+    key : hashable
+        ``SearchProblem.call_key`` of the action that led here.
     """
 
     state: Any
@@ -537,12 +549,13 @@ class Node:
     expansions: int = 0
     pruned: str = ""
     children: list[Node] = field(default_factory=list)
+    key: Hashable = None
 
-    def path_keys(self) -> set[tuple[str, str]]:
-        """Keys of the actions on the path from the root to this node."""
+    def path_keys(self) -> set:
+        """Return the call keys of the actions on the path from the root to this node."""
         keys, node = set(), self
         while node is not None and node.action is not None:
-            keys.add(node.action.key())
+            keys.add(node.key)
             node = node.parent
         return keys
 
@@ -662,7 +675,7 @@ def expand(
     problem: SearchProblem,
     ledger: BudgetLedger,
     node: Node,
-    siblings_keys: set[tuple[str, str]],
+    siblings_keys: set,
     *,
     branching: int,
     action_tokens: int,
@@ -693,18 +706,18 @@ def expand(
         action = problem.parse_action(text)
         if action is None:
             continue
-        key = action.key()
+        key = problem.call_key(node.state, action)
         if key in seen:
             if not action.is_answer:
                 node.children.append(Node(state=node.state, value=node.value,
                                           depth=node.depth + 1, parent=node, action=action,
-                                          pruned="duplicate tool call"))
+                                          pruned="duplicate tool call", key=key))
             continue
         seen.add(key)
         if not action.is_answer:
             ledger.use_tool()
         child = Node(state=problem.apply(node.state, action), value=node.value,
-                     depth=node.depth + 1, parent=node, action=action)
+                     depth=node.depth + 1, parent=node, action=action, key=key)
         node.children.append(child)
         fresh.append(child)
     if not fresh:
@@ -814,7 +827,7 @@ def bavt(
             p = selection_probabilities([n.value for n in frontier],
                                         ledger.remaining_fraction())
             node = frontier[int(rng.choice(len(frontier), p=p))]
-            keys = {c.action.key() for c in node.children if c.action is not None}
+            keys = {c.key for c in node.children}
             try:
                 fresh = expand(problem, ledger, node, keys, branching=branching,
                                action_tokens=action_tokens, critic_tokens=critic_tokens,
