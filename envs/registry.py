@@ -23,6 +23,7 @@ __all__ = [
 
 #: PettingZoo environments: name -> module path.
 PARALLEL_ENVS: dict[str, str] = {
+    "byzantine_consensus_v0": "envs.byzantine_consensus_v0",
     "differentiable_game_v0": "envs.differentiable_game_v0",
     "graphon_mfg_v0": "envs.graphon_mfg_v0",
     "power_control_v0": "envs.power_control_v0",
@@ -30,6 +31,7 @@ PARALLEL_ENVS: dict[str, str] = {
 
 #: Gymnasium single-agent views: id -> entry point ``module:Class``.
 GYMNASIUM_ENVS: dict[str, str] = {
+    "swarmgym/ByzantineConsensusAttack-v0": "envs.byzantine_consensus_v0:ByzantineConsensusTeamEnv",
     "swarmgym/MultihopQA-v0": "envs.multihop_qa_v0:MultihopQAEnv",
 }
 

@@ -1,0 +1,175 @@
+"""The swarm behind ``byzantine_consensus_v0`` and its batched form.
+
+One :class:`ConsensusWorld` holds a swarm's graph, values and attack state. Everything
+random is drawn in :meth:`ConsensusWorld.reset` from the generator it is given, so an
+environment seeded the same way draws the same swarm, alone or inside a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from protocols._checks import check_int, check_nonneg_float
+from swarm.attacks import ATTACKS, AttackContext, make_attack
+from swarm.topology import robust_geometric, to_csr
+
+__all__ = ["ConsensusConfig", "ConsensusWorld"]
+
+ROLES = ("attacker", "defender")
+PROTOCOLS = ("wmsr", "lcp")
+
+
+@dataclass(frozen=True)
+class ConsensusConfig:
+    """Checked constructor arguments shared by the consensus environments."""
+
+    n_robots: int = 20
+    n_byzantine: int = 2
+    role: str = "attacker"
+    protocol: str = "wmsr"
+    f: int | None = None
+    attack: str = "two_faced"
+    radio_range: float = 0.3
+    message_bound: float = 2.0
+    tol: float = 1e-3
+    max_cycles: int = 100
+
+    def __post_init__(self):
+        check_int("n_robots", self.n_robots, low=2)
+        check_int("n_byzantine", self.n_byzantine, low=0, high=self.n_robots - 1)
+        r = 2 * self.n_byzantine + 1
+        if self.n_robots < 2 * r - 1:
+            raise ValueError(f"n_robots must be >= 4 * n_byzantine + 1 = {2 * r - 1} for the "
+                             f"(2F+1)-robust graph, got {self.n_robots}")
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {self.role!r}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.f is not None:
+            check_int("f", self.f, low=0)
+        if self.attack not in ATTACKS:
+            raise ValueError(f"attack must be one of {tuple(ATTACKS)}, got {self.attack!r}")
+        check_nonneg_float("radio_range", self.radio_range, positive=True)
+        check_nonneg_float("message_bound", self.message_bound)
+        check_nonneg_float("tol", self.tol, positive=True)
+        check_int("max_cycles", self.max_cycles, low=1)
+
+    @property
+    def trim(self) -> int:
+        """The W-MSR parameter the honest robots use (0 for LCP)."""
+        if self.protocol == "lcp":
+            return 0
+        return self.n_byzantine if self.f is None else self.f
+
+    @property
+    def n_honest(self) -> int:
+        """Number of honest robots."""
+        return self.n_robots - self.n_byzantine
+
+    @property
+    def obs_clip(self) -> float:
+        """Observations are in hull widths, clipped to ``[-obs_clip, 1 + obs_clip]``."""
+        return self.message_bound + 1.0
+
+
+class ConsensusWorld:
+    """A swarm of robots; the last ``n_byzantine`` robot ids are the Byzantine ones.
+
+    Values are reported in *hull units*: ``(x - lo) / width`` with ``[lo, hi]`` the
+    interval of honest initial values, so the honest hull is [0, 1] in every episode.
+
+    Parameters
+    ----------
+    config : ConsensusConfig
+        Checked arguments.
+    """
+
+    def __init__(self, config: ConsensusConfig):
+        self.config = config
+        n, nb = config.n_robots, config.n_byzantine
+        self.byzantine = np.zeros(n, dtype=bool)
+        self.byzantine[n - nb:] = True
+        self.honest = ~self.byzantine
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """Draw a new graph (robust by construction, robots relabelled at random) and values.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of every random draw of the episode.
+        """
+        c = self.config
+        n = c.n_robots
+        G = robust_geometric(n, 2 * c.n_byzantine + 1, c.radio_range, rng)
+        perm = rng.permutation(n)
+        self.graph = nx.relabel_nodes(G, {i: int(perm[i]) for i in range(n)})
+        self.indptr, self.indices = to_csr(self.graph)
+        self.values = rng.uniform(0.0, 1.0, n)
+        h = self.values[self.honest]
+        self.lo, self.hi = float(h.min()), float(h.max())
+        self.width = self.hi - self.lo if self.hi > self.lo else 1.0
+        self.receivers = np.repeat(np.arange(n), np.diff(self.indptr))
+        self.ctx = AttackContext(self.indptr, self.indices, self.byzantine, self.values.copy(),
+                                 c.trim)
+        self.byz_sender = self.indices[self.ctx.edge_index] - (n - c.n_byzantine)
+        self.attack = make_attack(c.attack)
+        self.attack.reset(self.ctx, rng)
+        self.messages = np.take(self.values, self.indices)
+        self.messages[self.ctx.edge_index] = np.nan
+        self.adjacency = np.zeros((n, n), dtype=bool)
+        self.adjacency[self.receivers, self.indices] = True
+        self.violation = 0.0
+        self.t = 0
+
+    # ----------------------------------------------------------------- messages
+    def attacker_messages(self, actions: np.ndarray) -> np.ndarray:
+        """Messages on the Byzantine out-edges from actions in hull units.
+
+        Parameters
+        ----------
+        actions : numpy.ndarray, shape (n_byzantine, n_robots)
+            ``actions[k, j]``: what Byzantine robot k tells robot j, in hull units
+            (NaN is silence; entries for non-neighbours are ignored).
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(edge_index),)
+            Messages in value units.
+        """
+        a = actions[self.byz_sender, self.ctx.receiver]
+        return self.lo + self.width * a
+
+    def builtin_attack_messages(self) -> np.ndarray:
+        """Messages of the built-in attack model for this round."""
+        return np.asarray(self.attack.messages(self.t, self.values), dtype=np.float64)
+
+    def gather(self, byz_messages: np.ndarray) -> np.ndarray:
+        """Fill this round's message array: honest values, then the Byzantine messages."""
+        np.take(self.values, self.indices, out=self.messages)
+        self.messages[self.ctx.edge_index] = byz_messages
+        return self.messages
+
+    # ------------------------------------------------------------------ metrics
+    def honest_stats(self) -> tuple[float, float, float]:
+        """Return the honest spread, the current hull excursion and the honest mean (hull units)."""
+        h = (self.values[self.honest] - self.lo) / self.width
+        excursion = max(0.0, float(h.max()) - 1.0, -float(h.min()))
+        return float(h.max() - h.min()), excursion, float(h.mean())
+
+    def finish_round(self) -> tuple[float, float, float]:
+        """Advance the round counter, record the hull violation and return the stats."""
+        self.t += 1
+        spread, excursion, mean = self.honest_stats()
+        self.violation = max(self.violation, excursion)
+        return spread, excursion, mean
+
+    def to_units(self, x: np.ndarray) -> np.ndarray:
+        """Values in hull units, non-finite as 0, clipped to the observation box."""
+        clip = self.config.obs_clip
+        u = (np.asarray(x, dtype=np.float64) - self.lo) / self.width
+        u = np.where(np.isfinite(u), u, 0.0)
+        return np.clip(u, -clip, 1.0 + clip)

@@ -1,0 +1,357 @@
+"""Byzantine consensus as a PettingZoo parallel environment (and a Gymnasium team view).
+
+==================  ==========================================================================
+Agents              ``role="attacker"``: ``byzantine_0 .. byzantine_{F-1}`` (robot ids
+                    ``n-F .. n-1``); ``role="defender"``: ``robot_0 .. robot_{n-F-1}``
+                    (the honest robots)
+Action space        ``Box(-1, 1, ., float32)``, mapped affinely onto ``[-b, 1+b]`` hull units
+                    (``b = message_bound``): attacker, shape ``(n,)``, the message to each
+                    robot (entries for non-neighbours ignored, NaN is silence); defender,
+                    shape ``(1,)``, the robot's next value
+Observation space   attacker: ``Box(-b-1, b+2, (3n+1,), float32)``: every robot's value in hull
+                    units (0 for Byzantine robots), this attacker's out-neighbour mask, the
+                    Byzantine mask, the elapsed fraction of ``max_cycles``;
+                    defender: ``Box(-b-1, b+2, (2n+2,), float32)``: own value, elapsed
+                    fraction, the message received from each robot this round (hull units,
+                    clipped, 0 if none or non-finite), the mask of who sent one
+Rewards             attacker (shared): honest spread plus how far the honest values are
+                    outside the honest initial hull, in hull widths, every round;
+                    defender: ``-|x_i - mean| - 10 * (distance of x_i outside the hull)``
+Termination         all agents when the honest spread falls below ``tol`` hull widths;
+                    truncation after ``max_cycles`` rounds
+Info                ``honest_spread``, ``hull_violation`` (largest excursion so far) and
+                    ``honest_mean``, in hull units
+==================  ==========================================================================
+
+*Hull units* map the interval of honest initial values to [0, 1], whatever the episode
+draws. Each ``reset(seed=...)`` draws a new swarm: robots in the unit square linked
+within ``radio_range`` and made (2F+1)-robust by construction
+(:func:`swarm.topology.robust_geometric`), robot ids shuffled, values uniform in [0, 1).
+With ``role="attacker"`` the honest robots run ``protocol``; with ``role="defender"``
+the Byzantine robots run the built-in ``attack`` and :func:`protocol_policy` is the
+ready policy that reproduces W-MSR (or LCP) from an observation.
+
+Arguments:
+
+- ``n_robots``: robots in the swarm, >= 4F + 1.
+- ``n_byzantine``: number of Byzantine robots F, >= 0.
+- ``role``: ``"attacker"`` or ``"defender"``: who the learning policy controls.
+- ``protocol``: ``"wmsr"`` or ``"lcp"``, the honest robots' rule (attacker role).
+- ``f``: W-MSR parameter of the honest robots (default F).
+- ``attack``: built-in attack of the Byzantine robots (defender role), see
+  :data:`swarm.attacks.ATTACKS`.
+- ``radio_range``: radio range, in units of the side of the square.
+- ``message_bound``: how far beyond the hull actions may reach, in hull widths.
+- ``tol``: spread (hull widths) at which the swarm counts as agreed.
+- ``max_cycles``: rounds before truncation.
+- ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import ClassVar
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+from pettingzoo.utils import conversions, wrappers
+
+from envs._consensus_world import ConsensusConfig, ConsensusWorld
+from envs._render import HumanWindow
+from protocols.wmsr import _lcp_kernel, _wmsr_kernel, wmsr_step
+from swarm.plots import network_frame
+
+__all__ = [
+    "GYM_TEST_KWARGS",
+    "TEST_KWARGS",
+    "ByzantineConsensusTeamEnv",
+    "env",
+    "parallel_env",
+    "protocol_policy",
+    "raw_env",
+]
+
+#: Small, fast arguments for the conformance suite.
+TEST_KWARGS = {"n_robots": 10, "n_byzantine": 1, "max_cycles": 30}
+GYM_TEST_KWARGS = {"swarmgym/ByzantineConsensusAttack-v0": {"n_robots": 10, "n_byzantine": 1}}
+
+
+def protocol_policy(
+    observation: np.ndarray, f: int, message_bound: float = 2.0
+) -> np.ndarray:
+    """W-MSR with parameter ``f`` (LCP for ``f = 0``) as a defender policy.
+
+    Parameters
+    ----------
+    observation : numpy.ndarray, shape (2n + 2,)
+        A defender's observation.
+    f : int
+        Trimming parameter, >= 0.
+
+    message_bound : float
+        The environment's ``message_bound``.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (1,)
+        The action whose value is the W-MSR update of the robot's value.
+    """
+    obs = np.asarray(observation, dtype=np.float64)
+    n = (obs.shape[0] - 2) // 2
+    msgs = obs[2:2 + n][obs[2 + n:] > 0.5]
+    new = wmsr_step(obs[:1], np.array([0, msgs.size]), np.zeros(msgs.size, dtype=np.int64),
+                    msgs, f)
+    return ((new - 0.5) / (0.5 + message_bound)).astype(np.float32)
+
+
+def _update(world: ConsensusWorld, messages: np.ndarray) -> None:
+    new = np.empty_like(world.values)
+    if world.config.protocol == "wmsr":
+        _wmsr_kernel(world.values, world.indptr, world.indices, messages, world.config.trim, new)
+    else:
+        _lcp_kernel(world.values, world.indptr, world.indices, messages, new)
+    world.values[world.honest] = new[world.honest]
+
+
+class raw_env(ParallelEnv):
+    """Byzantine consensus environment; see the module docstring."""
+
+    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
+                                "name": "byzantine_consensus_v0",
+                                "is_parallelizable": True, "render_fps": 5}
+
+    def __init__(
+        self,
+        n_robots: int = 20,
+        n_byzantine: int = 2,
+        role: str = "attacker",
+        protocol: str = "wmsr",
+        f: int | None = None,
+        attack: str = "two_faced",
+        radio_range: float = 0.3,
+        message_bound: float = 2.0,
+        tol: float = 1e-3,
+        max_cycles: int = 100,
+        render_mode: str | None = None,
+    ):
+        self.config = ConsensusConfig(n_robots, n_byzantine, role, protocol, f, attack,
+                                      radio_range, message_bound, tol, max_cycles)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of "
+                             f"{self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.world = ConsensusWorld(self.config)
+        c = self.config
+        n = c.n_robots
+        lo, hi = -c.obs_clip, 1.0 + c.obs_clip
+        if c.role == "attacker":
+            self.possible_agents = [f"byzantine_{k}" for k in range(c.n_byzantine)]
+            self._robot = {a: c.n_honest + k for k, a in enumerate(self.possible_agents)}
+            obs_dim, act_dim = 3 * n + 1, n
+        else:
+            self.possible_agents = [f"robot_{i}" for i in range(c.n_honest)]
+            self._robot = {a: i for i, a in enumerate(self.possible_agents)}
+            obs_dim, act_dim = 2 * n + 2, 1
+        self._observation_spaces = {
+            a: spaces.Box(lo, hi, shape=(obs_dim,), dtype=np.float32)
+            for a in self.possible_agents}
+        self._action_spaces = {
+            a: spaces.Box(-1.0, 1.0, shape=(act_dim,), dtype=np.float32)
+            for a in self.possible_agents}
+        self.agents: list[str] = []
+        self._rng: np.random.Generator | None = None
+        self._window = HumanWindow(self.metadata["render_fps"])
+
+    def observation_space(self, agent: str) -> spaces.Box:
+        """Return the observation space of ``agent`` (the same object every call)."""
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        """Return the action space of ``agent`` (the same object every call)."""
+        return self._action_spaces[agent]
+
+    # ------------------------------------------------------------ observations
+    def _observe(self) -> dict:
+        w = self.world
+        c = self.config
+        frac = np.float32(w.t / c.max_cycles)
+        if c.role == "attacker":
+            values = np.where(w.honest, w.to_units(w.values), 0.0)
+            common = np.concatenate([values, np.zeros(c.n_robots), w.byzantine, [frac]])
+            out = {}
+            for a in self.agents:
+                obs = common.copy()
+                obs[c.n_robots:2 * c.n_robots] = w.adjacency[:, self._robot[a]]
+                out[a] = obs.astype(np.float32)
+            return out
+        received = np.zeros((c.n_robots, c.n_robots))
+        mask = np.zeros((c.n_robots, c.n_robots))
+        finite = np.isfinite(w.messages)
+        received[w.receivers, w.indices] = w.to_units(w.messages)
+        mask[w.receivers[finite], w.indices[finite]] = 1.0
+        own = w.to_units(w.values)
+        return {a: np.concatenate([[own[i], frac], received[i], mask[i]]).astype(np.float32)
+                for a, i in ((a, self._robot[a]) for a in self.agents)}
+
+    def _infos(self, spread: float, mean: float) -> dict:
+        info = {"honest_spread": spread, "hull_violation": self.world.violation,
+                "honest_mean": mean}
+        return {a: dict(info) for a in self.agents}
+
+    # ----------------------------------------------------------------- the loop
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        """Draw a new swarm; return the first observations and infos."""
+        if seed is not None or self._rng is None:
+            self._rng = np.random.default_rng(seed)
+        self.world.reset(self._rng)
+        self.agents = list(self.possible_agents)
+        if self.config.role == "defender":
+            self.world.gather(self.world.builtin_attack_messages())
+        spread, _, mean = self.world.honest_stats()
+        return self._observe(), self._infos(spread, mean)
+
+    def step(self, actions: dict):
+        """Apply one synchronous round; see the module docstring for rewards and ends."""
+        if not self.agents:
+            raise RuntimeError("step() called with no live agents; call reset() first")
+        w = self.world
+        c = self.config
+        for agent in actions:
+            if agent not in self._robot:
+                raise KeyError(f"unknown agent {agent!r}")
+        if c.role == "attacker":
+            act = np.full((c.n_byzantine, c.n_robots), np.nan)
+            for agent, a in actions.items():
+                act[self._robot[agent] - c.n_honest] = self._check_action(agent, a)
+            _update(w, w.gather(w.attacker_messages(act)))
+        else:
+            for agent, a in actions.items():
+                u = self._check_action(agent, a)[0]
+                if np.isfinite(u):
+                    w.values[self._robot[agent]] = w.lo + w.width * u
+        spread, _, mean = w.finish_round()
+        if c.role == "defender":
+            w.gather(w.builtin_attack_messages())
+        h = (w.values[w.honest] - w.lo) / w.width
+        if c.role == "attacker":
+            team = spread + max(0.0, float(h.max()) - 1.0, -float(h.min()))
+            rewards = dict.fromkeys(self.agents, team)
+        else:
+            outside = np.maximum(0.0, np.maximum(h - 1.0, -h))
+            rewards = {a: float(-abs(h[self._robot[a]] - mean) - 10.0 * outside[self._robot[a]])
+                       for a in self.agents}
+        done = spread < c.tol
+        truncated = w.t >= c.max_cycles
+        obs = self._observe()
+        terms = dict.fromkeys(self.agents, bool(done))
+        truncs = dict.fromkeys(self.agents, bool(truncated and not done))
+        infos = self._infos(spread, mean)
+        if done or truncated:
+            self.agents = []
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terms, truncs, infos
+
+    def _check_action(self, agent: str, action) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        shape = self._action_spaces[agent].shape
+        if a.shape != shape:
+            raise ValueError(f"action of {agent} must have shape {shape}, got {a.shape}")
+        b = self.config.message_bound
+        return 0.5 + (0.5 + b) * np.clip(a, -1.0, 1.0)
+
+    def defender_actions(self, observations: dict) -> dict:
+        """Every defender's :func:`protocol_policy` action (the honest protocol)."""
+        c = self.config
+        return {a: protocol_policy(o, c.trim, c.message_bound) for a, o in observations.items()}
+
+    # ---------------------------------------------------------------- rendering
+    def render(self):
+        """Draw the network, honest robots coloured by value, Byzantine robots marked."""
+        if self.render_mode is None:
+            warnings.warn("render() called without a render_mode", stacklevel=2)
+            return None
+        w = self.world
+        frame = network_frame(w.graph, w.byzantine, w.values, vmin=w.lo, vmax=w.hi,
+                              title=f"round {w.t}")
+        if self.render_mode == "rgb_array":
+            return frame
+        self._window.show(frame)
+        return None
+
+    def close(self):
+        """Close the human-mode window, if any."""
+        self._window.close()
+
+
+def parallel_env(**kwargs) -> raw_env:
+    """Build the parallel environment (see the module docstring for the arguments)."""
+    return raw_env(**kwargs)
+
+
+def env(**kwargs):
+    """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
+    aec = conversions.parallel_to_aec(raw_env(**kwargs))
+    aec = wrappers.AssertOutOfBoundsWrapper(aec)
+    return wrappers.OrderEnforcingWrapper(aec)
+
+
+class ByzantineConsensusTeamEnv(gymnasium.Env):
+    """One controller for the whole Byzantine team (Gymnasium single-agent view).
+
+    Observation ``Box(-b-1, b+2, ((F+1)n+1,), float32)``: every robot's value in hull
+    units (0 for Byzantine robots), each attacker's out-neighbour mask, the elapsed
+    fraction. Action ``Box(-1, 1, (F*n,), float32)``: row k of the reshaped action is
+    what Byzantine robot k tells each robot (mapped onto ``[-b, 1+b]`` hull units). Reward, termination and truncation are
+    those of the attackers in :class:`raw_env`; the same seed gives the same episode.
+    Registered as ``swarmgym/ByzantineConsensusAttack-v0``; arguments as
+    :class:`raw_env` without ``role``.
+    """
+
+    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "render_fps": 5}
+
+    def __init__(self, render_mode: str | None = None, **kwargs):
+        if "role" in kwargs:
+            raise TypeError("ByzantineConsensusTeamEnv takes no 'role': "
+                            "it controls the attackers")
+        self._env = raw_env(render_mode=render_mode, role="attacker", **kwargs)
+        self.render_mode = render_mode
+        c = self._env.config
+        if c.n_byzantine == 0:
+            raise ValueError("n_byzantine must be >= 1 for the attacker team")
+        n, nb = c.n_robots, c.n_byzantine
+        self.observation_space = spaces.Box(-c.obs_clip, 1.0 + c.obs_clip,
+                                            shape=((nb + 1) * n + 1,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(nb * n,), dtype=np.float32)
+
+    def _team_obs(self, obs: dict) -> np.ndarray:
+        c = self._env.config
+        n = c.n_robots
+        first = obs[self._env.possible_agents[0]]
+        masks = [obs[a][n:2 * n] for a in self._env.possible_agents]
+        return np.concatenate([first[:n], *masks, first[-1:]]).astype(np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Draw a new swarm."""
+        super().reset(seed=seed)
+        obs, infos = self._env.reset(seed=int(self.np_random.integers(2**63)))
+        return self._team_obs(obs), infos[self._env.possible_agents[0]]
+
+    def step(self, action):
+        """Every Byzantine robot sends its row of ``action``."""
+        c = self._env.config
+        a = np.asarray(action, dtype=np.float64).reshape(c.n_byzantine, c.n_robots)
+        acts = {agent: a[k] for k, agent in enumerate(self._env.possible_agents)}
+        obs, rew, term, trunc, infos = self._env.step(acts)
+        first = self._env.possible_agents[0]
+        return (self._team_obs(obs), rew[first], term[first], trunc[first], infos[first])
+
+    def render(self):
+        """As :meth:`raw_env.render`."""
+        return self._env.render()
+
+    def close(self):
+        """Close the window, if any."""
+        self._env.close()
