@@ -304,8 +304,9 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
     Observation ``Box(-b-1, b+2, ((F+1)n+1,), float32)``: every robot's value in hull
     units (0 for Byzantine robots), each attacker's out-neighbour mask, the elapsed
     fraction. Action ``Box(-1, 1, (F*n,), float32)``: row k of the reshaped action is
-    what Byzantine robot k tells each robot (mapped onto ``[-b, 1+b]`` hull units). Reward, termination and truncation are
-    those of the attackers in :class:`raw_env`; the same seed gives the same episode.
+    what Byzantine robot k tells each robot (mapped onto ``[-b, 1+b]`` hull units).
+    Reward, termination and truncation are those of the attackers in :class:`raw_env`;
+    the same seed gives the same episode.
     Registered as ``swarmgym/ByzantineConsensusAttack-v0``; arguments as
     :class:`raw_env` without ``role``.
     """

@@ -43,7 +43,7 @@ def test_silent_attackers_let_the_swarm_agree_and_terminate():
     env.reset(seed=2)
     steps = 0
     while env.agents:
-        _, _, terms, truncs, infos = env.step({a: np.full(17, np.nan) for a in env.agents})
+        _, _, terms, truncs, _ = env.step({a: np.full(17, np.nan) for a in env.agents})
         steps += 1
     assert all(terms.values()) and not any(truncs.values())
     assert steps < 500
