@@ -142,7 +142,10 @@ def f1_score(prediction: str, gold: str) -> float:
 # Knowledge base
 # --------------------------------------------------------------------------------------
 def _key(title: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", title.lower()).split())
+    """Fold case, accents and punctuation, so ``search[zurich]`` finds "Zürich"."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", title.lower())
+                    if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s]", " ", plain).split())
 
 
 @dataclass(frozen=True)
