@@ -55,7 +55,7 @@ from pettingzoo.utils import conversions, wrappers
 
 from games.graphon_mfg import LQGraphonMFG, label_interpolation, sample_graphon_graph
 from protocols._checks import check_float_array, check_int, check_nonneg_float
-from protocols.graphon import graphon_step
+from protocols.graphon import graphon_step, interpolated_policy
 
 __all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
 
@@ -116,6 +116,7 @@ class raw_env(ParallelEnv):
         self.labels = (np.arange(self.n_players) + 0.5) / self.n_players
         self._left, self._weight = label_interpolation(self.equilibrium.labels, self.labels)
         self._right = np.minimum(self._left + 1, self.game.n_blocks - 1)
+        self._columns = np.ascontiguousarray(self.equilibrium.intercepts.T)
         self.possible_agents = [f"player_{i}" for i in range(self.n_players)]
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
@@ -172,12 +173,12 @@ class raw_env(ParallelEnv):
 
     def observations_batch(self) -> np.ndarray:
         """Return every player's observation, shape (N, 4)."""
-        out = np.empty((self.n_players, 4))
-        out[:, 0] = self.x
-        out[:, 1] = self.z
-        out[:, 2] = min(self.t, self.game.T)
-        out[:, 3] = self.labels
-        return out
+        out = np.empty((4, self.n_players))
+        out[0] = self.x
+        out[1] = self.z
+        out[2] = min(self.t, self.game.T)
+        out[3] = self.labels
+        return out.T
 
     def step_batch(self, actions) -> tuple[np.ndarray, np.ndarray, bool, bool]:
         """Step every player at once from an action array (the batched mode).
@@ -198,10 +199,9 @@ class raw_env(ParallelEnv):
         """
         if not self.agents:
             raise RuntimeError("step called with no live agents; call reset() first")
-        a = np.asarray(actions, dtype=np.float64)
+        a = np.ascontiguousarray(actions, dtype=np.float64)
         if a.shape != (self.n_players,):
             raise ValueError(f"actions must have shape ({self.n_players},), got {a.shape}")
-        a = np.clip(np.nan_to_num(a, nan=0.0), -self.action_bound, self.action_bound)
         self._advance(a)
         terminated = self.cycles >= self.n_steps
         truncated = (not terminated) and self.cycles >= self.max_cycles
@@ -213,8 +213,9 @@ class raw_env(ParallelEnv):
         g = self.game
         self._rng.standard_normal(self.n_players, out=self._noise)
         graphon_step(self.x, a, self.z, self.indptr, self.indices, self.scale, g.A, g.B,
-                     g.Abar, g.Q, g.R, g.H, g.sigma, g.dt, self._noise, x_out=self._x_new,
-                     z_out=self._z_new, reward_out=self._reward, check=False)
+                     g.Abar, g.Q, g.R, g.H, g.sigma, g.dt, self._noise, bound=self.action_bound,
+                     x_out=self._x_new, z_out=self._z_new, reward_out=self._reward,
+                     check=False)
         self.x, self._x_new = self._x_new, self.x
         self.z, self._z_new = self._z_new, self.z
         self.cycles += 1
@@ -251,9 +252,8 @@ class raw_env(ParallelEnv):
         """Return the graphon equilibrium controls of every player now, shape (N,)."""
         eq = self.equilibrium
         k = min(self.cycles, self.n_steps)
-        col = eq.intercepts[:, k]
-        intercept = (1.0 - self._weight) * col[self._left] + self._weight * col[self._right]
-        return eq.slope[k] * self.x + intercept
+        return interpolated_policy(eq.slope[k], self._columns[k], self._left, self._weight,
+                                   self.x, check=False)
 
     def equilibrium_policy(self, observations: dict) -> dict:
         """Return each agent's graphon equilibrium action from its observation.
@@ -268,16 +268,19 @@ class raw_env(ParallelEnv):
         dict of str to numpy.ndarray, shape (1,)
         """
         eq = self.equilibrium
-        out = {}
-        for agent, obs in observations.items():
-            o = check_float_array(f"observation of {agent}", obs, shape=(4,), finite=True)
-            k = int(np.clip(np.rint(o[2] / self.game.dt), 0, self.n_steps))
-            left, w = label_interpolation(eq.labels, o[3:4])
-            right = min(int(left[0]) + 1, self.game.n_blocks - 1)
-            intercept = (1 - w[0]) * eq.intercepts[left[0], k] + w[0] * eq.intercepts[right, k]
-            act = np.clip(eq.slope[k] * o[0] + intercept, -self.action_bound, self.action_bound)
-            out[agent] = np.array([act])
-        return out
+        agents = list(observations)
+        if not agents:
+            return {}
+        obs = np.stack([np.asarray(observations[a], dtype=np.float64).reshape(-1)
+                        for a in agents])
+        obs = check_float_array("observations", obs, shape=(len(agents), 4), finite=True)
+        k = np.clip(np.rint(obs[:, 2] / self.game.dt), 0, self.n_steps).astype(np.int64)
+        left, w = label_interpolation(eq.labels, obs[:, 3])
+        right = np.minimum(left + 1, self.game.n_blocks - 1)
+        intercept = (1.0 - w) * eq.intercepts[left, k] + w * eq.intercepts[right, k]
+        act = np.clip(eq.slope[k] * obs[:, 0] + intercept, -self.action_bound,
+                      self.action_bound)
+        return {a: act[i:i + 1].copy() for i, a in enumerate(agents)}
 
     # ------------------------------------------------------------------ rendering
     def _frame(self) -> np.ndarray:

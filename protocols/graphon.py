@@ -10,6 +10,7 @@ linear between nodes (the midpoint value of a step is the mean of its two nodes)
   policy, or of the best response, against a frozen aggregate (backward RK4).
 - :func:`graph_means`: means of an N-player population coupled through a CSR graph.
 - :func:`graphon_step`: one Euler-Maruyama round of the N-player game for every player.
+- :func:`interpolated_policy`: affine actions with intercepts interpolated over blocks.
 - :func:`sampled_regression`: simulate paths with their pathwise adjoints and fit the
   per-time policy-gradient coefficients by least squares.
 
@@ -35,6 +36,7 @@ from protocols._checks import (
 __all__ = [
     "graph_means",
     "graphon_step",
+    "interpolated_policy",
     "policy_moments",
     "policy_value",
     "sampled_regression",
@@ -194,14 +196,30 @@ def _graph_means_kernel(indptr, indices, scale, A, B, Abar, K, k, m0, dt, m, z):
 
 @njit(cache=True)
 def _graphon_step_kernel(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt,
-                         noise, x_out, z_out, reward_out):
+                         noise, bound, x_out, z_out, reward_out):
     n = x.shape[0]
     sq = sigma * np.sqrt(dt)
     for i in range(n):
+        ai = a[i]
+        if ai != ai:
+            ai = 0.0
+        elif ai > bound:
+            ai = bound
+        elif ai < -bound:
+            ai = -bound
         dev = x[i] - H * z[i]
-        reward_out[i] = -0.5 * (Q * dev * dev + R * a[i] * a[i]) * dt
-        x_out[i] = x[i] + (A * x[i] + B * a[i] + Abar * z[i]) * dt + sq * noise[i]
+        reward_out[i] = -0.5 * (Q * dev * dev + R * ai * ai) * dt
+        x_out[i] = x[i] + (A * x[i] + B * ai + Abar * z[i]) * dt + sq * noise[i]
     _graph_aggregate(indptr, indices, scale, x_out, z_out)
+
+
+@njit(cache=True)
+def _interpolated_policy_kernel(K, col, left, weight, x, out):
+    for i in range(x.shape[0]):
+        j = left[i]
+        w = weight[i]
+        kj = col[j] if w == 0.0 else (1.0 - w) * col[j] + w * col[j + 1]
+        out[i] = K * x[i] + kj
 
 
 # ------------------------------------------------------------------ sampled gradient
@@ -397,9 +415,10 @@ def graph_means(indptr, indices, scale, A, B, Abar, K, k, m0, dt):
 
 
 def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt, noise,
-                 *, x_out=None, z_out=None, reward_out=None, check=True):
+                 *, bound=np.inf, x_out=None, z_out=None, reward_out=None, check=True):
     """One Euler-Maruyama round of the N-player graph game, all players at once.
 
+    Actions are first clipped into ``[-bound, bound]`` (NaN counts as 0); then
     ``reward_i = -1/2 (Q (x_i - H z_i)^2 + R a_i^2) dt``;
     ``x_i <- x_i + (A x_i + B a_i + Abar z_i) dt + sigma sqrt(dt) noise_i``; then
     ``z_i <- scale * sum_{j in N(i)} x_j`` on the new states.
@@ -414,6 +433,8 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
         Aggregate normalisation.
     A, B, Abar, Q, R, H, sigma, dt : float
         Model coefficients and time step.
+    bound : float
+        Action bound (> 0, default unbounded).
     x_out, z_out, reward_out : numpy.ndarray, optional
         Output buffers (float64, shape (N,)); ``x_out`` must not be ``x``.
     check : bool
@@ -428,11 +449,12 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
     """
     if not check:
         _graphon_step_kernel(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt,
-                             noise, x_out, z_out, reward_out)
+                             noise, bound, x_out, z_out, reward_out)
         return x_out, z_out, reward_out
     x = check_float_array("x", x, ndim=1, finite=True)
     n = x.shape[0]
-    a = check_float_array("a", a, shape=(n,), finite=True)
+    a = check_float_array("a", a, shape=(n,))
+    bound = check_nonneg_float("bound", bound, positive=True) if np.isfinite(bound) else np.inf
     z = check_float_array("z", z, shape=(n,), finite=True)
     noise = check_float_array("noise", noise, shape=(n,), finite=True)
     indptr, indices = check_csr(indptr, indices, n)
@@ -446,8 +468,55 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
     if np.shares_memory(x_out, x):
         raise ValueError("x_out must not share memory with x")
     _graphon_step_kernel(x, a, z, indptr, indices, scale, co["A"], co["B"], co["Abar"],
-                         co["Q"], co["R"], co["H"], sigma, dt, noise, x_out, z_out, reward_out)
+                         co["Q"], co["R"], co["H"], sigma, dt, noise, bound, x_out, z_out,
+                         reward_out)
     return x_out, z_out, reward_out
+
+
+def interpolated_policy(K, column, left, weight, x, *, out=None, check=True):
+    """Affine actions ``K x_i + k_i`` with intercepts interpolated between blocks.
+
+    ``k_i = (1 - weight_i) column[left_i] + weight_i column[left_i + 1]``.
+
+    Parameters
+    ----------
+    K : float
+        Slope now.
+    column : array_like, shape (M,)
+        Block intercepts now.
+    left : array_like of int, shape (N,)
+        Left block of each player, in ``[0, M)``; ``left_i + 1 < M`` where
+        ``weight_i > 0``.
+    weight : array_like, shape (N,)
+        Interpolation weights in [0, 1].
+    x : array_like, shape (N,)
+        States.
+    out : numpy.ndarray, optional
+        Output buffer.
+    check : bool
+        Validate the arguments (``False``: already float64 / int64 and well formed).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+    """
+    if check:
+        K = _coefs(K=K)["K"]
+        column = check_float_array("column", column, ndim=1, finite=True)
+        x = check_float_array("x", x, ndim=1)
+        n = x.shape[0]
+        weight = check_float_array("weight", weight, shape=(n,), finite=True)
+        left = np.ascontiguousarray(left, dtype=np.int64)
+        m = column.shape[0]
+        if left.shape != (n,) or (n and (left.min() < 0 or left.max() >= m)):
+            raise ValueError(f"left must have shape ({n},) with entries in [0, {m})")
+        if np.any((weight < 0) | (weight > 1)) or np.any((weight > 0) & (left + 1 >= m)):
+            raise ValueError("weight must lie in [0, 1] and be 0 where left is the last block")
+        out = check_out(out, (n,))
+    elif out is None:
+        out = np.empty_like(x)
+    _interpolated_policy_kernel(K, column, left, weight, x, out)
+    return out
 
 
 def sampled_regression(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, x0, noise):
