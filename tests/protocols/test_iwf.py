@@ -12,6 +12,7 @@ from scipy.optimize import brentq
 from protocols._checks import ConvergenceWarning
 from protocols.iwf import (
     SCHEDULES,
+    _waterfill_warm_kernel,
     best_response,
     check_channel,
     interference,
@@ -90,6 +91,25 @@ def test_waterfill_kkt_and_brentq_reference(a, budget, data):
         assert np.all(a[(p <= 1e-12) & (cap > 1e-12)] >= mu - 1e-9)
         assert np.all((a + cap)[(p >= cap - 1e-12) & (p > 1e-12)] <= mu + 1e-9)
     np.testing.assert_allclose(p, _brentq_waterfill(a, budget, cap), rtol=0, atol=1e-9)
+
+
+@given(
+    arrays(np.float64, st.integers(1, 12), elements=st.floats(0.0, 10.0)),
+    st.floats(0.01, 20.0),
+    st.one_of(st.floats(-5.0, 30.0), st.just(np.nan), st.just(np.inf)),
+    st.booleans(),
+    st.data(),
+)
+def test_warm_started_waterfill_does_not_depend_on_the_guess(a, budget, guess, capped, data):
+    if capped:
+        cap = data.draw(arrays(np.float64, a.shape, elements=st.floats(0.0, 5.0)))
+    else:
+        cap = np.full(a.shape, np.inf)
+    out = np.empty_like(a)
+    state = np.empty(a.shape[0], dtype=np.int8)
+    _waterfill_warm_kernel(a, cap, budget, guess, out, state)
+    np.testing.assert_allclose(out, _brentq_waterfill(a, budget, cap), rtol=0, atol=1e-9)
+    assert out.sum() == pytest.approx(min(budget, cap.sum()), rel=1e-12, abs=1e-12)
 
 
 def test_waterfill_rejects_bad_input():
