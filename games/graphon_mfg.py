@@ -52,6 +52,7 @@ __all__ = [
     "GraphonEquilibrium",
     "LQGraphonMFG",
     "NPlayerExploitability",
+    "label_interpolation",
     "make_graphon",
     "n_player_exploitability",
     "sample_graphon_graph",

@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envs import graphon_mfg_v0 as mod
 
@@ -117,3 +119,17 @@ def test_sparse_mode_scales_to_many_players():
 def test_bad_arguments(bad, err):
     with pytest.raises(err):
         mod.parallel_env(**{**KW, **bad})
+
+
+_ENV = mod.parallel_env(**KW)
+
+
+@settings(max_examples=30)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=40, max_size=40),
+       st.integers(0, 2 ** 16))
+def test_any_actions_give_finite_states_and_nonpositive_rewards(acts, seed):
+    _ENV.reset(seed=seed)
+    for _ in range(3):
+        obs, rew, _, _ = _ENV.step_batch(np.array(acts))
+        assert np.all(np.isfinite(obs)) and np.all(np.isfinite(rew))
+        assert np.all(rew <= 0)

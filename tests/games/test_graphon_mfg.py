@@ -245,3 +245,59 @@ def test_n_player_gain_matches_cost_difference_lemma():
                             k, z, g.dt, optimal=True)
     lemma = 0.5 * g.R * np.trapezoid((k + g.B / g.R * sb) ** 2, g.t, axis=1)
     np.testing.assert_allclose(res.gains, lemma, rtol=2e-2, atol=1e-9)
+
+
+# ------------------------------------------------------------- kernels (protocols.graphon)
+def test_policy_moments_and_value_match_closed_forms_for_constant_policies():
+    from protocols.graphon import policy_moments, policy_value
+
+    A, B, Q, R, G, sigma, T, n = 0.4, 1.5, 2.0, 0.7, 1.1, 0.6, 1.2, 200
+    K0, k0 = -0.9, 0.35
+    t = np.linspace(0, T, n + 1)
+    K = np.full(n + 1, K0)
+    k = np.full((2, n + 1), k0)
+    Z = np.zeros((2, n + 1))
+    mu, var = policy_moments(A, B, 0.7, sigma, K, k, Z, np.array([1.0, -2.0]), 0.3, T / n)
+    a = A + B * K0
+    e = np.exp(a * t)
+    np.testing.assert_allclose(mu, np.array([1.0, -2.0])[:, None] * e + B * k0 / a * (e - 1),
+                               rtol=1e-9)
+    np.testing.assert_allclose(var, 0.3 * e ** 2 + sigma ** 2 * (e ** 2 - 1) / (2 * a),
+                               rtol=1e-9)
+    P, s, c = policy_value(A, B, 0.7, Q, R, G, 0.5, 0.5, sigma, K, np.zeros_like(k), Z, T / n)
+    e2 = np.exp(2 * a * (T - t))
+    np.testing.assert_allclose(P, e2 * G + (Q + R * K0 ** 2) * (e2 - 1) / (2 * a), rtol=1e-9)
+    np.testing.assert_allclose(s, 0.0, atol=1e-15)
+    # c = 1/2 sigma^2 int_t^T P
+    intP = G * (e2 - 1) / (2 * a) + (Q + R * K0 ** 2) / (2 * a) * ((e2 - 1) / (2 * a) - (T - t))
+    np.testing.assert_allclose(c[0], 0.5 * sigma ** 2 * intP, rtol=1e-8, atol=1e-12)
+
+
+def test_graphon_step_and_interpolated_policy_checks():
+    from protocols.graphon import graphon_step, interpolated_policy
+
+    indptr = np.array([0, 1, 2])
+    indices = np.array([1, 0])
+    x = np.array([1.0, 2.0])
+    z = np.array([2.0, 1.0]) * 0.5
+    args = (indptr, indices, 0.5, 0.1, 1.0, 0.2, 1.0, 1.0, 0.5, 0.0, 0.1, np.zeros(2))
+    xn, zn, rew = graphon_step(x, np.array([np.nan, 5.0]), z, *args, bound=1.0)
+    np.testing.assert_allclose(xn, x + (0.1 * x + np.array([0.0, 1.0]) + 0.2 * z) * 0.1)
+    np.testing.assert_allclose(zn, 0.5 * xn[::-1])
+    np.testing.assert_allclose(rew, -0.5 * ((x - 0.5 * z) ** 2 + np.array([0.0, 1.0])) * 0.1)
+    with pytest.raises(ValueError, match="finite"):
+        graphon_step(np.array([np.nan, 1.0]), np.zeros(2), z, *args)
+    with pytest.raises(ValueError, match="share memory"):
+        graphon_step(x, np.zeros(2), z, *args, x_out=x)
+    with pytest.raises(ValueError, match="indices"):
+        graphon_step(x, np.zeros(2), z, indptr, np.array([1, 5]), *args[2:])
+    labels = (np.arange(5) + 0.5) / 5
+    col = np.array([0.0, 1.0, 4.0, 9.0, 16.0])
+    u = np.linspace(0, 1, 23)
+    from games.graphon_mfg import label_interpolation
+
+    left, w = label_interpolation(labels, u)
+    got = interpolated_policy(2.0, col, left, w, np.ones(23))
+    np.testing.assert_allclose(got, 2.0 + np.interp(u, labels, col))
+    with pytest.raises(ValueError, match="left"):
+        interpolated_policy(2.0, col, left + 5, w, np.ones(23))
