@@ -339,8 +339,16 @@ class SimulatedQAModel:
     - as the absolute critic, ``c + (1 - c) * max(value, 0)`` plus the same noise,
       clipped to ``[0, 1]``, with ``c = overconfidence``: self-ratings are inflated and
       compressed towards 1, so they separate states less well than residual ones;
-    - asked for a final answer, gives the gold answer with probability ``skill`` if
-      the chain is complete, otherwise the last entity it found.
+    - asked for a final answer, gives the entity its chain reached with probability
+      ``skill`` if the chain is complete, otherwise the last entity it found.
+
+    Errors can be correlated across samples, as a real model's are: every question has
+    one misconception, a hop at which the model confuses the gold relation with a fixed
+    wrong one. At that hop a mistake is the misconception with probability
+    ``misconception`` (otherwise one of the slips above). A trajectory that looks up
+    that wrong relation, by misconception or by a slip, follows it, so the samples that
+    share the misconception reach the same wrong answer, which a majority vote cannot
+    out-vote; the critics still judge against the gold chain.
 
     Temperature is ignored: ``skill`` is the per-step accuracy. Usage is counted with
     :func:`count_tokens` (4 extra tokens a message), completions are cut at
@@ -360,6 +368,9 @@ class SimulatedQAModel:
         Randomness.
     verbosity : int
         Filler words added after each completion (0: terse), to study long outputs.
+    misconception : float
+        Probability, in ``[0, 1]``, that a mistake at the question's confusable hop is
+        the systematic confusion (0: independent slips only).
     """
 
     def __init__(
@@ -371,6 +382,7 @@ class SimulatedQAModel:
         overconfidence: float = 0.2,
         seed: int | np.random.Generator | None = None,
         verbosity: int = 0,
+        misconception: float = 0.0,
     ) -> None:
         self._questions: dict[str, Question] = {}
         for q in questions:
@@ -394,7 +406,17 @@ class SimulatedQAModel:
         self.value_noise = float(value_noise)
         self.overconfidence = float(overconfidence)
         self.verbosity = verbosity
+        if not 0.0 <= misconception <= 1.0:
+            raise ValueError(f"misconception must be in [0, 1], got {misconception!r}")
+        self.misconception = float(misconception)
         self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self._confusion: dict[str, tuple[int, str]] = {}
+        for q in self._questions.values():
+            hop = int(self.rng.integers(len(q.relations)))
+            page = q.kb.page(q.path[hop])
+            others = [s.split(" of ", 1)[0].removeprefix("The ") for s in page.sentences]
+            others = [r for r in others if r != q.relations[hop]] or [q.relations[hop]]
+            self._confusion[q.qid] = (hop, others[int(self.rng.integers(len(others)))])
         self._entities = sorted({p.title for q in self._questions.values() for p in q.kb.pages})
 
     # -- accounting -------------------------------------------------------------------
@@ -470,34 +492,64 @@ class SimulatedQAModel:
             return f"Action: answer[{self._final(q, parent)}]"
         return f"Action: {self._act(q, parent)}"
 
+    def _followed(self, q: Question, state: QAState) -> tuple[int, str]:
+        """Return the hops this trajectory has followed and the entity it reached.
+
+        From the start entity, each hop follows the gold relation if its fact was looked
+        up, or else the question's misconception if that fact was looked up instead (the
+        trajectory then strays from the gold chain and reaches a wrong entity).
+        """
+        seen = " ".join(obs for act, obs in state.steps if act.startswith("lookup["))
+        cur = q.path[0]
+        hop, wrong = self._confusion[q.qid]
+        for i, rel in enumerate(q.relations):
+            nxt = None
+            for r in (rel, wrong) if i == hop else (rel,):
+                m = re.search(re.escape(f"The {r} of {cur} is ") + r"(.+?)\.(?:\s|$)", seen)
+                if m:
+                    nxt = m.group(1)
+                    break
+            if nxt is None:
+                return i, cur
+            cur = nxt
+        return len(q.relations), cur
+
     def _final(self, q: Question, state: QAState) -> str:
-        hops, _ = self._progress(q, state)
+        hops, cur = self._followed(q, state)
         if hops == len(q.relations) and self.rng.random() < self.skill:
-            return q.answer
-        return q.path[hops] if hops > 0 else self._random_entity(q.answer)
+            return cur
+        return cur if hops > 0 else self._random_entity(q.answer)
 
     def _random_entity(self, avoid: str) -> str:
         pool = [e for e in self._entities if e != avoid]
         return pool[int(self.rng.integers(len(pool)))]
 
     def _act(self, q: Question, state: QAState) -> str:
-        hops, on_page = self._progress(q, state)
+        hops, cur = self._followed(q, state)
         k = len(q.relations)
+        page = q.kb.page(cur)
+        on_page = page is not None and state.page == page.title
+        rels = [s.split(" of ", 1)[0].removeprefix("The ") for s in page.sentences] if page else []
         if self.rng.random() < self.skill:
             if hops == k:
-                return f"answer[{q.answer}]"
+                return f"answer[{cur}]"
             if on_page:
-                return f"lookup[{q.relations[hops]}]"
-            return f"search[{q.path[hops]}]"
+                # a trajectory that strayed to an entity without the next relation settles
+                return f"lookup[{q.relations[hops]}]" if q.relations[hops] in rels \
+                    else f"answer[{cur}]"
+            return f"search[{cur}]"
+        hop, wrong = self._confusion[q.qid]
+        if hop == hops and on_page and self.rng.random() < self.misconception:
+            return f"lookup[{wrong}]"
         mistake = int(self.rng.integers(4))
         if mistake == 3 and state.steps:
             return state.steps[-1][0]
         if mistake == 2:
-            guess = q.path[hops] if 0 < hops < k else self._random_entity(q.answer)
+            guess = cur if 0 < hops < k else self._random_entity(q.answer)
             return f"answer[{guess}]"
         if mistake == 1 or state.page is None:
-            return f"search[{self._random_entity(q.path[min(hops, k - 1)])}]"
+            return f"search[{self._random_entity(cur)}]"
         page = q.kb.page(state.page)
         rels = [s.split(" of ", 1)[0].removeprefix("The ") for s in page.sentences] if page else []
-        wrong = [r for r in rels if hops >= k or r != q.relations[hops]] or ["name"]
-        return f"lookup[{wrong[int(self.rng.integers(len(wrong)))]}]"
+        wrong_rels = [r for r in rels if hops >= k or r != q.relations[hops]] or ["name"]
+        return f"lookup[{wrong_rels[int(self.rng.integers(len(wrong_rels)))]}]"

@@ -48,7 +48,7 @@ PARAMS: dict[str, Param] = {
                         high=100000),
     "min_hops": Param(2, int, "fewest hops of a generated question", low=2, high=4),
     "max_hops": Param(4, int, "most hops of a generated question", low=2, high=4),
-    "tool_budgets": Param([6, 12, 24, 48], list, "tool-call budgets compared",
+    "tool_budgets": Param([8, 16, 32, 64], list, "tool-call budgets compared",
                           check=_positive_ints, check_msg="of integers >= 1"),
     "tokens_per_tool_call": Param(400, int, "token budget per allowed tool call", low=0,
                                   high=10**7),
@@ -63,6 +63,9 @@ PARAMS: dict[str, Param] = {
                          high=10.0),
     "overconfidence": Param(0.3, float, "simulated model: floor of absolute self-ratings",
                             low=0.0, high=1.0),
+    "misconception": Param(0.5, float, "simulated model: share of mistakes at a question's "
+                           "confusable hop that are its fixed misconception", low=0.0,
+                           high=1.0),
     "model_url": Param("", str, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 "
                        "(empty: simulated model)"),
     "model": Param("", str, "model name on that server"),
@@ -131,7 +134,8 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
                                    for k in (0, 1))
         model = real or SimulatedQAModel(
             [q], skill=params["skill"], value_noise=params["value_noise"],
-            overconfidence=params["overconfidence"], seed=np.random.default_rng(model_seed))
+            overconfidence=params["overconfidence"], misconception=params["misconception"],
+            seed=np.random.default_rng(model_seed))
         res = METHODS[m](MultihopQAProblem(q), model, budget,
                          rng=np.random.default_rng(search_seed), **_options(m, params))
         if res.tokens_used > budget.tokens or res.tool_calls_used > budget.tool_calls:
