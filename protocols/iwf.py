@@ -435,15 +435,20 @@ def check_channel(gains, noise, budget, cap=None, *, cap_name: str = "cap"):
                              f"(Q, N) = {(nq, nk)}, got {cap_a.shape}")
         if np.any(cap_a < 0):
             raise ValueError(f"{cap_name} must be >= 0")
-        cap_a = np.ascontiguousarray(np.broadcast_to(cap_a, (nq, nk)), dtype=np.float64)
-    return g, np.ascontiguousarray(noise_a), np.ascontiguousarray(budget_a), cap_a
+        cap_a = np.array(np.broadcast_to(cap_a, (nq, nk)), dtype=np.float64)
+    # Writeable C arrays only, so that the kernels keep a single compiled signature.
+    out = []
+    for arr in (g, noise_a, budget_a, cap_a):
+        arr = np.ascontiguousarray(arr)
+        out.append(arr if arr.flags.writeable else arr.copy())
+    return tuple(out)
 
 
 def _check_power(power, nq, nk):
     p = check_float_array("power", power, shape=(nq, nk), finite=True)
     if np.any(p < 0):
         raise ValueError("power must be >= 0")
-    return p
+    return p if p.flags.writeable else p.copy()
 
 
 # ------------------------------------------------------------------------ public API
