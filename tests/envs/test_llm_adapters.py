@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -34,6 +35,8 @@ class _Handler(BaseHTTPRequestHandler):
         srv.seen.append({"body": body, "auth": self.headers.get("Authorization"),
                          "path": self.path})
         what = srv.script.pop(0) if srv.script else "ok"
+        if what == "slow":
+            time.sleep(0.6)  # longer than the client's timeout
         if what == "drop":
             self.close_connection = True
             return  # no status line: the client sees the connection close
@@ -68,9 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a client that timed out leaves a broken pipe behind: expected here
+
+
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    srv = _Server(("127.0.0.1", 0), _Handler)
     srv.daemon_threads = True
     srv.script, srv.seen = [], []
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
@@ -124,6 +132,16 @@ def test_retries_then_charged_once(server, failures):
     assert m.retries == len(failures) and len(server.seen) == len(failures) + 1
     assert (m.prompt_tokens, m.completion_tokens) == (11, 3)
     assert len(sleeps) == len(failures)
+
+
+def test_timeout_is_retried(server):
+    server.script = ["slow", "ok"]
+    m, sleeps = _model(server)
+    m.timeout = 0.3
+    assert sleeps == []
+    gen = m.generate(CHAT)
+    assert gen.texts == ("r0",) and m.retries == 1 and m.prompt_tokens == 11
+    assert sleeps == [0.01]
 
 
 def test_backoff_doubles_and_honours_retry_after(server):
@@ -269,3 +287,18 @@ def test_simulated_model_validation():
         SimulatedQAModel(qs, skill=1.5)
     with pytest.raises(ValueError):
         SimulatedQAModel([])
+
+
+def test_misconception_is_the_same_wrong_lookup_every_time():
+    q = _questions(hops=3)[0]
+    sim = SimulatedQAModel([q], skill=0.0, misconception=1.0, seed=2)
+    hop, wrong = sim._confusion[q.qid]
+    assert wrong != q.relations[hop]
+    p = MultihopQAProblem(q)
+    state = p.initial_state()
+    for i in range(hop):  # walk the gold chain up to the confusable hop
+        state = p.apply(state, p.parse_action(f"search[{q.path[i]}]"))
+        state = p.apply(state, p.parse_action(f"lookup[{q.relations[i]}]"))
+    state = p.apply(state, p.parse_action(f"search[{q.path[hop]}]"))
+    texts = set(sim.generate(p.action_messages(state), n=20).texts)
+    assert texts == {f"Action: lookup[{wrong}]"}
