@@ -541,7 +541,7 @@ def _flood_kernel(out_ptr, out_idx, msg_ptr, pool_robot, pool_hops, pool_from, m
             if pool_hops[r] != age:
                 continue
             u = pool_robot[r]
-            if not relays[u]:
+            if age > 0 and not relays[u]:
                 continue
             for e in range(out_ptr[u], out_ptr[u + 1]):
                 v = out_idx[e]
@@ -599,7 +599,10 @@ class Flood:
     Attributes
     ----------
     origin, timestamp, kind, accused, payload : numpy.ndarray
-        The live messages (views, one row per message).
+        The live messages (one row per message).
+    finished : dict of str to numpy.ndarray
+        ``origin``, ``timestamp``, ``kind`` and ``accused`` of the messages whose flood
+        ended in the last :meth:`step` (every robot it could reach holds it).
     """
 
     def __init__(self, n: int, payload_dim: int = 0, hop_limit: int = 4,
@@ -626,6 +629,7 @@ class Flood:
         self._mark = np.zeros(self.n, dtype=np.int64)
         self._all_relay = np.ones(self.n, dtype=bool)
         self._no_block = np.zeros(self.n, dtype=bool)
+        self.finished = self._fields(np.empty(0, dtype=np.int64))
 
     def __len__(self) -> int:
         """Return the number of live messages."""
@@ -719,7 +723,7 @@ class Flood:
             dropped (not delivered, not forwarded). Accusations are never dropped.
         relays : array_like of bool, shape (n,), optional
             Robots that forward what they receive (default all). Robots that are not
-            relays still receive.
+            relays still receive, and still send their own messages.
         symmetric : bool
             Promise that the graph is undirected (in-edges equal out-edges), which skips
             the transposition.
@@ -737,6 +741,10 @@ class Flood:
         else:
             out_ptr, out_idx = _transpose_csr(indptr, indices, self.n)
         return self._step(out_ptr, out_idx, blocked, relays)
+
+    def _fields(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {"origin": self.origin[rows], "timestamp": self.timestamp[rows],
+                "kind": self.kind[rows], "accused": self.accused[rows]}
 
     def _mask(self, name: str, value, default: np.ndarray) -> np.ndarray:
         if value is None:
@@ -761,6 +769,7 @@ class Flood:
             payload=self.payload[msg_of])
         if self._mark.max() > np.iinfo(np.int64).max // 2:
             self._mark[:] = 0
+        self.finished = self._fields(np.flatnonzero(~live))
         # Keep live messages only.
         keep = np.flatnonzero(live)
         sizes = np.diff(ptr)[keep]
