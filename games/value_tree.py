@@ -50,12 +50,15 @@ __all__ = [
     "SearchProblem",
     "SearchResult",
     "absolute_critic_messages",
+    "answer_reserve",
     "backstop",
     "bavt",
     "default_prompt_token_bound",
+    "expand",
     "parse_absolute_score",
     "parse_residual_scores",
     "residual_critic_messages",
+    "result_from",
     "selection_probabilities",
 ]
 
@@ -156,10 +159,6 @@ class Budget:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
                 raise ValueError(f"Budget.{name} must be an integer >= 0, got {v!r}")
-
-    def scaled(self, factor: float) -> Budget:
-        """Both budgets multiplied by ``factor`` (rounded down)."""
-        return Budget(int(self.tool_calls * factor), int(self.tokens * factor))
 
 
 class OutOfBudget(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from envs.llm import OpenAIChatModel, SimulatedQAModel
+from envs.llm import ModelError, OpenAIChatModel, SimulatedQAModel
 from envs.multihop_qa_v0 import (
     MultihopQAProblem,
     exact_match,
@@ -71,6 +71,8 @@ PARAMS: dict[str, Param] = {
     "model": Param("", str, "model name on that server"),
     "api_key_env": Param("OPENAI_API_KEY", str, "environment variable with the API key"),
     "timeout": Param(60.0, float, "seconds per HTTP attempt", low=0.1, high=3600.0),
+    "max_retries": Param(4, int, "HTTP retries after 429/5xx or a dropped connection", low=0,
+                         high=100),
     "temperature": Param(1.0, float, "sampling temperature of sampled methods", low=0.0,
                          high=2.0),
     "hotpotqa_path": Param("", str, "HotpotQA-style JSON file (needs model_url)"),
@@ -117,7 +119,8 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
         try:
             real = OpenAIChatModel(params["model_url"], params["model"],
                                    api_key_env=params["api_key_env"],
-                                   timeout=params["timeout"])
+                                   timeout=params["timeout"],
+                                   max_retries=params["max_retries"])
         except ValueError as exc:
             raise ScenarioError(f"params.model_url: {exc}") from None
     jobs = [(b, m, qi) for b in budgets for m in methods for qi in range(len(questions))]
@@ -136,8 +139,11 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
             [q], skill=params["skill"], value_noise=params["value_noise"],
             overconfidence=params["overconfidence"], misconception=params["misconception"],
             seed=np.random.default_rng(model_seed))
-        res = METHODS[m](MultihopQAProblem(q), model, budget,
-                         rng=np.random.default_rng(search_seed), **_options(m, params))
+        try:
+            res = METHODS[m](MultihopQAProblem(q), model, budget,
+                             rng=np.random.default_rng(search_seed), **_options(m, params))
+        except ModelError as exc:
+            raise ScenarioError(f"params.model_url: the model server failed: {exc}") from None
         if res.tokens_used > budget.tokens or res.tool_calls_used > budget.tool_calls:
             raise RuntimeError(f"{m} overspent: {res.tokens_used}/{budget.tokens} tokens, "
                                f"{res.tool_calls_used}/{budget.tool_calls} tool calls")

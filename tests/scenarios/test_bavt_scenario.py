@@ -1,6 +1,7 @@
 """The bavt-budget scenario end to end: simulated model, and a model behind HTTP."""
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -116,3 +117,14 @@ def test_bad_params_are_user_errors(tmp_path, capsys, override, match):
         argv += ["--set", 'model="m"']
     assert main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+def test_unreachable_server_is_a_user_error(tmp_path, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = ["run", "bavt-budget", "--out", str(tmp_path), "--quiet",
+            "--set", f'model_url="http://127.0.0.1:{port}/v1"', "--set", 'model="m"',
+            "--set", "max_retries=0", "--set", "n_questions=1"]
+    assert main(argv) == 2
+    assert "the model server failed: cannot get a reply" in capsys.readouterr().err
