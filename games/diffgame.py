@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy import sparse
 
 from protocols._checks import check_float_array, check_int, check_nonneg_float
 
@@ -343,6 +344,7 @@ class QuadraticGame(DifferentiableGame):
         self.b = check_float_array("b", b, shape=(dim,), finite=True)
         super().__init__(blocks, pseudo_gradient=self._affine, jacobian=self._const_jac,
                          sets=sets)
+        self._kernel = None
         sym = all(np.allclose(self.J[self.block(i), self.block(i)],
                               self.J[self.block(i), self.block(i)].T, rtol=0, atol=1e-12)
                   for i in range(self.n_players))
@@ -357,6 +359,27 @@ class QuadraticGame(DifferentiableGame):
 
     def _make_cost(self, i: int) -> Callable[[np.ndarray], float]:
         return _QuadCost(self.J, self.b, self.block(i))
+
+    def kernel_arrays(self) -> tuple:
+        """Return ``(J, lower, upper, simplex_radius)`` for :func:`protocols.sgn.sgn_iterate`.
+
+        ``J`` is a scipy CSR matrix when at most 20% of its entries are non-zero; the
+        arrays are computed once and cached.
+        """
+        if self._kernel is None:
+            lower = np.full(self.dim, -np.inf)
+            upper = np.full(self.dim, np.inf)
+            radius = np.zeros(self.n_players)
+            for i, s in enumerate(self.sets):
+                if isinstance(s, Box):
+                    lower[self.block(i)], upper[self.block(i)] = s.bounds(self.blocks[i])
+                elif isinstance(s, Simplex):
+                    radius[i] = s.radius
+            J = self.J
+            if np.count_nonzero(J) <= 0.2 * J.size:
+                J = sparse.csr_matrix(J)
+            self._kernel = (J, lower, upper, radius)
+        return self._kernel
 
     def equilibrium(self) -> np.ndarray:
         """Return the unconstrained Nash equilibrium ``x* = -J^{-1} b`` (J nonsingular)."""

@@ -58,9 +58,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
+from scipy import linalg, optimize
 
-from games.diffgame import Box, DifferentiableGame, QuadraticGame, Simplex
+from games.diffgame import Box, DifferentiableGame, QuadraticGame, Simplex, project_simplex
 from protocols._checks import (
     ConvergenceWarning,
     check_float_array,
@@ -178,26 +178,26 @@ def _perron_weights(mu: np.ndarray, L: np.ndarray) -> np.ndarray:
     if n == 1:
         return np.ones(1)
     A = np.diag(mu) - L
-    cands = []
-    evals, right = np.linalg.eig(A)
+    evals, left, right = linalg.eig(A, left=True, right=True)
     k = int(np.argmin(evals.real))
-    evals_l, left = np.linalg.eig(A.T)
-    kl = int(np.argmin(evals_l.real))
+    tau = float(evals.real[k])
     u = np.abs(right[:, k].real)
-    v = np.abs(left[:, kl].real)
+    v = np.abs(left[:, k].real)
+    cands = []
     if np.all(u > 1e-300) and np.all(v > 1e-300):
         cands.append(v / u)
-    tau = float(evals.real[k])
     scale = max(float(np.max(np.abs(A))), 1e-300)
-    for delta in (1e-9, 1e-6, 1e-3):
-        B = A - (tau - delta * scale) * np.eye(n)
-        try:
-            u = np.linalg.solve(B, np.ones(n))
-            v = np.linalg.solve(B.T, np.ones(n))
-        except np.linalg.LinAlgError:
-            continue
-        if np.all(u > 0) and np.all(v > 0):
-            cands.append(v / u)
+    good = bool(cands) and _margin(mu, L, cands[0] / np.max(cands[0])) >= tau - 1e-9 * scale
+    if not good:  # reducible coupling: the resolvent construction at t slightly below tau
+        for delta in (1e-9, 1e-6, 1e-3):
+            B = A - (tau - delta * scale) * np.eye(n)
+            try:
+                u = np.linalg.solve(B, np.ones(n))
+                v = np.linalg.solve(B.T, np.ones(n))
+            except np.linalg.LinAlgError:
+                continue
+            if np.all(u > 0) and np.all(v > 0):
+                cands.append(v / u)
     cands = [c / np.max(c) for c in cands if np.all(np.isfinite(c)) and np.all(c > 0)]
     if not cands:
         return np.ones(n)
@@ -380,6 +380,18 @@ class Certificate:
         return float(res.x)
 
 
+def _spectral_norm(M: np.ndarray) -> float:
+    """Largest singular value, from the top eigenvalue of ``M^T M`` (faster than an SVD)."""
+    n = M.shape[1]
+    top = linalg.eigvalsh(M.T @ M, subset_by_index=[n - 1, n - 1])[0]
+    return float(np.sqrt(max(top, 0.0)))
+
+
+def _batched_norms(T: np.ndarray) -> np.ndarray:
+    """Spectral norms of a stack of small matrices (..., m, k)."""
+    return np.sqrt(np.maximum(np.linalg.eigvalsh(np.swapaxes(T, -1, -2) @ T)[..., -1], 0.0))
+
+
 def block_bounds(game: DifferentiableGame, jacobians: Sequence[np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Curvatures, couplings and own-block norms over a set of Jacobians.
@@ -413,7 +425,7 @@ def block_bounds(game: DifferentiableGame, jacobians: Sequence[np.ndarray]
         eucl = min(eucl, float(np.linalg.eigvalsh((Jx + Jx.T) / 2)[0]))
         if equal:
             T = Jx.reshape(n, m, n, m).transpose(0, 2, 1, 3)
-            norms = np.linalg.norm(T, ord=2, axis=(2, 3)) if m > 1 else np.abs(T[:, :, 0, 0])
+            norms = _batched_norms(T) if m > 1 else np.abs(T[:, :, 0, 0])
             diag = T[np.arange(n), np.arange(n)]
             lam = np.linalg.eigvalsh((diag + diag.transpose(0, 2, 1)) / 2)[:, 0]
         else:
@@ -507,7 +519,7 @@ def certify(game: DifferentiableGame, region=None, *, method: str = "perron",
         w, alpha = np.ones(n), _margin(mu, L, np.ones(n))
     s_full = np.sqrt(np.repeat(w, game.blocks))
     if exact:
-        beta = float(np.linalg.norm(s_full[:, None] * game.J / s_full[None, :], 2))
+        beta = _spectral_norm(s_full[:, None] * game.J / s_full[None, :])
     else:
         B = L + np.diag(own)
         s = np.sqrt(w)
@@ -596,24 +608,21 @@ def _solve(game, certificate, method, step, x0, tol, max_iter, trajectory, regio
     step = check_nonneg_float("step", step, positive=True)
     rate = (cert.euler_rate(step) if method == "euler" else cert.rk4_rate(step)) \
         if cert.certified else math.nan
-    x = game.project(np.zeros(game.dim) if x0 is None else x0)
+    x0 = np.zeros(game.dim) if x0 is None else x0
+    if isinstance(game, QuadraticGame):  # vectorised projection of the start
+        J, lower, upper, radius = game.kernel_arrays()
+        x = np.clip(check_float_array("x0", x0, shape=(game.dim,), finite=True), lower, upper)
+        for i in np.flatnonzero(radius):
+            x[game.block(i)] = project_simplex(x[game.block(i)], radius[i])
+    else:
+        x = game.project(x0)
     tol = check_nonneg_float("tol", tol)
     max_iter = check_int("max_iter", max_iter, low=1)
     w = cert.metric
     if isinstance(game, QuadraticGame):
-        lower = np.full(game.dim, -np.inf)
-        upper = np.full(game.dim, np.inf)
-        radius = np.zeros(game.n_players)
-        for i, s in enumerate(game.sets):
-            if isinstance(s, Box):
-                lower[game.block(i)], upper[game.block(i)] = s.bounds(game.blocks[i])
-            elif isinstance(s, Simplex):
-                radius[i] = s.radius
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            r = sgn_iterate(game.J, game.b, x, step, method=method, weights=w, lower=lower,
-                            upper=upper, blocks=game.blocks, simplex_radius=radius, tol=tol,
-                            max_iter=max_iter, trajectory=trajectory, warn=False)
+        r = sgn_iterate(J, game.b, x, step, method=method, weights=w, lower=lower,
+                        upper=upper, blocks=game.blocks, simplex_radius=radius, tol=tol,
+                        max_iter=max_iter, trajectory=trajectory, warn=False)
         sol, iters, conv, res, traj = (r.solution, r.iterations, r.converged, r.residuals,
                                        r.trajectory)
     else:

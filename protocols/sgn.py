@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
+from scipy import sparse as sp
 
 from protocols._checks import (
     ConvergenceWarning,
@@ -63,13 +64,18 @@ class IterationResult:
 
 
 @njit(cache=True)
-def _affine_kernel(J, b, x, out):
+def _affine_kernel(J, indptr, indices, data, sparse, b, x, out):
     n = x.shape[0]
-    for i in range(n):
-        s = b[i]
-        for j in range(n):
-            s += J[i, j] * x[j]
-        out[i] = s
+    if sparse:
+        for i in range(n):
+            s = b[i]
+            for k in range(indptr[i], indptr[i + 1]):
+                s += data[k] * x[indices[k]]
+            out[i] = s
+    else:
+        y = np.dot(J, x)  # BLAS gemv
+        for i in range(n):
+            out[i] = y[i] + b[i]
 
 
 @njit(cache=True)
@@ -100,13 +106,14 @@ def _project_kernel(x, lo, hi, block_ptr, radius):
 
 
 @njit(cache=True)
-def _sgn_iterate_kernel(J, b, x, w, step, method, lo, hi, block_ptr, radius, tol, max_iter,
-                        residuals, traj, record, k1, k2, k3, k4, tmp, xn):
+def _sgn_iterate_kernel(J, indptr, indices, data, sparse, b, x, w, step, method, lo, hi,
+                        block_ptr, radius, tol, max_iter, residuals, traj, record,
+                        k1, k2, k3, k4, tmp, xn):
     n = x.shape[0]
     if record:
         traj[0, :] = x
     for it in range(max_iter):
-        _affine_kernel(J, b, x, k1)
+        _affine_kernel(J, indptr, indices, data, sparse, b, x, k1)
         if method == 0:
             for i in range(n):
                 xn[i] = x[i] - step * k1[i]
@@ -114,15 +121,15 @@ def _sgn_iterate_kernel(J, b, x, w, step, method, lo, hi, block_ptr, radius, tol
             for i in range(n):
                 tmp[i] = x[i] - 0.5 * step * k1[i]
             _project_kernel(tmp, lo, hi, block_ptr, radius)
-            _affine_kernel(J, b, tmp, k2)
+            _affine_kernel(J, indptr, indices, data, sparse, b, tmp, k2)
             for i in range(n):
                 tmp[i] = x[i] - 0.5 * step * k2[i]
             _project_kernel(tmp, lo, hi, block_ptr, radius)
-            _affine_kernel(J, b, tmp, k3)
+            _affine_kernel(J, indptr, indices, data, sparse, b, tmp, k3)
             for i in range(n):
                 tmp[i] = x[i] - step * k3[i]
             _project_kernel(tmp, lo, hi, block_ptr, radius)
-            _affine_kernel(J, b, tmp, k4)
+            _affine_kernel(J, indptr, indices, data, sparse, b, tmp, k4)
             for i in range(n):
                 xn[i] = x[i] - step * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
         _project_kernel(xn, lo, hi, block_ptr, radius)
@@ -159,12 +166,13 @@ def sgn_iterate(
     max_iter: int = 10_000,
     trajectory: bool = False,
     warn: bool = True,
+    sparse: bool | None = None,
 ) -> IterationResult:
     """Projected Euler or RK4 gradient play on ``F(x) = J x + b``.
 
     Parameters
     ----------
-    J : array_like, shape (n, n)
+    J : array_like or scipy.sparse matrix, shape (n, n)
         Jacobian of the pseudo-gradient.
     b : array_like, shape (n,)
         Offset.
@@ -190,16 +198,31 @@ def sgn_iterate(
         Also return every iterate.
     warn : bool
         Warn with :class:`ConvergenceWarning` when ``tol`` is not reached.
+    sparse : bool, optional
+        Multiply by ``J`` in compressed sparse rows (fast for block-sparse couplings)
+        instead of BLAS; default: when ``J`` is a scipy sparse matrix or at most 20% of
+        its entries are non-zero.
 
     Returns
     -------
     IterationResult
         Solution, iterations, converged flag, residual history (and trajectory).
     """
-    J = check_float_array("J", J, ndim=2, finite=True)
-    n = J.shape[0]
-    if J.shape != (n, n):
-        raise ValueError(f"J must be square, got shape {J.shape}")
+    csr = None
+    if sp.issparse(J):
+        csr = sp.csr_matrix(J)
+        csr.sum_duplicates()
+        n = csr.shape[0]
+        if csr.shape != (n, n):
+            raise ValueError(f"J must be square, got shape {csr.shape}")
+        if not np.all(np.isfinite(csr.data)):
+            raise ValueError("J must be finite (no NaN or inf)")
+        J = np.zeros((1, 1))
+    else:
+        J = check_float_array("J", J, ndim=2, finite=True)
+        n = J.shape[0]
+        if J.shape != (n, n):
+            raise ValueError(f"J must be square, got shape {J.shape}")
     b = check_float_array("b", b, shape=(n,), finite=True)
     x = np.array(check_float_array("x0", x0, shape=(n,), finite=True))
     step = check_nonneg_float("step", step, positive=True)
@@ -232,8 +255,24 @@ def sgn_iterate(
     residuals = np.empty(max_iter)
     traj = np.empty((max_iter + 1, n) if trajectory else (1, n))
     work = [np.empty(n) for _ in range(6)]
-    iters, conv = _sgn_iterate_kernel(J, b, x, w, step, _METHODS[method], lo, hi, block_ptr,
-                                      radius, tol, max_iter, residuals, traj, trajectory, *work)
+    if csr is None and sparse is not False and (
+            sparse or np.count_nonzero(J) <= 0.2 * n * n):
+        csr = sp.csr_matrix(J)
+    elif csr is not None and sparse is False:
+        J = np.ascontiguousarray(csr.toarray())
+        csr = None
+    sparse = csr is not None
+    if sparse:
+        indptr = csr.indptr.astype(np.int64)
+        indices = csr.indices.astype(np.int64)
+        data = np.ascontiguousarray(csr.data, dtype=np.float64)
+    else:
+        indptr = np.zeros(1, dtype=np.int64)
+        indices = np.zeros(0, dtype=np.int64)
+        data = np.zeros(0)
+    iters, conv = _sgn_iterate_kernel(J, indptr, indices, data, bool(sparse), b, x, w, step,
+                                      _METHODS[method], lo, hi, block_ptr, radius, tol,
+                                      max_iter, residuals, traj, trajectory, *work)
     if not conv and warn:
         warnings.warn(
             f"sgn_iterate ({method}) stopped after {iters} iterations with residual "

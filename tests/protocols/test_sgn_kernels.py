@@ -113,3 +113,20 @@ def test_bad_input_is_refused():
         sgn_iterate(J, b, x, 0.1, max_iter=0)
     with pytest.raises(TypeError, match="max_iter"):
         sgn_iterate(J, b, x, 0.1, max_iter=2.5)
+
+
+@pytest.mark.parametrize("method", ["euler", "rk4"])
+def test_sparse_and_dense_products_agree(method):
+    rng = np.random.default_rng(8)
+    n = 30
+    J = np.eye(n) * 2 + np.diag(rng.normal(size=n - 1) * 0.3, 1) \
+        + np.diag(rng.normal(size=n - 1) * 0.3, -1)
+    b = rng.normal(size=n)
+    x0 = rng.normal(size=n)
+    kw = dict(method=method, tol=0.0, max_iter=40, warn=False, lower=np.full(n, -0.5),
+              upper=np.full(n, 0.5), trajectory=True)
+    dense = sgn_iterate(J, b, x0, 0.2, sparse=False, **kw)
+    sparse = sgn_iterate(J, b, x0, 0.2, sparse=True, **kw)
+    auto = sgn_iterate(J, b, x0, 0.2, **kw)  # 3 diagonals of 30: sparse by default
+    np.testing.assert_allclose(sparse.trajectory, dense.trajectory, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(auto.trajectory, sparse.trajectory)
