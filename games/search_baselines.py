@@ -180,8 +180,8 @@ def parallel_vote(
             if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
                       answer_tokens=answer_tokens, temperature=temperature):
                 finished.append(trace[-1])
-            elif ledger.tokens_used == before:
-                break
+            if ledger.tokens_used == before:
+                break  # a model that reports no usage would never exhaust the budget
     except OutOfBudget:
         pass
     if not finished:
@@ -252,8 +252,8 @@ def best_of_n(
                 gen = ledger.generate(absolute_critic_messages(problem.describe(node.state)),
                                       n=1, max_tokens=critic_tokens, temperature=0.0)
                 node.value = parse_absolute_score(gen.texts[0] if gen.texts else "")
-            elif ledger.tokens_used == before:
-                break
+            if ledger.tokens_used == before:
+                break  # a model that reports no usage would never exhaust the budget
     except OutOfBudget:
         pass
     if not finished:

@@ -287,3 +287,14 @@ def test_contract_warning_is_not_raised_for_honest_models():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelContractWarning)
         bavt(Walk(), Oracle(), Budget(10, 10_000), rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_model_reporting_no_usage_cannot_loop_forever(method):
+    class Free(Oracle):
+        def generate(self, messages, *, n=1, max_tokens=256, temperature=1.0):
+            gen = super().generate(messages, n=n, max_tokens=max_tokens)
+            return Generation(gen.texts, 0, 0)
+
+    res = METHODS[method](Walk(), Free(), Budget(5, 1000), rng=np.random.default_rng(0))
+    assert res.answer and res.tool_calls_used <= 5
