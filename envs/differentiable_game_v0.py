@@ -33,6 +33,7 @@ Arguments:
 from __future__ import annotations
 
 import functools
+from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -49,11 +50,12 @@ __all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
 TEST_KWARGS = {"game": "random", "n_players": 3, "block_size": 2, "max_cycles": 30}
 
 
-class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
+class raw_env(ParallelEnv):
     """The parallel differentiable-game environment (see the module docstring)."""
 
-    metadata = {"render_modes": ["human", "rgb_array"], "name": "differentiable_game_v0",
-                "is_parallelizable": True, "render_fps": 10}
+    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
+                                "name": "differentiable_game_v0",
+                                "is_parallelizable": True, "render_fps": 10}
 
     def __init__(self, game="toy", n_players: int = 2, block_size: int = 1, mu=None,
                  l12: float = 10.0, l21: float = 0.05, coupling: float = 0.2,
@@ -99,9 +101,11 @@ class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
                             for i, a in enumerate(self.possible_agents)}
 
     def observation_space(self, agent):
+        """Return the agent's (cached) observation space: the joint decision."""
         return self._obs_spaces[agent]
 
     def action_space(self, agent):
+        """Return the agent's (cached) action space: its block of decisions."""
         return self._act_spaces[agent]
 
     def _obs(self) -> dict:
@@ -109,6 +113,7 @@ class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
         return {a: o.copy() for a in self.agents}
 
     def reset(self, seed=None, options=None):
+        """Draw a uniform joint decision in the box from ``seed``; return observations."""
         if seed is not None:
             self._np_random = np.random.default_rng(seed)
         self.agents = list(self.possible_agents)
@@ -120,6 +125,7 @@ class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
         return self._obs(), infos
 
     def step(self, actions):
+        """Apply every agent's new decision; reward each with minus its cost."""
         if not self.agents:
             raise RuntimeError("step() called after every agent is done; call reset()")
         x = self._x.copy()
@@ -163,7 +169,7 @@ class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
         return self._eq
 
     def certified_actions(self, observations: dict) -> dict:
-        """The ready policy: one certified projected-Euler step for every live agent.
+        """Return the ready policy's actions: one certified projected-Euler step each.
 
         Parameters
         ----------
@@ -188,6 +194,7 @@ class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
         return out
 
     def render(self):
+        """Draw the trajectory (two scalars) or the decisions vs the equilibrium."""
         if self.render_mode is None:
             return None
         frame = self._draw()
@@ -230,7 +237,7 @@ class raw_env(ParallelEnv):  # noqa: N801 (PettingZoo naming)
         return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
 
     def close(self):
-        pass
+        """Release nothing: figures are built per frame."""
 
 
 def parallel_env(**kwargs) -> raw_env:
