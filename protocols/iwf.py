@@ -55,9 +55,10 @@ __all__ = [
 #: Update schedules accepted by :func:`iterative_waterfill`.
 SCHEDULES = ("sequential", "simultaneous", "asynchronous")
 
-# Random draws for the stochastic schedules are made in chunks of this many iterations,
-# so memory stays bounded whatever ``max_iter`` is.
+# The kernels run in chunks of iterations (random draws for the stochastic schedules are
+# made a chunk at a time), so memory stays bounded whatever ``max_iter`` is.
 _CHUNK = 256
+_CHUNK_DETERMINISTIC = 4096
 
 
 # ---------------------------------------------------------------------------- kernels
@@ -229,7 +230,7 @@ def _simultaneous_kernel(gains, noise, budget, cap, p, step, decay, noise_factor
                          n0, n_steps, tol, history):
     """Jacobi IWF from iteration ``n0``; returns ``(updates_done, converged)``.
 
-    ``history[n0 + s]`` receives the Nash gap of the profile after ``n0 + s`` updates.
+    ``history[s]`` receives the Nash gap of the profile after ``n0 + s`` updates.
     ``noise_factor`` has shape ``(n_steps, Q, N)`` (multiplies the measured
     interference) or ``(0, Q, N)`` for exact measurements.
     """
@@ -245,7 +246,7 @@ def _simultaneous_kernel(gains, noise, budget, cap, p, step, decay, noise_factor
         _interference_kernel(gains, noise, p, interf)
         gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state,
                                         levels)
-        history[n] = gap
+        history[s] = gap
         if gap <= tol:
             return s, True
         if s == n_steps:
@@ -285,7 +286,7 @@ def _sequential_kernel(gains, noise, budget, cap, p, order, step, decay, noise_f
             _interference_kernel(gains, noise, p, interf)
             gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state,
                                         levels)
-        history[n] = gap
+        history[s] = gap
         if gap <= tol:
             return s, True
         if s == n_steps:
@@ -341,7 +342,7 @@ def _asynchronous_kernel(gains, noise, budget, cap, p, past, step, decay, noise_
         _interference_kernel(gains, noise, p, interf)
         gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state,
                                         levels)
-        history[n] = gap
+        history[s] = gap
         if gap <= tol:
             return s, True
         if s == n_steps:
@@ -701,32 +702,35 @@ def iterative_waterfill(
         p = _check_power(p0, nq, nk).copy()
     rng = np.random.default_rng(seed)
 
-    history = np.empty(max_iter + 1)
     past = np.empty((max_delay + 1, nq, nk))
     no_noise = np.empty((0, nq, nk))
+    parts = []
     done = 0
     converged = False
-    deterministic = sigma == 0.0 and schedule != "asynchronous"
+    size = _CHUNK if (sigma > 0.0 or schedule == "asynchronous") else _CHUNK_DETERMINISTIC
     while True:
-        chunk = max_iter - done if deterministic else min(_CHUNK, max_iter - done)
+        chunk = min(size, max_iter - done)
+        local = np.empty(chunk + 1)
         factor = (np.exp(sigma * rng.standard_normal((chunk, nq, nk)) - 0.5 * sigma**2)
                   if sigma > 0 else no_noise)
         if schedule == "sequential":
             steps, converged = _sequential_kernel(g, nz, b, c, p, order_a, step, step_decay,
-                                                  factor, done, chunk, tol, history)
+                                                  factor, done, chunk, tol, local)
         elif schedule == "simultaneous":
             steps, converged = _simultaneous_kernel(g, nz, b, c, p, step, step_decay,
-                                                    factor, done, chunk, tol, history)
+                                                    factor, done, chunk, tol, local)
         else:
             update = rng.random((chunk, nq)) < update_prob
             delay = rng.integers(0, max_delay + 1, size=(chunk, nq))
             steps, converged = _asynchronous_kernel(g, nz, b, c, p, past, step, step_decay,
                                                     factor, update, delay, done, chunk, tol,
-                                                    history)
+                                                    local)
+        # A chunk starts by re-evaluating the profile the previous one ended on.
+        parts.append(local[: steps + 1] if not parts else local[1 : steps + 1])
         done += int(steps)
         if converged or done >= max_iter:
             break
-    history = history[: done + 1].copy()
+    history = np.concatenate(parts)
     if not converged:
         warnings.warn(
             f"iterative water-filling ({schedule}) did not reach a Nash gap of {tol:g} in "
