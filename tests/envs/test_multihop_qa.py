@@ -200,3 +200,14 @@ def test_perfect_model_answers_every_question_within_budget(method):
         res = METHODS[method](MultihopQAProblem(q), sim, budget, rng=np.random.default_rng(i))
         assert res.tokens_used <= budget.tokens and res.tool_calls_used <= budget.tool_calls
         assert exact_match(res.answer, q.answer) == 1.0
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("tools, tokens", [(0, 0), (2, 500), (8, 3000), (16, 9000)])
+def test_budgets_hold_with_verbose_model(method, tools, tokens):
+    q = generate_questions(np.random.default_rng(2), 1, n_entities=20)[0]
+    sim = SimulatedQAModel([q], skill=0.6, seed=0, verbosity=10_000)  # every reply maxed out
+    res = METHODS[method](MultihopQAProblem(q), sim, Budget(tools, tokens),
+                          rng=np.random.default_rng(0))
+    assert res.tokens_used <= tokens and res.tool_calls_used <= tools
+    assert res.answer.strip()

@@ -128,3 +128,44 @@ def test_unreachable_server_is_a_user_error(tmp_path, capsys):
             "--set", "max_retries=0", "--set", "n_questions=1"]
     assert main(argv) == 2
     assert "the model server failed: cannot get a reply" in capsys.readouterr().err
+
+
+class _FixedReply(_SimServer):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        doc = {"choices": [{"index": i, "message": {"role": "assistant",
+                                                    "content": "Action: answer[Bar]"}}
+                           for i in range(body["n"])],
+               "usage": {"prompt_tokens": 50, "completion_tokens": 5 * body["n"]}}
+        payload = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def test_hotpotqa_file_through_a_server(tmp_path):
+    data = tmp_path / "dev.json"
+    data.write_text(json.dumps([{"question": "Where was Baz born?", "answer": "Bar",
+                                 "context": [["Baz", ["Baz was born in Bar."]]]},
+                                {"question": "Is Baz a city?", "answer": "no",
+                                 "context": [["Baz", ["Baz is a writer."]]]}]))
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FixedReply)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        out = tmp_path / "out"
+        argv = ["run", "bavt-budget", "--out", str(out), "--quiet",
+                "--set", f'model_url="http://127.0.0.1:{srv.server_address[1]}/v1"',
+                "--set", 'model="m"', "--set", f'hotpotqa_path="{data}"',
+                "--set", "tool_budgets=[2]"]
+        assert main(argv) == 0
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["n_questions"] == 2
+    for method in METHODS:  # the model always answers "Bar": right once, wrong once
+        assert doc["results"][method]["2"]["em"] == 0.5, method
