@@ -755,8 +755,8 @@ class MarkovGame:
             raise ValueError("transitions and rewards must be finite")
         if np.any(P < 0) or not np.allclose(P.sum(axis=-1), 1.0, atol=1e-9):
             raise ValueError("transitions must be >= 0 with rows summing to 1")
-        if min(actions) < 1:
-            raise ValueError("every player needs at least one action")
+        if min(actions) < 2:
+            raise ValueError("every player needs at least two actions")
         gamma = float(gamma)
         if not 0.0 <= gamma < 1.0:
             raise ValueError(f"gamma must be in [0, 1), got {gamma}")

@@ -417,6 +417,8 @@ def test_markov_game_validation():
     with pytest.raises(ValueError, match="logit_bound"):
         mg = MarkovGame(np.full((2, 2, 2, 2), 0.5), np.zeros((2, 2, 2, 2)), 0.5)
         certify_entropic(mg, 1.0)
+    with pytest.raises(ValueError, match="two actions"):
+        MarkovGame.matrix_game(np.zeros((2, 1, 2)))
 
 
 def test_constrained_random_games_contract_at_certified_rates():
