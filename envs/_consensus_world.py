@@ -14,7 +14,7 @@ import numpy as np
 
 from protocols._checks import check_int, check_nonneg_float
 from swarm.attacks import ATTACKS, AttackContext, make_attack
-from swarm.topology import robust_geometric, to_csr
+from swarm.topology import csr_from_edges, robust_geometric_edges
 
 __all__ = ["ConsensusConfig", "ConsensusWorld"]
 
@@ -104,10 +104,13 @@ class ConsensusWorld:
         """
         c = self.config
         n = c.n_robots
-        G = robust_geometric(n, 2 * c.n_byzantine + 1, c.radio_range, rng)
+        edges, pts = robust_geometric_edges(n, 2 * c.n_byzantine + 1, c.radio_range, rng)
         perm = rng.permutation(n)
-        self.graph = nx.relabel_nodes(G, {i: int(perm[i]) for i in range(n)})
-        self.indptr, self.indices = to_csr(self.graph)
+        self.edges = perm[edges]
+        self.positions = np.empty_like(pts)
+        self.positions[perm] = pts
+        self._graph = None
+        self.indptr, self.indices = csr_from_edges(n, self.edges)
         self.values = rng.uniform(0.0, 1.0, n)
         h = self.values[self.honest]
         self.lo, self.hi = float(h.min()), float(h.max())
@@ -124,6 +127,16 @@ class ConsensusWorld:
         self.adjacency[self.receivers, self.indices] = True
         self.violation = 0.0
         self.t = 0
+
+    @property
+    def graph(self) -> nx.Graph:
+        """The communication graph with node positions (built on first use, for drawing)."""
+        if self._graph is None:
+            G = nx.empty_graph(self.config.n_robots)
+            G.add_edges_from(self.edges.tolist())
+            nx.set_node_attributes(G, {i: tuple(p) for i, p in enumerate(self.positions)}, "pos")
+            self._graph = G
+        return self._graph
 
     # ----------------------------------------------------------------- messages
     def attacker_messages(self, actions: np.ndarray) -> np.ndarray:

@@ -191,76 +191,98 @@ def _drop_smallest(buf, lo, hi, k):
         buf[first] = low
 
 
+@njit(cache=True, inline="always")
+def _wmsr_trimmed_mean(buf, deg, n_below, top, n_equal, x, f, partials):
+    """Finish a W-MSR update from a partitioned buffer.
+
+    ``buf[:n_below]`` holds the finite messages below ``x``, ``buf[top:deg]`` those
+    above, and ``n_equal`` messages equal ``x``. Drops the ``f`` largest above and the
+    ``f`` smallest below (all if fewer) and returns the clamped mean of what is left
+    with ``x``.
+    """
+    n_above = deg - top
+    if n_above > f:
+        keep_above = n_above - f
+        if f > 0:
+            if f <= 8:
+                _drop_largest(buf, top, deg, f)
+            else:
+                _select_smallest(buf, top, deg, keep_above)
+    else:
+        keep_above = 0
+    if n_below > f:
+        below_start = f
+        if f > 0:
+            if f <= 8:
+                _drop_smallest(buf, 0, n_below, f)
+            else:
+                _select_smallest(buf, 0, n_below, f)
+    else:
+        below_start = n_below
+    return _mean_clamped(buf, below_start, n_below, top, top + keep_above, x, 1 + n_equal,
+                         partials)
+
+
+@njit(cache=True, inline="always")
+def _wmsr_node(raw, x, f, buf, partials):
+    """W-MSR update of one node with value ``x`` from the messages ``raw`` it received.
+
+    ``buf`` (at least ``len(raw)`` long) and ``partials`` are scratch space.
+    """
+    deg = raw.shape[0]
+    # Branch-free partition of the finite messages: below x to the front, above x to
+    # the back; NaN and inf move neither end and are dropped. Values equal to x are
+    # counted (always kept, each adds x to the mean).
+    n_below = 0
+    top = deg
+    n_equal = 0
+    for e in range(deg):
+        v = raw[e]
+        finite = v - v == 0.0
+        buf[n_below] = v
+        buf[top - 1] = v
+        n_below += finite & (v < x)
+        top -= finite & (v > x)
+        n_equal += finite & (v == x)
+    return _wmsr_trimmed_mean(buf, deg, n_below, top, n_equal, x, f, partials)
+
+
+@njit(cache=True, inline="always")
+def _lcp_node(raw, x, buf, partials):
+    """LCP update of one node with value ``x`` from the messages ``raw`` it received."""
+    k = 0
+    for e in range(raw.shape[0]):
+        v = raw[e]
+        buf[k] = v
+        k += v - v == 0.0
+    return _mean_clamped(buf, 0, k, 0, 0, x, 1, partials)
+
+
+@njit(cache=True)
+def _max_degree(indptr):
+    max_deg = 0
+    for i in range(indptr.shape[0] - 1):
+        max_deg = max(max_deg, indptr[i + 1] - indptr[i])
+    return max_deg
+
+
 @njit(cache=True)
 def _wmsr_kernel(values, indptr, indices, messages, f, out):
-    n = values.shape[0]
-    max_deg = 0
-    for i in range(n):
-        d = indptr[i + 1] - indptr[i]
-        if d > max_deg:
-            max_deg = d
+    max_deg = _max_degree(indptr)
     buf = np.empty(max_deg + 1, dtype=np.float64)
     partials = np.empty(max_deg + 64, dtype=np.float64)
-    for i in range(n):
-        x = values[i]
-        start = indptr[i]
-        deg = indptr[i + 1] - start
-        # Branch-free partition of the finite messages: below x to the front, above x
-        # to the back; NaN and inf move neither end and are dropped. Values equal to
-        # x are counted (always kept, each adds x to the mean).
-        n_below = 0
-        top = deg
-        n_equal = 0
-        for e in range(start, start + deg):
-            v = messages[e]
-            finite = v - v == 0.0
-            buf[n_below] = v
-            buf[top - 1] = v
-            n_below += finite & (v < x)
-            top -= finite & (v > x)
-            n_equal += finite & (v == x)
-        n_above = deg - top
-        # Drop the f largest above x and the f smallest below x (all if fewer).
-        if n_above > f:
-            keep_above = n_above - f
-            if f > 0:
-                if f <= 8:
-                    _drop_largest(buf, top, deg, f)
-                else:
-                    _select_smallest(buf, top, deg, keep_above)
-        else:
-            keep_above = 0
-        if n_below > f:
-            below_start = f
-            if f > 0:
-                if f <= 8:
-                    _drop_smallest(buf, 0, n_below, f)
-                else:
-                    _select_smallest(buf, 0, n_below, f)
-        else:
-            below_start = n_below
-        out[i] = _mean_clamped(buf, below_start, n_below, top, top + keep_above, x,
-                               1 + n_equal, partials)
+    for i in range(values.shape[0]):
+        out[i] = _wmsr_node(messages[indptr[i]:indptr[i + 1]], values[i], f, buf, partials)
     return out
 
 
 @njit(cache=True)
 def _lcp_kernel(values, indptr, indices, messages, out):
-    n = values.shape[0]
-    max_deg = 0
-    for i in range(n):
-        d = indptr[i + 1] - indptr[i]
-        if d > max_deg:
-            max_deg = d
-    buf = np.empty(max_deg, dtype=np.float64)
+    max_deg = _max_degree(indptr)
+    buf = np.empty(max_deg + 1, dtype=np.float64)
     partials = np.empty(max_deg + 64, dtype=np.float64)
-    for i in range(n):
-        k = 0
-        for e in range(indptr[i], indptr[i + 1]):
-            v = messages[e]
-            buf[k] = v
-            k += v - v == 0.0
-        out[i] = _mean_clamped(buf, 0, k, 0, 0, values[i], 1, partials)
+    for i in range(values.shape[0]):
+        out[i] = _lcp_node(messages[indptr[i]:indptr[i + 1]], values[i], buf, partials)
     return out
 
 
@@ -336,3 +358,62 @@ def lcp_step(values, indptr, indices, messages, out: np.ndarray | None = None) -
     """
     values, indptr, indices, messages, out = _validate(values, indptr, indices, messages, out)
     return _lcp_kernel(values, indptr, indices, messages, out)
+
+
+@njit(cache=True)
+def _attacked_round_batch(values, indptr, indices, n_honest, actions, lo, width, bound, f,
+                          lcp, active, out):
+    """One round of B independent swarms whose last robots are attackers driven by actions.
+
+    Parameters (no checks; the caller validates)
+    ----------
+    values : float64 (B, n)
+        Robot values; robots ``n_honest ..`` are Byzantine.
+    indptr : int64 (B, n + 1); indices : int64 (B, M)
+        Each swarm's in-edge CSR (``indices[b]`` padded beyond ``indptr[b, n]``).
+    actions : float64 (B, n - n_honest, n)
+        ``actions[b, k, j]`` in [-1, 1] (clipped; NaN is silence): Byzantine robot k of
+        swarm b tells robot j ``lo[b] + width[b] * (0.5 + (0.5 + bound) * a)``.
+    lo, width : float64 (B,)
+        Hull of each swarm's honest initial values.
+    f : int
+        W-MSR parameter (ignored when ``lcp``).
+    active : bool (B,)
+        Swarms to step; the others are copied unchanged.
+    out : float64 (B, n)
+        New values (Byzantine entries copied).
+    """
+    B, n = values.shape
+    max_deg = 0
+    for b in range(B):
+        max_deg = max(max_deg, _max_degree(indptr[b]))
+    raw = np.empty(max_deg + 1, dtype=np.float64)
+    buf = np.empty(max_deg + 1, dtype=np.float64)
+    partials = np.empty(max_deg + 64, dtype=np.float64)
+    scale = 0.5 + bound
+    for b in range(B):
+        if not active[b]:
+            for i in range(n):
+                out[b, i] = values[b, i]
+            continue
+        for i in range(n):
+            x = values[b, i]
+            if i >= n_honest:
+                out[b, i] = x
+                continue
+            start = indptr[b, i]
+            deg = indptr[b, i + 1] - start
+            for e in range(deg):
+                s = indices[b, start + e]
+                if s < n_honest:
+                    raw[e] = values[b, s]
+                else:
+                    a = actions[b, s - n_honest, i]
+                    if a == a:
+                        a = min(max(a, -1.0), 1.0)
+                    raw[e] = lo[b] + width[b] * (0.5 + scale * a)
+            if lcp:
+                out[b, i] = _lcp_node(raw[:deg], x, buf, partials)
+            else:
+                out[b, i] = _wmsr_node(raw[:deg], x, f, buf, partials)
+    return out

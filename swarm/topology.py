@@ -20,7 +20,9 @@ __all__ = [
     "positions",
     "random_geometric",
     "ring_lattice",
+    "csr_from_edges",
     "robust_geometric",
+    "robust_geometric_edges",
     "robust_graph",
     "to_csr",
 ]
@@ -221,17 +223,77 @@ def robust_geometric(
     networkx.Graph
         The graph, with node attribute ``"pos"``.
     """
+    edges, pts = robust_geometric_edges(n, r, radius, rng, side)
+    G = nx.empty_graph(n)
+    G.add_edges_from(edges.tolist())
+    nx.set_node_attributes(G, {i: (float(x), float(y)) for i, (x, y) in enumerate(pts)}, "pos")
+    return G
+
+
+def robust_geometric_edges(
+    n: int, r: int, radius: float, rng: np.random.Generator, side: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The edges and positions of :func:`robust_geometric`, without building a graph.
+
+    Draws exactly what :func:`robust_geometric` draws from ``rng``, so the same
+    generator state gives the same swarm.
+
+    Parameters
+    ----------
+    n, r, radius, rng, side
+        As for :func:`robust_geometric`.
+
+    Returns
+    -------
+    edges : numpy.ndarray of int64, shape (m, 2)
+        Each undirected edge once, as ``(u, v)`` with ``u < v``, sorted.
+    positions : numpy.ndarray, shape (n, 2)
+        Robot positions.
+    """
     r = check_int("r", r, low=1)
     n = check_int("n", n, low=2 * r - 1)
     radius = check_nonneg_float("radius", radius, positive=True)
     side = check_nonneg_float("side", side, positive=True)
     pts = _place(n, side, rng)
-    G = nx.complete_graph(2 * r - 1)
-    G.add_nodes_from(range(n))
-    G.add_edges_from(cKDTree(pts).query_pairs(radius, output_type="ndarray").tolist())
-    for v in range(2 * r - 1, n):
-        d = np.hypot(*(pts[:v] - pts[v]).T)
-        nearest = np.argsort(d, kind="stable")[:r]
-        G.add_edges_from((int(u), v) for u in nearest)
-    nx.set_node_attributes(G, {i: (float(x), float(y)) for i, (x, y) in enumerate(pts)}, "pos")
-    return G
+    k = 2 * r - 1
+    iu, ju = np.triu_indices(k, 1)
+    parts = [np.stack([iu, ju], axis=1),
+             cKDTree(pts).query_pairs(radius, output_type="ndarray").reshape(-1, 2)]
+    # The r nearest earlier robots of each later robot v, in blocks of rows of the
+    # distance matrix (earlier = column index below v).
+    block = max(1, 4_000_000 // max(n, 1))
+    for v0 in range(k, n, block):
+        rows = np.arange(v0, min(n, v0 + block))
+        d = np.hypot(pts[rows, None, 0] - pts[None, :, 0], pts[rows, None, 1] - pts[None, :, 1])
+        d[np.arange(n)[None, :] >= rows[:, None]] = np.inf
+        nearest = np.argpartition(d, r - 1, axis=1)[:, :r]
+        parts.append(np.stack([nearest.ravel(), np.repeat(rows, r)], axis=1))
+    pairs = np.concatenate(parts).astype(np.int64)
+    lo, hi = pairs.min(axis=1), pairs.max(axis=1)
+    keys = np.unique(lo * n + hi)
+    return np.stack([keys // n, keys % n], axis=1), pts
+
+
+def csr_from_edges(n: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In-edge CSR of an undirected graph given by its edge list (as :func:`to_csr`).
+
+    Parameters
+    ----------
+    n : int
+        Number of nodes.
+    edges : numpy.ndarray of int, shape (m, 2)
+        Undirected edges without self-loops or repeats.
+
+    Returns
+    -------
+    indptr : numpy.ndarray of int64, shape (n + 1,)
+        Row pointers.
+    indices : numpy.ndarray of int64, shape (2m,)
+        Sender of each in-edge, sorted within each receiver.
+    """
+    recv = np.concatenate([edges[:, 0], edges[:, 1]])
+    send = np.concatenate([edges[:, 1], edges[:, 0]])
+    order = np.lexsort((send, recv))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(recv, minlength=n), out=indptr[1:])
+    return indptr, send[order].astype(np.int64)
