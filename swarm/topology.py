@@ -16,11 +16,11 @@ from protocols._checks import check_int, check_nonneg_float
 
 __all__ = [
     "complete",
+    "csr_from_edges",
     "erdos_renyi",
     "positions",
     "random_geometric",
     "ring_lattice",
-    "csr_from_edges",
     "robust_geometric",
     "robust_geometric_edges",
     "robust_graph",
@@ -233,7 +233,7 @@ def robust_geometric(
 def robust_geometric_edges(
     n: int, r: int, radius: float, rng: np.random.Generator, side: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The edges and positions of :func:`robust_geometric`, without building a graph.
+    """Return the edges and positions of :func:`robust_geometric`, without a graph.
 
     Draws exactly what :func:`robust_geometric` draws from ``rng``, so the same
     generator state gives the same swarm.
