@@ -32,8 +32,9 @@ Arguments:
   as in :class:`games.graphon_mfg.LQGraphonMFG`.
 - ``T``: horizon; ``n_steps``: rounds per episode (``dt = T / n_steps``).
 - ``m0``: initial mean (a number or a callable of ``u``); ``var0``: initial variance.
-- ``n_blocks``: label blocks of the equilibrium the ready policy uses (intercepts are
-  linear in ``u`` between block midpoints).
+- ``n_blocks``: label blocks of the equilibrium the ready policy uses.
+- ``intercepts``: how the ready policy reads intercepts off the blocks: ``"linear"``
+  between block midpoints (smooth graphons) or ``"block"`` (piecewise constant).
 - ``mean_degree``: None for dense graphs, else the sparse degree scale (> 0).
 - ``action_bound``: the action box half-width (> 0).
 - ``max_cycles``: rounds before truncation (default ``n_steps``).
@@ -92,6 +93,7 @@ class raw_env(ParallelEnv):
         n_blocks: int = 20,
         mean_degree: float | None = None,
         action_bound: float = 10.0,
+        intercepts: str = "linear",
         max_cycles: int | None = None,
         render_mode: str | None = None,
     ):
@@ -114,7 +116,11 @@ class raw_env(ParallelEnv):
         self.render_mode = render_mode
         self.equilibrium = self.game.equilibrium()
         self.labels = (np.arange(self.n_players) + 0.5) / self.n_players
-        self._left, self._weight = label_interpolation(self.equilibrium.labels, self.labels)
+        if intercepts not in ("linear", "block"):
+            raise ValueError(f"intercepts must be 'linear' or 'block', got {intercepts!r}")
+        self.intercepts = intercepts
+        self._left, self._weight = label_interpolation(self.equilibrium.labels, self.labels,
+                                                       intercepts)
         self._right = np.minimum(self._left + 1, self.game.n_blocks - 1)
         self._columns = np.ascontiguousarray(self.equilibrium.intercepts.T)
         self.possible_agents = [f"player_{i}" for i in range(self.n_players)]
@@ -275,7 +281,7 @@ class raw_env(ParallelEnv):
                         for a in agents])
         obs = check_float_array("observations", obs, shape=(len(agents), 4), finite=True)
         k = np.clip(np.rint(obs[:, 2] / self.game.dt), 0, self.n_steps).astype(np.int64)
-        left, w = label_interpolation(eq.labels, obs[:, 3])
+        left, w = label_interpolation(eq.labels, obs[:, 3], self.intercepts)
         right = np.minimum(left + 1, self.game.n_blocks - 1)
         intercept = (1.0 - w) * eq.intercepts[left, k] + w * eq.intercepts[right, k]
         act = np.clip(eq.slope[k] * obs[:, 0] + intercept, -self.action_bound,

@@ -204,34 +204,42 @@ class GraphonEquilibrium:
     riccati: np.ndarray
     costs: np.ndarray = field(repr=False)
 
-    def intercepts_at(self, u) -> np.ndarray:
-        """Return the intercepts at arbitrary labels, linear between block midpoints.
+    def intercepts_at(self, u, mode: str = "linear") -> np.ndarray:
+        """Return the intercepts at arbitrary labels.
 
         Parameters
         ----------
         u : array_like, shape (n,)
-            Labels in [0, 1]; outside the first and last midpoints the nearest block's
-            intercept is used.
+            Labels in [0, 1].
+        mode : {"linear", "block"}
+            ``"linear"``: linear between block midpoints (the nearest block's value
+            outside the first and last midpoints), best for smooth graphons;
+            ``"block"``: the value of the block holding ``u``, exact for graphons that
+            are constant on the blocks (stochastic block models aligned with them).
 
         Returns
         -------
         numpy.ndarray, shape (n, n_steps + 1)
         """
-        left, w = label_interpolation(self.labels, u)
+        left, w = label_interpolation(self.labels, u, mode)
         right = np.minimum(left + 1, self.labels.shape[0] - 1)
         return ((1.0 - w)[:, None] * self.intercepts[left]
                 + w[:, None] * self.intercepts[right])
 
 
-def label_interpolation(labels: np.ndarray, u) -> tuple[np.ndarray, np.ndarray]:
-    """Left block index and weight to interpolate linearly between block midpoints.
+def label_interpolation(labels: np.ndarray, u, mode: str = "linear"
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the left block index and weight to evaluate a block function at labels.
 
     Parameters
     ----------
     labels : numpy.ndarray, shape (M,)
-        Increasing block midpoints.
+        Block midpoints ``(j + 1/2) / M``.
     u : array_like, shape (n,)
-        Labels.
+        Labels in [0, 1].
+    mode : {"linear", "block"}
+        Linear between block midpoints, or piecewise constant on the blocks
+        (block ``j`` holds ``[j/M, (j+1)/M)``; weight 0).
 
     Returns
     -------
@@ -241,6 +249,10 @@ def label_interpolation(labels: np.ndarray, u) -> tuple[np.ndarray, np.ndarray]:
     """
     u = check_float_array("u", u, ndim=1, finite=True)
     m = labels.shape[0]
+    if mode not in ("linear", "block"):
+        raise ValueError(f"mode must be 'linear' or 'block', got {mode!r}")
+    if mode == "block":
+        return np.clip(np.floor(u * m).astype(np.int64), 0, m - 1), np.zeros(u.shape[0])
     if m == 1:
         return np.zeros(u.shape[0], dtype=np.int64), np.zeros(u.shape[0])
     pos = np.clip((u - labels[0]) / (labels[1] - labels[0]), 0.0, m - 1.0)
@@ -455,10 +467,12 @@ class LQGraphonMFG:
              + 0.5 * self.Q * self.H ** 2 * zq * zq)
         c0 = 0.5 * self.G * self.Hbar ** 2 * agg[:, -1] ** 2 + f @ wq
         costs = 0.5 * P[0] * (self.m0 ** 2 + self.var0) + s[:, 0] * self.m0 + c0
-        return GraphonEquilibrium(
-            t=self.t.copy(), labels=self.labels.copy(), slope=-self.B / self.R * P,
-            intercepts=-self.B / self.R * s, means=means, aggregate=agg, riccati=P,
-            costs=costs)
+        fields = dict(t=self.t.copy(), labels=self.labels.copy(), slope=-self.B / self.R * P,
+                      intercepts=-self.B / self.R * s, means=means, aggregate=agg, riccati=P,
+                      costs=costs)
+        for arr in fields.values():
+            arr.flags.writeable = False  # the equilibrium is cached and shared
+        return GraphonEquilibrium(**fields)
 
     def policy_costs(self, slope, intercepts, aggregate=None) -> np.ndarray:
         """Return each block's expected cost under ``a = slope x + intercept`` (RK4 on the grid).
@@ -623,12 +637,14 @@ class NPlayerExploitability:
 
 
 def n_player_exploitability(game: LQGraphonMFG, n_players: int, *, seed: int = 0,
-                            mean_degree: float | None = None) -> NPlayerExploitability:
+                            mean_degree: float | None = None,
+                            interpolation: str = "linear") -> NPlayerExploitability:
     """How much players of a sampled N-player game gain by leaving the graphon equilibrium.
 
     Every player ``i`` plays the graphon equilibrium policy ``a = K(t) x + k(u_i, t)``
-    (intercepts linear between block midpoints). The players' means are solved exactly
-    on the sampled graph (RK4 on the game's grid); each player's gain is its expected
+    (intercepts per ``interpolation``, see :meth:`GraphonEquilibrium.intercepts_at`).
+    The players' means are solved on the sampled graph (RK4 on the game's grid,
+    O(dt^2)); each player's gain is its expected
     cost minus the cost of its best response against its realised neighbourhood
     aggregate ``z_i(t) = scale * sum_{j ~ i} E[X_j(t)]``. The best response treats
     ``z_i`` as given: a deviating player's own O(1/N) effect on its neighbours' means and
@@ -646,6 +662,8 @@ def n_player_exploitability(game: LQGraphonMFG, n_players: int, *, seed: int = 0
         Seed of the graph sample.
     mean_degree : float, optional
         Sparse sampling (see :func:`sample_graphon_graph`).
+    interpolation : {"linear", "block"}
+        How players' intercepts are read off the block equilibrium.
 
     Returns
     -------
@@ -655,7 +673,7 @@ def n_player_exploitability(game: LQGraphonMFG, n_players: int, *, seed: int = 0
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     labels, indptr, indices, scale = sample_graphon_graph(game.graphon, n_players, rng=rng,
                                                           mean_degree=mean_degree)
-    k = eq.intercepts_at(labels)
+    k = eq.intercepts_at(labels, interpolation)
     m0 = game.m0_at(labels)
     _, z = graph_means(indptr, indices, scale, game.A, game.B, game.Abar, eq.slope, k, m0,
                        game.dt)

@@ -67,6 +67,9 @@ PARAMS: dict[str, Param] = {
     "max_iter": Param(100, int, "outer iterations at most", low=1, high=100_000),
     "tol": Param(1e-10, float, "stop when the aggregate changes by less", high=1.0, **_POS),
     "damping": Param(1.0, float, "population update weight, in (0, 1]", high=1.0, **_POS),
+    "interpolation": Param("linear", str, "players' intercepts from the blocks: linear "
+                           "between midpoints or piecewise constant",
+                           choices=("linear", "block")),
     "n_players": Param([10, 100, 1000], list, "N of the sampled N-player games (<= 8000)",
                        check=lambda v: all(isinstance(n, int) and not isinstance(n, bool)
                                            and 1 <= n <= 8000 for n in v),
@@ -101,7 +104,8 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
                                       max_iter=p["max_iter"], tol=p["tol"],
                                       damping=p["damping"], progress=progress)
         h = res.history
-        expl = {n: n_player_exploitability(game, n, seed=seed) for n in p["n_players"]}
+        expl = {n: n_player_exploitability(game, n, seed=seed, interpolation=p["interpolation"])
+                for n in p["n_players"]}
         results[family] = {
             "converged": res.converged, "iterations": res.iterations,
             "distance": float(h["distance"][-1]),

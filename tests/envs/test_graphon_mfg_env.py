@@ -114,7 +114,7 @@ def test_sparse_mode_scales_to_many_players():
     (dict(n_players=0), ValueError), (dict(mean_degree=-1.0), ValueError),
     (dict(render_mode="ansi"), ValueError), (dict(action_bound=0.0), ValueError),
     (dict(n_players=9000), ValueError), (dict(graphon="nope"), ValueError),
-    (dict(max_cycles=0), ValueError),
+    (dict(max_cycles=0), ValueError), (dict(intercepts="cubic"), ValueError),
 ])
 def test_bad_arguments(bad, err):
     with pytest.raises(err):

@@ -301,3 +301,15 @@ def test_graphon_step_and_interpolated_policy_checks():
     np.testing.assert_allclose(got, 2.0 + np.interp(u, labels, col))
     with pytest.raises(ValueError, match="left"):
         interpolated_policy(2.0, col, left + 5, w, np.ones(23))
+
+
+def test_block_intercepts_read_the_block_holding_the_label():
+    g = game(graphon="sbm", n_blocks=10, n_steps=40, T=1.0)
+    eq = g.equilibrium()
+    u = np.array([0.0, 0.05, 0.099, 0.1, 0.55, 1.0])
+    np.testing.assert_array_equal(eq.intercepts_at(u, "block"),
+                                  eq.intercepts[[0, 0, 0, 1, 5, 9]])
+    with pytest.raises(ValueError, match="mode"):
+        eq.intercepts_at(u, "cubic")
+    with pytest.raises(ValueError, match="read-only"):
+        eq.slope[0] = 1.0
