@@ -335,6 +335,11 @@ class QuadraticGame(DifferentiableGame):
         Block sizes, summing to ``dim``.
     sets : sequence of (Box or Simplex or None), optional
         Feasible set of each player.
+
+    Notes
+    -----
+    ``J``, ``b`` and ``sets`` are treated as immutable (the solver caches its arrays):
+    build a new game to change them.
     """
 
     def __init__(self, J, b, blocks: Sequence[int], sets=None):

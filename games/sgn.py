@@ -214,8 +214,9 @@ def _optimize_weights(mu: np.ndarray, L: np.ndarray, w0: np.ndarray) -> np.ndarr
         M[np.diag_indices_from(M)] = mu
         ev, vec = np.linalg.eigh(M)
         q = vec[:, 0]
-        # d M_ij / d z_k for the off-diagonal part: -(L_ij r_ij (d_ik - d_jk) / 2 + ...) / 2
-        G = -off * np.outer(q, q)  # contributions of L_ij s_i / s_j terms to q^T M q
+        # d lambda / d z_k = q^T (dM / dz_k) q, with d(s_i / s_j) / dz_k = (s_i / s_j)
+        # (delta_ik - delta_jk) / 2: half the k-th row sum minus column sum of G
+        G = -off * np.outer(q, q)
         grad = 0.5 * (G.sum(axis=1) - G.sum(axis=0))
         return -ev[0], -grad
 
@@ -600,6 +601,8 @@ def _solve(game, certificate, method, step, x0, tol, max_iter, trajectory, regio
     cert = certify(game, region) if certificate is None else certificate
     if not isinstance(cert, Certificate):
         raise TypeError("certificate must be a Certificate")
+    if tuple(cert.blocks) != tuple(game.blocks):
+        raise ValueError(f"certificate is for blocks {cert.blocks}, the game has {game.blocks}")
     if step is None:
         if not cert.certified:
             raise ValueError(f"no certified step ({cert.reason}); pass step= to iterate "

@@ -442,3 +442,10 @@ def test_constrained_random_games_contract_at_certified_rates():
             ok = d[:-1] > 1e-9
             assert np.all(d[1:][ok] / d[:-1][ok] <= rate(h) + 1e-9)
     assert n_cert >= 5
+
+
+def test_certificate_must_fit_the_game():
+    c = certify(toy_game())
+    g = random_quadratic_game(3, 1, np.random.default_rng(0), coupling=0.1)
+    with pytest.raises(ValueError, match="blocks"):
+        projected_euler(g, c)
