@@ -15,11 +15,12 @@ Following the BAVT paper (see ``shared/papers/bavt-value-tree-search.md``):
 - when the budget runs out a final-answer backstop always returns an answer, with a
   model call if one is still affordable and from the state alone otherwise.
 
-Budgets (:class:`Budget`) are in tool calls and tokens. Tokens are counted from the
-usage the model reports (:class:`Generation`); before every call the
-:class:`BudgetLedger` checks that the call's worst case (an upper bound on the prompt,
-plus ``n * max_tokens``) fits, so a budget is never exceeded by a model that honours
-``max_tokens``. A budget of zero still yields an answer.
+Budgets (:class:`Budget`) are in tool calls and tokens (prompt plus completion, or
+completion only). Tokens are counted from the usage the model reports
+(:class:`Generation`); before every call the :class:`BudgetLedger` checks that the
+call's worst case (an upper bound on the prompt, plus ``n * max_tokens``) fits, so a
+budget is never exceeded by a model that honours ``max_tokens``. A budget of zero still
+yields an answer.
 
 This module knows nothing of any particular task: a task implements
 :class:`SearchProblem`. The baselines (ReAct chain, parallel sampling with majority
@@ -148,17 +149,24 @@ class Budget:
     tool_calls : int
         Tool executions allowed (answers are not tool calls), ``>= 0``.
     tokens : int
-        Model tokens allowed (prompt plus completion, as reported), ``>= 0``.
+        Model tokens allowed, as reported by the model, ``>= 0``.
+    count : {"total", "completion"}
+        Which tokens count against ``tokens``: prompt plus completion (``"total"``, the
+        default), or completion tokens only (``"completion"``, enforced exactly on any
+        server since it needs no bound on prompt tokens).
     """
 
     tool_calls: int
     tokens: int
+    count: str = "total"
 
     def __post_init__(self) -> None:
         for name in ("tool_calls", "tokens"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
                 raise ValueError(f"Budget.{name} must be an integer >= 0, got {v!r}")
+        if self.count not in ("total", "completion"):
+            raise ValueError(f"Budget.count must be 'total' or 'completion', got {self.count!r}")
 
 
 class OutOfBudget(Exception):
@@ -185,6 +193,8 @@ class BudgetLedger:
         self.budget = budget
         self.model = model
         self.tokens_used = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
         self.tool_calls_used = 0
         self.model_calls = 0
         self.model_overran = False
@@ -209,7 +219,13 @@ class BudgetLedger:
         return float(min(fracs))
 
     def prompt_bound(self, messages: Messages, n: int = 1) -> int:
-        """Upper bound on the prompt tokens of a call (from the model if it knows)."""
+        """Return the budgeted prompt tokens of a call: an upper bound, or 0 if not counted.
+
+        The bound comes from the model's ``prompt_token_bound`` if it has one, else
+        :func:`default_prompt_token_bound`.
+        """
+        if self.budget.count == "completion":
+            return 0
         return int(self._bound(messages, n))
 
     def generate(
@@ -262,8 +278,12 @@ class BudgetLedger:
         if not isinstance(gen, Generation):
             raise TypeError(f"model.generate must return a Generation, got {type(gen).__name__}")
         self.model_calls += 1
-        self.tokens_used += int(gen.prompt_tokens) + int(gen.completion_tokens)
-        if gen.prompt_tokens > bound or gen.completion_tokens > n * max_tokens:
+        self.prompt_tokens += int(gen.prompt_tokens)
+        self.completion_tokens += int(gen.completion_tokens)
+        counted = gen.completion_tokens if self.budget.count == "completion" else gen.total_tokens
+        self.tokens_used += int(counted)
+        if (self.budget.count == "total" and gen.prompt_tokens > bound) \
+                or gen.completion_tokens > n * max_tokens:
             self.model_overran = True
             warnings.warn(
                 f"the model reported {gen.prompt_tokens} prompt and {gen.completion_tokens} "
@@ -576,7 +596,9 @@ class SearchResult:
     budget : Budget
         The limits.
     tokens_used, tool_calls_used, model_calls : int
-        What was spent.
+        What was spent (``tokens_used`` as the budget counts tokens).
+    prompt_tokens, completion_tokens : int
+        All tokens the model reported, by kind.
     n_nodes, n_pruned : int
         Tree size and pruned nodes (chains count one node a step).
     trajectory : str
@@ -592,6 +614,8 @@ class SearchResult:
     tokens_used: int
     tool_calls_used: int
     model_calls: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     n_nodes: int = 0
     n_pruned: int = 0
     trajectory: str = ""
@@ -604,7 +628,8 @@ def result_from(ledger: BudgetLedger, method: str, answer: str, answered_by: str
     return SearchResult(
         answer=answer, method=method, answered_by=answered_by, budget=ledger.budget,
         tokens_used=ledger.tokens_used, tool_calls_used=ledger.tool_calls_used,
-        model_calls=ledger.model_calls, n_nodes=n_nodes, n_pruned=n_pruned,
+        model_calls=ledger.model_calls, prompt_tokens=ledger.prompt_tokens,
+        completion_tokens=ledger.completion_tokens, n_nodes=n_nodes, n_pruned=n_pruned,
         trajectory=trajectory, model_overran=ledger.model_overran)
 
 

@@ -52,6 +52,8 @@ PARAMS: dict[str, Param] = {
                           check=_positive_ints, check_msg="of integers >= 1"),
     "tokens_per_tool_call": Param(400, int, "token budget per allowed tool call", low=0,
                                   high=10**7),
+    "tokens_counted": Param("total", str, "tokens the budget counts", choices=["total",
+                                                                               "completion"]),
     "methods": Param(list(METHODS), list, "search methods compared", choices=list(METHODS),
                      check=bool, check_msg="(not empty)"),
     "branching": Param(2, int, "actions proposed per BAVT/beam expansion", low=1, high=16),
@@ -132,7 +134,7 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
     rows: dict[tuple[int, str], list[tuple[float, float, int, int, bool]]] = {}
     for b, m, qi in jobs:
         q = questions[qi]
-        budget = Budget(b, b * params["tokens_per_tool_call"])
+        budget = Budget(b, b * params["tokens_per_tool_call"], count=params["tokens_counted"])
         model_seed, search_seed = (np.random.SeedSequence([seed, qi, b, methods.index(m), k])
                                    for k in (0, 1))
         model = real or SimulatedQAModel(
@@ -179,8 +181,8 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
                                  "parallel_budget": 4 * b, "parallel_em": theirs["em"],
                                  "parallel_f1": theirs["f1"],
                                  "holds": bool(ours["em"] >= theirs["em"])})
-    tables = [("EM and F1 against budget (token budget = tool budget x "
-               f"{params['tokens_per_tool_call']}; {len(questions)} questions)",
+    tables = [(f"EM and F1 against budget ({params['tokens_counted']} token budget = tool "
+               f"budget x {params['tokens_per_tool_call']}; {len(questions)} questions)",
                ["method", "tool budget", "token budget", "EM", "F1", "tool calls used",
                 "tokens used", "backstop"], table)]
     if headline:

@@ -298,3 +298,14 @@ def test_model_reporting_no_usage_cannot_loop_forever(method):
 
     res = METHODS[method](Walk(), Free(), Budget(5, 1000), rng=np.random.default_rng(0))
     assert res.answer and res.tool_calls_used <= 5
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_completion_only_budget_ignores_prompt_tokens(method):
+    model = Oracle(pad=1000)
+    budget = Budget(4, 300, count="completion")
+    res = METHODS[method](Walk(), model, budget, rng=np.random.default_rng(0))
+    assert res.tokens_used == res.completion_tokens <= 300
+    assert res.prompt_tokens > 0 and res.answer
+    with pytest.raises(ValueError, match="count"):
+        Budget(1, 1, count="prompt")
