@@ -313,3 +313,78 @@ def test_block_intercepts_read_the_block_holding_the_label():
         eq.intercepts_at(u, "cubic")
     with pytest.raises(ValueError, match="read-only"):
         eq.slope[0] = 1.0
+
+
+# --------------------------------------------------------------------- vector states
+def _vector_game(graphon="ranked_attachment", **over):
+    from games.graphon_mfg import VectorLQGraphonMFG
+
+    kw = dict(A=[[0.2, 0.5], [-0.3, 0.1]], B=[[1.0], [0.5]], Abar=[[0.3, 0.1], [0.0, 0.2]],
+              Q=[[1.0, 0.2], [0.2, 0.5]], R=[[0.7]], G=np.eye(2) * 0.5, H=np.eye(2) * 0.5,
+              Hbar=[[0.3, 0.0], [0.1, 0.2]], sigma=[[0.3], [0.1]], T=1.0, graphon=graphon,
+              m0=lambda u: np.stack([1 + u, np.cos(3 * u)], axis=1), n_blocks=4, n_steps=50)
+    kw.update(over)
+    return VectorLQGraphonMFG(**kw)
+
+
+def test_vector_game_with_one_dimension_is_the_scalar_game():
+    from games.graphon_mfg import VectorLQGraphonMFG
+
+    scalar = game(graphon="exponential", var0=0.2)
+    vec = VectorLQGraphonMFG(graphon="exponential", m0=lambda u: (1.0 + np.sin(3.0 * u))[:, None],
+                             n_blocks=6, n_steps=60, cov0=[[0.2]], **BASE)
+    e, ev = scalar.equilibrium(), vec.equilibrium()
+    np.testing.assert_allclose(ev.slope[:, 0, 0], e.slope, rtol=1e-12)
+    np.testing.assert_allclose(ev.intercepts[..., 0], e.intercepts, atol=1e-12)
+    np.testing.assert_allclose(ev.means[..., 0], e.means, atol=1e-12)
+    np.testing.assert_allclose(ev.costs, e.costs, rtol=1e-8)
+
+
+def test_vector_game_matches_solve_bvp_and_matrix_riccati():
+    g = _vector_game()
+    eq = g.equilibrium()
+    M, d = g.n_blocks, g.d
+    A, B, Abar, Q, R, G, H, Hbar = g.A, g.B, g.Abar, g.Q, g.R, g.G, g.H, g.Hbar
+    Wm = g.graphon_matrix / M
+    S = B @ np.linalg.solve(R, B.T)
+
+    def f(t, y):
+        m = y[:M * d].reshape(M, d, -1)
+        p = y[M * d:].reshape(M, d, -1)
+        Z = np.einsum("jl,ldk->jdk", Wm, m)
+        dm = (np.einsum("de,jek->jdk", A, m) - np.einsum("de,jek->jdk", S, p)
+              + np.einsum("de,jek->jdk", Abar, Z))
+        dp = (-np.einsum("ed,jek->jdk", A, p)
+              - np.einsum("de,jek->jdk", Q, m - np.einsum("de,jek->jdk", H, Z)))
+        return np.concatenate([dm.reshape(M * d, -1), dp.reshape(M * d, -1)])
+
+    def bc(ya, yb):
+        ma, mb, pb = ya[:M * d].reshape(M, d), yb[:M * d].reshape(M, d), yb[M * d:].reshape(M, d)
+        return np.concatenate([(ma - g.m0).ravel(),
+                               (pb - (mb - (Wm @ mb) @ Hbar.T) @ G.T).ravel()])
+
+    mesh = np.linspace(0, g.T, 80)
+    sol = solve_bvp(f, bc, mesh, np.zeros((2 * M * d, mesh.size)), tol=1e-10, max_nodes=100000)
+    assert sol.status == 0
+    Y = sol.sol(g.t)
+    means = Y[:M * d].reshape(M, d, -1).transpose(0, 2, 1)
+    np.testing.assert_allclose(eq.means, means, atol=1e-8)
+    costate = Y[M * d:].reshape(M, d, -1).transpose(0, 2, 1)
+    s = costate - np.einsum("kde,jke->jkd", eq.riccati, eq.means)
+    np.testing.assert_allclose(eq.intercepts, -np.einsum("pd,jkd->jkp", np.linalg.solve(R, B.T),
+                                                         s), atol=1e-8)
+    ric = solve_ivp(lambda t, x: -(A.T @ x.reshape(2, 2) + x.reshape(2, 2) @ A
+                                   - x.reshape(2, 2) @ S @ x.reshape(2, 2) + Q).ravel(),
+                    [g.T, 0], G.ravel(), t_eval=g.t[::-1], rtol=1e-12, atol=1e-14)
+    P = ric.y.T[::-1].reshape(-1, 2, 2)
+    np.testing.assert_allclose(eq.riccati, P, atol=1e-9)
+    np.testing.assert_allclose(eq.slope, -np.einsum("pd,kde->kpe", np.linalg.solve(R, B.T), P),
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("bad", [dict(R=[[0.0]]), dict(Q=[[1.0, 0.3], [0.0, 1.0]]),
+                                 dict(B=[[1.0, 0.0, 1.0]]), dict(G=-np.eye(2)),
+                                 dict(m0=np.ones(3))])
+def test_vector_game_bad_arguments(bad):
+    with pytest.raises(ValueError):
+        _vector_game(**bad)
