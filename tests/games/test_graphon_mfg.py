@@ -388,3 +388,26 @@ def test_vector_game_matches_solve_bvp_and_matrix_riccati():
 def test_vector_game_bad_arguments(bad):
     with pytest.raises(ValueError):
         _vector_game(**bad)
+
+
+def test_equilibrium_cost_matches_monte_carlo():
+    """Simulate the equilibrium policy against the equilibrium aggregate (Euler, fine grid)."""
+    g = game(graphon="sbm", n_blocks=2, n_steps=400, sigma=0.8, var0=0.3, T=1.0)
+    eq = g.equilibrium()
+    rng = np.random.default_rng(7)
+    n_paths = 20000
+    x = g.m0[:, None] + np.sqrt(g.var0) * rng.standard_normal((2, n_paths))
+    cost = np.zeros((2, n_paths))
+    for k in range(g.n_steps):
+        z = eq.aggregate[:, k:k + 1]
+        a = eq.slope[k] * x + eq.intercepts[:, k:k + 1]
+        cost += 0.5 * (g.Q * (x - g.H * z) ** 2 + g.R * a * a) * g.dt
+        x = x + (g.A * x + g.B * a + g.Abar * z) * g.dt \
+            + g.sigma * np.sqrt(g.dt) * rng.standard_normal((2, n_paths))
+    cost += 0.5 * g.G * (x - g.Hbar * eq.aggregate[:, -1:]) ** 2
+    se = cost.std(axis=1) / np.sqrt(n_paths)
+    # Monte Carlo error (4 standard errors) plus the Euler bias O(dt)
+    assert np.all(np.abs(cost.mean(axis=1) - eq.costs) < 4 * se + 2e-3)
+    # the noise matters: without it the cost is clearly lower
+    assert np.all(game(graphon="sbm", n_blocks=2, n_steps=400, sigma=0.0, var0=0.3,
+                       T=1.0).equilibrium().costs < eq.costs - 20 * se)
