@@ -624,7 +624,24 @@ class SearchResult:
 
 def result_from(ledger: BudgetLedger, method: str, answer: str, answered_by: str,
                 trajectory: str, n_nodes: int = 0, n_pruned: int = 0) -> SearchResult:
-    """Build a :class:`SearchResult` from a ledger (shared by every method)."""
+    """Build a :class:`SearchResult` from a ledger (shared by every method).
+
+    Parameters
+    ----------
+    ledger : BudgetLedger
+        What was spent.
+    method : str
+        The method's name.
+    answer, answered_by, trajectory : str
+        See :class:`SearchResult`.
+    n_nodes, n_pruned : int
+        Tree statistics.
+
+    Returns
+    -------
+    SearchResult
+        The result.
+    """
     return SearchResult(
         answer=answer, method=method, answered_by=answered_by, budget=ledger.budget,
         tokens_used=ledger.tokens_used, tool_calls_used=ledger.tool_calls_used,
@@ -635,7 +652,24 @@ def result_from(ledger: BudgetLedger, method: str, answer: str, answered_by: str
 
 def answer_reserve(problem: SearchProblem, ledger: BudgetLedger, state: Hashable,
                    answer_tokens: int) -> int:
-    """Tokens to keep for the final-answer backstop from ``state``."""
+    """Return the tokens to keep for the final-answer backstop from ``state``.
+
+    Parameters
+    ----------
+    problem : SearchProblem
+        The task (gives the final-answer prompt).
+    ledger : BudgetLedger
+        The budget (gives the prompt bound, 0 when only completions count).
+    state : hashable
+        Where the backstop would answer from.
+    answer_tokens : int
+        Completion tokens allowed for the answer.
+
+    Returns
+    -------
+    int
+        Tokens.
+    """
     return ledger.prompt_bound(problem.final_messages(state)) + answer_tokens
 
 
@@ -716,10 +750,32 @@ def expand(
     pruned. If the tool budget or the critic call does not fit, :class:`OutOfBudget`
     propagates after the children already made are attached.
 
+    Parameters
+    ----------
+    problem : SearchProblem
+        The task.
+    ledger : BudgetLedger
+        The budget every call and tool run is charged to.
+    node : Node
+        The node to expand (its ``expansions`` is incremented, children appended).
+    siblings_keys : set
+        Call keys of the node's existing children.
+    branching : int
+        Proposals asked for (one call with ``n = branching``).
+    action_tokens, critic_tokens : int
+        Completion-token limits of the proposal and critic calls.
+    temperature : float
+        Sampling temperature of the proposals.
+    prune_margin : float
+        Children scored ``<= prune_margin`` are pruned.
+    reserve : int
+        Tokens every call must leave for the backstop.
+
     Returns
     -------
     list of Node
-        The new children (pruned ones included, marked).
+        The children that ran and were scored (pruned ones included, marked);
+        duplicates are attached to ``node`` but not returned.
     """
     gen = ledger.generate(problem.action_messages(node.state), n=branching,
                           max_tokens=action_tokens, temperature=temperature, reserve=reserve)
