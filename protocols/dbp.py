@@ -38,6 +38,7 @@ from protocols._checks import check_csr, check_float_array, check_int
 __all__ = [
     "ACCUSATION",
     "OBSERVATION",
+    "AccusationGossip",
     "Deliveries",
     "DynamicBlocklist",
     "Flood",
@@ -786,4 +787,214 @@ class Flood:
         self.kind = self.kind[keep]
         self.accused = self.accused[keep]
         self.payload = self.payload[keep]
+        return out
+
+
+# ----------------------------------------------------------------------------------------
+# Network-wide flooding of accusations as per-robot bitsets.
+# ----------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _gossip_kernel(out_ptr, out_idx, held, delta, relays, col_grew):
+    """One round: every relay pushes what it received last round to its neighbours."""
+    n, words = held.shape
+    new = np.zeros_like(delta)
+    touched = np.zeros(n, np.bool_)
+    nz = np.empty(words, np.int64)
+    for u in range(n):
+        if not relays[u]:
+            continue
+        m = 0
+        for w in range(words):
+            if delta[u, w] != 0:
+                nz[m] = w
+                m += 1
+        if m == 0:
+            continue
+        for e in range(out_ptr[u], out_ptr[u + 1]):
+            v = out_idx[e]
+            for i in range(m):
+                w = nz[i]
+                b = delta[u, w] & ~held[v, w]
+                if b != 0:
+                    new[v, w] |= b
+                    touched[v] = True
+    for v in range(n):
+        if not touched[v]:
+            continue
+        for w in range(words):
+            b = new[v, w]
+            if b == 0:
+                continue
+            held[v, w] |= b
+            for bit in range(64):
+                if (b >> np.uint64(bit)) & np.uint64(1):
+                    col_grew[w * 64 + bit] = True
+    return new
+
+
+@njit(cache=True)
+def _holds_kernel(held, cand_v, cand_o, cols_sorted, accused_sorted):
+    out = np.zeros(cand_v.shape[0], np.bool_)
+    for k in range(cand_v.shape[0]):
+        v = cand_v[k]
+        o = cand_o[k]
+        lo = np.searchsorted(accused_sorted, o)
+        hi = np.searchsorted(accused_sorted, o, side="right")
+        for j in range(lo, hi):
+            c = cols_sorted[j]
+            if (held[v, c // 64] >> np.uint64(c % 64)) & np.uint64(1):
+                out[k] = True
+                break
+    return out
+
+
+class AccusationGossip:
+    """Accusations flooded to the whole network, held as one bitset per robot.
+
+    This is :class:`Flood` with an unlimited hop limit, specialised for accusations at
+    swarm scale: robot ``v`` holds accusation ``a`` when bit ``a`` of ``held[v]`` is set;
+    each :meth:`step` every relay forwards the accusations it received in the previous
+    step to all its neighbours (so each robot forwards each accusation once). An
+    accusation's flood has ended when a step adds no new holder; :meth:`step` returns
+    those accusations and frees their slot.
+
+    Parameters
+    ----------
+    n : int
+        Number of robots.
+    """
+
+    def __init__(self, n: int):
+        self.n = check_int("n", n, low=0)
+        self._words = 1
+        self.held = np.zeros((self.n, 1), dtype=np.uint64)
+        self._delta = np.zeros((self.n, 1), dtype=np.uint64)
+        self.accuser = np.full(64, -1, dtype=np.int64)
+        self.accused = np.full(64, -1, dtype=np.int64)
+        self.timestamp = np.zeros(64, dtype=np.int64)
+        self._alive = np.zeros(64, dtype=bool)
+        self._fresh = np.zeros(64, dtype=bool)
+        self._all_relay = np.ones(self.n, dtype=bool)
+
+    def __len__(self) -> int:
+        """Return the number of accusations still flooding."""
+        return int(self._alive.sum())
+
+    def _grow(self, need: int) -> None:
+        cap = self.accuser.shape[0]
+        if need <= cap:
+            return
+        words = max(2 * self._words, (need + 63) // 64)
+        new_cap = 64 * words
+        for name, fill in (("accuser", -1), ("accused", -1), ("timestamp", 0)):
+            arr = getattr(self, name)
+            grown = np.full(new_cap, fill, dtype=np.int64)
+            grown[:cap] = arr
+            setattr(self, name, grown)
+        for name in ("_alive", "_fresh"):
+            arr = getattr(self, name)
+            grown = np.zeros(new_cap, dtype=bool)
+            grown[:cap] = arr
+            setattr(self, name, grown)
+        for name in ("held", "_delta"):
+            arr = getattr(self, name)
+            grown = np.zeros((self.n, words), dtype=np.uint64)
+            grown[:, :self._words] = arr
+            setattr(self, name, grown)
+        self._words = words
+
+    def issue(self, accusers, accused, timestamp: int) -> None:
+        """Start flooding accusations ``accusers[i]`` accuses ``accused[i]``.
+
+        Parameters
+        ----------
+        accusers, accused : array_like of int, shape (k,)
+            Robot indices in ``[0, n)``, ``accusers[i] != accused[i]``.
+        timestamp : int
+            Round of the accusations.
+        """
+        acc = _check_accusations(np.column_stack([np.atleast_1d(accusers),
+                                                  np.atleast_1d(accused)]), self.n)
+        k = acc.shape[0]
+        if k == 0:
+            return
+        free = np.flatnonzero(~self._alive)
+        if free.shape[0] < k:
+            self._grow(self.accuser.shape[0] + k - free.shape[0])
+            free = np.flatnonzero(~self._alive)
+        cols = free[:k]
+        self.accuser[cols] = acc[:, 0]
+        self.accused[cols] = acc[:, 1]
+        self.timestamp[cols] = check_int("timestamp", timestamp)
+        self._alive[cols] = True
+        self._fresh[cols] = True
+        words = cols // 64
+        bits = (np.uint64(1) << (cols % 64).astype(np.uint64))
+        np.bitwise_or.at(self.held, (acc[:, 0], words), bits)
+        np.bitwise_or.at(self._delta, (acc[:, 0], words), bits)
+
+    def holds_against(self, robots, accused) -> np.ndarray:
+        """Whether ``robots[i]`` holds some live accusation against ``accused[i]``.
+
+        Parameters
+        ----------
+        robots, accused : array_like of int, shape (k,)
+            Robot indices in ``[0, n)``.
+
+        Returns
+        -------
+        numpy.ndarray of bool, shape (k,)
+        """
+        robots = np.ascontiguousarray(robots, dtype=np.int64)
+        accused = np.ascontiguousarray(accused, dtype=np.int64)
+        cols = np.flatnonzero(self._alive)
+        order = np.argsort(self.accused[cols], kind="stable")
+        cols = cols[order]
+        return _holds_kernel(self.held, robots, accused, cols, self.accused[cols])
+
+    def step(self, indptr, indices, relays=None, *, symmetric: bool = False) -> dict:
+        """One round of forwarding; return the accusations whose flood ended.
+
+        Parameters
+        ----------
+        indptr, indices : array_like of int
+            In-edge CSR of the round's communication graph.
+        relays : array_like of bool, shape (n,), optional
+            Robots that forward (default all).
+        symmetric : bool
+            Promise that the graph is undirected (skips the transposition).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``accuser``, ``accused`` and ``timestamp`` of the accusations every robot they
+            could reach now holds; their slots are freed.
+        """
+        indptr, indices = check_csr(indptr, indices, self.n)
+        if relays is None:
+            relays = self._all_relay
+        elif np.asarray(relays).shape != (self.n,) or np.asarray(relays).dtype != np.bool_:
+            raise ValueError(f"relays must be a boolean array of shape ({self.n},)")
+        if symmetric:
+            out_ptr, out_idx = indptr, indices
+        else:
+            out_ptr, out_idx = _transpose_csr(indptr, indices, self.n)
+        grew = np.zeros(self.accuser.shape[0], dtype=bool)
+        self._delta = _gossip_kernel(out_ptr, out_idx, self.held, self._delta,
+                                     np.ascontiguousarray(relays), grew)
+        done = np.flatnonzero(self._alive & ~grew & ~self._fresh)
+        self._fresh[:] = False
+        out = {"accuser": self.accuser[done].copy(), "accused": self.accused[done].copy(),
+               "timestamp": self.timestamp[done].copy()}
+        if done.size:
+            mask = np.zeros(self._words * 64, dtype=bool)
+            mask[done] = True
+            clear = ~np.packbits(mask, bitorder="little").view(np.uint64)
+            self.held &= clear
+            self._delta &= clear
+            self._alive[done] = False
+            self.accuser[done] = -1
+            self.accused[done] = -1
         return out

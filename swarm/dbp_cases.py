@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit
 
 from protocols._checks import check_int, check_nonneg_float
-from protocols.dbp import ACCUSATION, DynamicBlocklist, Flood
+from protocols.dbp import AccusationGossip, DynamicBlocklist, Flood
 from protocols.wmsr import wmsr_step
 from swarm.mobility import MOTIONS, MobileSwarm
 
@@ -260,8 +260,9 @@ class _Case(ABC):
         self.blocklist = DynamicBlocklist(n)
         self.blocked = self.blocklist.blocked
         self.flood = Flood(n, payload_dim=self.payload_dim, hop_limit=config.hop_limit)
+        self.gossip = AccusationGossip(n)
         self.relays = self.coop.copy()
-        self._issued: set[int] = set()
+        self._issued = np.empty(0, dtype=np.int64)
         self._false_left = np.full(n, config.false_accusations, dtype=np.int64)
         self.t = 0
         self.graph = self.swarm.comm_graph()
@@ -321,10 +322,9 @@ class _Case(ABC):
             d = self.flood.step(indptr, indices, self.blocked_at_delivery if self.dbp else None,
                                 self.relays, symmetric=True)
             if self.dbp:
-                fin = self.flood.finished
-                for a, b in zip(fin["origin"][fin["kind"] == ACCUSATION],
-                                fin["accused"][fin["kind"] == ACCUSATION], strict=True):
-                    self.blocklist.add(int(a), int(b))
+                fin = self.gossip.step(indptr, indices, self.relays, symmetric=True)
+                if fin["accuser"].size:
+                    self.blocklist.add_many(np.column_stack([fin["accuser"], fin["accused"]]))
             accusers, accused = self._receive(d)
             if self.dbp:
                 self._issue(accusers, accused)
@@ -345,16 +345,30 @@ class _Case(ABC):
                 self.frames.append(frame)
 
     def _issue(self, accusers: np.ndarray, accused: np.ndarray) -> None:
+        """Issue accusations, each at most once; skip those the accuser already holds.
+
+        A robot does not accuse a robot that is blocked, nor one against which it already
+        holds an accusation (its own or received).
+        """
         if accusers.size == 0:
             return
-        keys = np.unique(accusers * self.n + accused)
-        new = [int(x) for x in keys if int(x) not in self._issued
-               and not self.blocked[int(x) % self.n]]
-        if not new:
+        keys = np.sort(accusers * self.n + accused)
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        if self._issued.size:
+            pos = np.minimum(np.searchsorted(self._issued, keys), self._issued.size - 1)
+            keys = keys[self._issued[pos] != keys]
+        a, b = keys // self.n, keys % self.n
+        keep = ~self.blocked[b]
+        a, b, keys = a[keep], b[keep], keys[keep]
+        if keys.size == 0:
             return
-        self._issued.update(new)
-        arr = np.array(new, dtype=np.int64)
-        self.flood.send_accusations(arr // self.n, arr % self.n, self.t)
+        keep = ~self.gossip.holds_against(a, b)
+        a, b, keys = a[keep], b[keep], keys[keep]
+        self._issued = np.union1d(self._issued, keys)
+        # Accusations against the same robot get neighbouring slots, so they share words
+        # of the bitsets as they flood together.
+        order = np.lexsort((a, b))
+        self.gossip.issue(a[order], b[order], self.t)
 
     def _false_accuse(self) -> None:
         indptr, indices = self.graph
@@ -364,8 +378,7 @@ class _Case(ABC):
                 continue
             nbrs = indices[indptr[b]:indptr[b + 1]]
             nbrs = nbrs[self.coop[nbrs]]
-            nbrs = np.array([c for c in nbrs if int(b) * self.n + int(c) not in self._issued],
-                            dtype=np.int64)
+            nbrs = nbrs[~np.isin(int(b) * self.n + nbrs, self._issued)]
             if nbrs.size == 0:
                 continue
             c = int(self.rng.choice(nbrs))
@@ -374,8 +387,8 @@ class _Case(ABC):
             accused.append(c)
         if accusers:
             keys = np.array(accusers, dtype=np.int64) * self.n + np.array(accused)
-            self._issued.update(int(x) for x in keys)
-            self.flood.send_accusations(accusers, accused, self.t)
+            self._issued = np.union1d(self._issued, keys)
+            self.gossip.issue(accusers, accused, self.t)
 
     def run(self) -> CaseResult:
         """Run ``config.ticks`` ticks and return the metrics."""
@@ -393,7 +406,7 @@ class _Case(ABC):
             byzantine_blocked=self.byz_blocked.copy(),
             cooperative_blocked=self.coop_blocked.copy(),
             all_blocked_tick=int(done[0]) + 1 if done.size else None,
-            accusations=len(self._issued), byzantine=self.byzantine.copy(),
+            accusations=int(self._issued.size), byzantine=self.byzantine.copy(),
             frames=self.frames)
 
 

@@ -66,13 +66,16 @@ def radius_graph(positions, radius: float) -> tuple[np.ndarray, np.ndarray]:
     """
     pos = check_float_array("positions", positions, ndim=2, finite=True)
     n = pos.shape[0]
-    pairs = pairs_within(pos, radius)
-    src = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    dst = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    order = np.lexsort((dst, src))
+    radius = check_nonneg_float("radius", radius)
     indptr = np.zeros(n + 1, dtype=np.int64)
+    if n < 2:
+        return indptr, np.empty(0, dtype=np.int64)
+    pairs = cKDTree(pos).query_pairs(radius, output_type="ndarray").astype(np.int64)
+    keys = np.concatenate([pairs[:, 0] * n + pairs[:, 1], pairs[:, 1] * n + pairs[:, 0]])
+    keys.sort()
+    src, dst = np.divmod(keys, n)
     np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, np.ascontiguousarray(dst[order])
+    return indptr, dst
 
 
 class MobileSwarm:
