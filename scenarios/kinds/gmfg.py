@@ -8,6 +8,9 @@ zero policy. It reports, per graphon, the outer iterations, convergence, the fin
 distance to the exact equilibrium and the final exploitability, and, for every ``N`` in
 ``n_players``, the exploitability of the graphon equilibrium policy in an N-player game
 on a graph sampled from the graphon (:func:`games.graphon_mfg.n_player_exploitability`).
+With ``sigmas`` and/or ``action_frequencies`` set, every graphon is rerun for each noise
+level and action frequency (the paper's robustness experiment) and a table reports the
+final distance to the exact equilibrium and the exploitability of each run.
 
 Artifacts: ``slope.png`` (the equilibrium slope, shared by all labels and graphons,
 and the learned one), ``intercepts.png`` (equilibrium intercepts per label over time,
@@ -67,6 +70,15 @@ PARAMS: dict[str, Param] = {
     "max_iter": Param(100, int, "outer iterations at most", low=1, high=100_000),
     "tol": Param(1e-10, float, "stop when the aggregate changes by less", high=1.0, **_POS),
     "damping": Param(1.0, float, "population update weight, in (0, 1]", high=1.0, **_POS),
+    "sigmas": Param([], list, "robustness table: noise levels to rerun every graphon with",
+                    check=lambda v: all(isinstance(x, int | float) and not isinstance(x, bool)
+                                        and 0 <= x <= 100 for x in v),
+                    check_msg="of numbers in [0, 100]"),
+    "action_frequencies": Param([], list, "robustness table: action intervals (each divides "
+                                "n_steps) to rerun every graphon with",
+                                check=lambda v: all(isinstance(x, int) and not isinstance(x, bool)
+                                                    and x >= 1 for x in v),
+                                check_msg="of integers >= 1"),
     "interpolation": Param("linear", str, "players' intercepts from the blocks: linear "
                            "between midpoints or piecewise constant",
                            choices=("linear", "block")),
@@ -84,7 +96,13 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
     if p["n_steps"] % n_actions:
         raise ScenarioError(f"params.n_actions = {p['n_actions']} must divide "
                             f"n_steps = {p['n_steps']}")
+    for na in p["action_frequencies"]:
+        if p["n_steps"] % na:
+            raise ScenarioError(f"params.action_frequencies: {na} does not divide "
+                                f"n_steps = {p['n_steps']}")
     mean, amp = p["m0_mean"], p["m0_amplitude"]
+    rows_r = []
+    robust = {}
     results = {}
     rows = []
     rows_n = []
@@ -123,7 +141,27 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
         for n, r in expl.items():
             rows_n.append([family, n, r.mean_gain, r.max_gain])
         data[family] = {"eq": eq, "res": res}
-    summary = {"graphons": results, "n_actions": n_actions,
+        for sigma in p["sigmas"] or [p["sigma"]]:
+            for na in p["action_frequencies"] or [n_actions]:
+                if not (p["sigmas"] or p["action_frequencies"]):
+                    continue
+                g2 = LQGraphonMFG(p["A"], p["B"], p["Abar"], p["Q"], p["R"], p["G"], p["H"],
+                                  p["Hbar"], float(sigma), p["T"], family,
+                                  lambda u: mean + amp * np.sin(2 * np.pi * u),
+                                  p["n_blocks"], p["n_steps"])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    r2 = policy_optimization(g2, n_actions=na, method=p["method"],
+                                             max_iter=p["max_iter"], tol=p["tol"],
+                                             damping=p["damping"])
+                h2 = r2.history
+                robust[f"{family}/sigma={sigma:g}/n_actions={na}"] = {
+                    "converged": r2.converged, "iterations": r2.iterations,
+                    "distance": float(h2["distance"][-1]),
+                    "exploitability": float(h2["exploitability"][-1])}
+                rows_r.append([family, float(sigma), na, r2.iterations, r2.converged,
+                               float(h2["distance"][-1]), float(h2["exploitability"][-1])])
+    summary = {"graphons": results, "n_actions": n_actions, "robustness": robust,
                "slope_at_0": float(next(iter(data.values()))["eq"].slope[0])}
     tables = [
         ("Policy optimisation against the exact equilibrium",
@@ -133,6 +171,10 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
     if rows_n:
         tables.append(("Exploitability of the graphon equilibrium in N-player games",
                        ["graphon", "N", "mean gain", "max gain"], rows_n))
+    if rows_r:
+        tables.append(("Robustness: noise level and action frequency",
+                       ["graphon", "sigma", "n_actions", "outer iters", "converged",
+                        "distance", "exploitability"], rows_r))
     return Outcome(summary=summary, tables=tables, data=data)
 
 

@@ -9,7 +9,7 @@ from matplotlib.image import imread
 from scenarios.cli import main
 
 SMALL = ["graphons=[\"ranked_attachment\", \"sbm\", \"constant\"]", "n_steps=40",
-         "n_blocks=6", "n_players=[10, 200]"]
+         "n_blocks=6", "n_players=[10, 200]", "sigmas=[0.5]", "action_frequencies=[40, 8]"]
 
 
 def _run(tmp_path, *sets):
@@ -38,6 +38,13 @@ def test_gmfg_convergence_end_to_end(tmp_path, capsys):
     x = np.cosh(kap * T) + (-A + r_ * G) * np.sinh(kap * T) / kap
     y = G * np.cosh(kap * T) + (Q + A * G) * np.sinh(kap * T) / kap
     assert abs(summary["slope_at_0"] - (-(B / R) * y / x)) < 1e-12
+    rob = summary["robustness"]
+    for fam in res:
+        fine, coarse = rob[f"{fam}/sigma=0.5/n_actions=40"], rob[f"{fam}/sigma=0.5/n_actions=8"]
+        assert fine["converged"] and coarse["converged"]
+        # piecewise-linear policies on 8 intervals cannot match K(t) exactly
+        assert fine["distance"] < 1e-3
+        assert fine["distance"] < coarse["distance"]
     for name in ("slope.png", "intercepts.png", "means.png", "convergence.png"):
         img = imread(out / name)
         assert img.ndim == 3 and img[..., :3].std() > 0
@@ -56,5 +63,7 @@ def test_gmfg_errors_name_the_key(tmp_path, capsys):
     assert "gmfg-convergence.toml" in err and "params.graphons" in err
     assert main([*base, "--set", "n_actions=7", "--set", "n_steps=40"]) == 2
     assert "params.n_actions" in capsys.readouterr().err
+    assert main([*base, "--set", "action_frequencies=[7]", "--set", "n_steps=40"]) == 2
+    assert "params.action_frequencies" in capsys.readouterr().err
     assert main([*base, "--set", "R=0"]) == 2
     assert "params.R" in capsys.readouterr().err
