@@ -411,3 +411,28 @@ def test_equilibrium_cost_matches_monte_carlo():
     # the noise matters: without it the cost is clearly lower
     assert np.all(game(graphon="sbm", n_blocks=2, n_steps=400, sigma=0.0, var0=0.3,
                        T=1.0).equilibrium().costs < eq.costs - 20 * se)
+
+
+@pytest.mark.parametrize("H, T", [(2.0, 0.8), (3.0, 1.5)])
+def test_oscillating_modes_match_solve_bvp(H, T):
+    """H > 1 makes Q (1 - H lambda) < 0 on the top mode: its Hamiltonian rotates."""
+    g = game(graphon=make_graphon("constant", p=1.0), n_blocks=3, n_steps=40, H=H, T=T,
+             Abar=0.5, A=0.3, R=1.0, B=1.0)
+    lam = np.linalg.eigvalsh(g.graphon_matrix / g.n_blocks).max()
+    a, r, q = g.A + g.Abar * lam, g.B ** 2 / g.R, g.Q * (1 - g.H * lam)
+    assert (g.Abar * lam / 2) ** 2 + a * g.A + r * q < 0  # the oscillatory branch
+    eq = g.equilibrium()
+    M, Wm = g.n_blocks, g.graphon_matrix / g.n_blocks
+
+    def f(t, y):
+        m, p = y[:M], y[M:]
+        Z = Wm @ m
+        return np.vstack([g.A * m - r * p + g.Abar * Z, -g.A * p - g.Q * (m - g.H * Z)])
+
+    def bc(ya, yb):
+        return np.concatenate([ya[:M] - g.m0, yb[M:] - g.G * (yb[:M] - g.Hbar * Wm @ yb[:M])])
+
+    mesh = np.linspace(0, g.T, 100)
+    sol = solve_bvp(f, bc, mesh, np.zeros((2 * M, mesh.size)), tol=1e-10, max_nodes=100000)
+    assert sol.status == 0
+    np.testing.assert_allclose(eq.means, sol.sol(g.t)[:M], atol=1e-8)
