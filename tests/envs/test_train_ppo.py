@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 
-from envs.sb3 import SB3ConsensusVecEnv, evaluate_attacker, train_attacker  # noqa: E402
+from envs.sb3 import SB3ConsensusVecEnv, evaluate_attacker, train_attacker
 
 ENV = {"n_robots": 12, "n_byzantine": 2, "max_cycles": 25}
 
