@@ -37,9 +37,11 @@ from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
+from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
+from envs._render import HumanWindow, figure_to_rgb
 from games.diffgame import Box, QuadraticGame, random_quadratic_game, toy_game
 from games.sgn import certify
 from protocols._checks import check_int, check_nonneg_float
@@ -93,6 +95,7 @@ class raw_env(ParallelEnv):
         self._history: list[np.ndarray] = []
         self._steps = 0
         self._np_random = np.random.default_rng()
+        self._human = HumanWindow(self.metadata.get("render_fps", 10))
         # spaces are cached: the same object comes back on every call
         self._obs_spaces = {a: spaces.Box(-self.bound, self.bound, (self.game.dim,),
                                           dtype=np.float32) for a in self.possible_agents}
@@ -200,22 +203,11 @@ class raw_env(ParallelEnv):
         frame = self._draw()
         if self.render_mode == "rgb_array":
             return frame
-        import matplotlib.pyplot as plt
-
-        if plt.get_backend().lower() != "agg":
-            plt.figure("differentiable_game_v0")
-            plt.clf()
-            plt.imshow(frame)
-            plt.axis("off")
-            plt.pause(0.001)
+        self._human.show(frame)
         return None
 
     def _draw(self) -> np.ndarray:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
         fig = Figure(figsize=(4, 4), dpi=64)
-        canvas = FigureCanvasAgg(fig)
         ax = fig.add_subplot()
         hist = np.array(self._history) if self._history else np.zeros((1, self.game.dim))
         eq = self._equilibrium()
@@ -233,11 +225,11 @@ class raw_env(ParallelEnv):
             ax.set_ylim(-self.bound, self.bound)
             ax.legend(loc="upper right")
         ax.set_title(f"step {self._steps}")
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+        return figure_to_rgb(fig)
 
     def close(self):
-        """Release nothing: figures are built per frame."""
+        """Close the human-mode window, if any."""
+        self._human.close()
 
 
 def parallel_env(**kwargs) -> raw_env:

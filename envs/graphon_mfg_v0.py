@@ -46,21 +46,18 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-import matplotlib
 import numpy as np
 from gymnasium import spaces
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 from pettingzoo.utils import conversions, wrappers
 
+from envs._render import HumanWindow, figure_to_rgb
 from games.graphon_mfg import LQGraphonMFG, label_interpolation, sample_graphon_graph
 from protocols._checks import check_float_array, check_int, check_nonneg_float
 from protocols.graphon import graphon_step, interpolated_policy
 
 __all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
-
-_NON_INTERACTIVE = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
 
 #: Small, fast arguments for the conformance suite.
 TEST_KWARGS = {"n_players": 6, "n_steps": 30, "n_blocks": 4}
@@ -132,7 +129,7 @@ class raw_env(ParallelEnv):
         self._act_space = spaces.Box(-self.action_bound, self.action_bound, shape=(1,),
                                      dtype=np.float64)
         self._rng: np.random.Generator | None = None
-        self._human = None
+        self._human = HumanWindow(self.metadata["render_fps"])
         n = self.n_players
         self.x = np.zeros(n)
         self.z = np.zeros(n)
@@ -291,7 +288,6 @@ class raw_env(ParallelEnv):
     # ------------------------------------------------------------------ rendering
     def _frame(self) -> np.ndarray:
         fig = Figure(figsize=(6.4, 3.6), dpi=80)
-        canvas = FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
         eq = self.equilibrium
         k = min(self.cycles, self.n_steps)
@@ -303,8 +299,7 @@ class raw_env(ParallelEnv):
         ax.set_title(f"t = {self.t:.3f} of {self.game.T:g}")
         ax.legend(loc="upper right", fontsize="small")
         fig.tight_layout()
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        return figure_to_rgb(fig)
 
     def render(self):
         """Players' states against their labels, with the graphon equilibrium mean."""
@@ -314,32 +309,12 @@ class raw_env(ParallelEnv):
         frame = self._frame()
         if self.render_mode == "rgb_array":
             return frame
-        import matplotlib.pyplot as plt
-
-        if self._human is None:
-            fig, ax = plt.subplots()
-            ax.set_axis_off()
-            self._human = (fig, ax.imshow(frame))
-        else:
-            self._human[1].set_data(frame)
-        if matplotlib.get_backend().lower() in _NON_INTERACTIVE:
-            self._human[0].canvas.draw()
-        else:
-            plt.pause(1.0 / self.metadata["render_fps"])
+        self._human.show(frame)
         return None
 
     def close(self):
         """Close the human-mode window, if any."""
-        if self._human is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self._human[0])
-            self._human = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_human"] = None
-        return state
+        self._human.close()
 
 
 def parallel_env(**kwargs) -> raw_env:

@@ -41,21 +41,18 @@ from __future__ import annotations
 import warnings
 from typing import ClassVar
 
-import matplotlib
 import numpy as np
 from gymnasium import spaces
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 from pettingzoo.utils import conversions, wrappers
 
+from envs._render import HumanWindow, figure_to_rgb
 from games.power_control import PowerControlGame
 from protocols._checks import check_int, check_nonneg_float
 from protocols.iwf import waterfill
 
 __all__ = ["TEST_KWARGS", "env", "iwf_policy", "parallel_env", "raw_env"]
-
-_NON_INTERACTIVE = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
 
 #: Small, fast arguments for the conformance suite.
 TEST_KWARGS = {"n_users": 3, "n_carriers": 4, "max_cycles": 25}
@@ -142,7 +139,7 @@ class raw_env(ParallelEnv):
             for a in self.possible_agents}
         self.game: PowerControlGame | None = None
         self._rng: np.random.Generator | None = None
-        self._human = None
+        self._human = HumanWindow(self.metadata["render_fps"])
         self.power = np.zeros((self.n_users, self.n_carriers))
         self.measured = np.zeros((self.n_users, self.n_carriers))
         self.cycles = 0
@@ -240,7 +237,6 @@ class raw_env(ParallelEnv):
     # ------------------------------------------------------------------ rendering
     def _frame(self) -> np.ndarray:
         fig = Figure(figsize=(6.4, 3.6), dpi=80)
-        canvas = FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
         carriers = np.arange(self.n_carriers)
         bottom = np.zeros(self.n_carriers)
@@ -254,8 +250,7 @@ class raw_env(ParallelEnv):
         if self.n_users <= 8:
             ax.legend(loc="upper right", fontsize="small")
         fig.tight_layout()
-        canvas.draw()
-        return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        return figure_to_rgb(fig)
 
     def render(self):
         """Stacked bars of every user's power over the carriers."""
@@ -265,32 +260,12 @@ class raw_env(ParallelEnv):
         frame = self._frame()
         if self.render_mode == "rgb_array":
             return frame
-        import matplotlib.pyplot as plt
-
-        if self._human is None:
-            fig, ax = plt.subplots()
-            ax.set_axis_off()
-            self._human = (fig, ax.imshow(frame))
-        else:
-            self._human[1].set_data(frame)
-        if matplotlib.get_backend().lower() in _NON_INTERACTIVE:
-            self._human[0].canvas.draw()  # nowhere to show it: draw, do not wait
-        else:
-            plt.pause(1.0 / self.metadata["render_fps"])
+        self._human.show(frame)
         return None
 
     def close(self):
         """Close the human-mode window, if any."""
-        if self._human is not None:
-            import matplotlib.pyplot as plt
-
-            plt.close(self._human[0])
-            self._human = None
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_human"] = None
-        return state
+        self._human.close()
 
 
 def parallel_env(**kwargs) -> raw_env:
