@@ -365,9 +365,12 @@ class _Case(ABC):
         keep = ~self.gossip.holds_against(a, b)
         a, b, keys = a[keep], b[keep], keys[keep]
         self._issued = np.union1d(self._issued, keys)
-        # Accusations against the same robot get neighbouring slots, so they share words
-        # of the bitsets as they flood together.
-        order = np.lexsort((a, b))
+        # Accusations against the same robot, then against nearby robots, get neighbouring
+        # slots, so they share words of the bitsets as they flood together.
+        cell = np.floor(self.swarm.positions[b] / (4 * max(self.cfg.radio_range, 1e-9)))
+        ncols = int(np.ceil(self.cfg.arena / (4 * max(self.cfg.radio_range, 1e-9)))) + 1
+        cell_key = cell[:, 1] * ncols + cell[:, 0]
+        order = np.lexsort((a, b, cell_key))
         self.gossip.issue(a[order], b[order], self.t)
 
     def _false_accuse(self) -> None:
