@@ -6,6 +6,12 @@
     The shipped scenarios, one line each.
 ``swarm bench [NAME ...]``
     Run the speed comparisons in ``benchmarks/`` (source checkouts only).
+``swarm sweep NAME_OR_PATH [--backend local|ray] [--workers N] [--address ADDR] [--out DIR]``
+    Run a sweep (many runs of a scenario), recording each run in ``DIR/results.sqlite``
+    as it finishes; the same command again resumes, skipping recorded runs.
+``swarm report DIR [--metric M] [--param P]``
+    Plot a metric against a parameter from a sweep's results (mean and 95% band over
+    seeds, one line per protocol): PNG and CSV.
 
 User errors (unknown scenario, bad file, bad key or value) print one line to stderr and
 exit with status 2, without a traceback.
@@ -113,6 +119,55 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from scenarios.sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep)
+    out_dir = Path(args.out) if args.out else Path("runs") / sweep.name
+    where = f"{args.backend}" + (f" at {args.address}" if args.address else "")
+    print(f"sweep {sweep.name} ({sweep.kind}): {len(sweep.runs)} runs "
+          f"({sweep.n_combinations} combinations x {sweep.seeds} seeds), backend {where}; "
+          f"results in {out_dir}/", flush=True)
+    result = run_sweep(sweep, out_dir, backend=args.backend, workers=args.workers,
+                       address=args.address, progress=not args.quiet,
+                       retry_failed=args.retry_failed)
+    print(f"ran {result.done + result.failed} ({result.done} ok, {result.failed} failed), "
+          f"skipped {result.skipped} already recorded; {result.store}")
+    for rec in result.failures[:5]:
+        first = rec.error.splitlines()[0] if rec.error else ""
+        which = {k: rec.params[k] for k in sweep.varying}
+        label = f" ({rec.label})" if rec.label else ""
+        print(f"  failed{label}: {which} seed {rec.seed}: {first}")
+    if len(result.failures) > 5:
+        print(f"  ... and {len(result.failures) - 5} more (error text in the store)")
+    for m in result.missing_metrics:
+        print(f"warning: metric {m!r} was in no run's summary (a typo?)", file=sys.stderr)
+    if result.interrupted:
+        print(f"interrupted by {result.interrupted}: every finished run is saved; run the same "
+              f"command again to resume", file=sys.stderr)
+        return 130 if result.interrupted == "SIGINT" else 143
+    print(f"plot it: swarm report {out_dir}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from scenarios.report import write_report
+
+    written = write_report(args.dir, metric=args.metric, param=args.param, logy=args.logy)
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="swarm", description="swarmgym scenarios and benchmarks")
     sub = p.add_subparsers(dest="command", required=True)
@@ -130,6 +185,24 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="run speed comparisons from benchmarks/")
     b.add_argument("names", nargs="*", help="benchmark names (default: all)")
     b.set_defaults(func=_cmd_bench)
+    sw = sub.add_parser("sweep", help="run a sweep of a scenario into a results store")
+    sw.add_argument("sweep", help="shipped sweep name or path to a sweep .toml file")
+    sw.add_argument("--backend", choices=("local", "ray"), default="local",
+                    help="local process pool (default) or Ray")
+    sw.add_argument("--workers", type=_positive_int,
+                    help="worker processes, or CPUs of a local Ray (default: all CPUs)")
+    sw.add_argument("--address", help="address of an existing Ray cluster (with --backend ray)")
+    sw.add_argument("--out", help="results folder (default runs/NAME)")
+    sw.add_argument("--retry-failed", action="store_true",
+                    help="run again the runs recorded as failed")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=_cmd_sweep)
+    rp = sub.add_parser("report", help="plot a metric against a parameter from a sweep")
+    rp.add_argument("dir", help="a sweep's results folder")
+    rp.add_argument("--metric", help="metric path or its last part (default: every metric)")
+    rp.add_argument("--param", help="parameter on the x axis (default: the first varied)")
+    rp.add_argument("--logy", action="store_true", help="logarithmic y axis")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 

@@ -1,0 +1,261 @@
+"""The results store of a sweep: one SQLite database, one row per run.
+
+A sweep's output folder holds ``results.sqlite`` with two tables:
+
+``runs``
+    One row per run: its parameters (canonical JSON, every parameter of the kind), the
+    seed index within the sweep and the integer seed given to the kind, the case label,
+    the status (``"done"`` or ``"failed"``), the recorded metrics (JSON), the error text
+    of a failed run, the duration in seconds, the swarmgym version that ran it and the
+    UTC time it finished. ``(params, seed)`` is unique, so a run is present exactly once.
+``meta``
+    Key/value text about the sweep (its name, the sweep file's text, the metrics).
+
+Each run is written in its own transaction as it finishes, so a crash or Ctrl-C loses
+nothing that finished. The database is in WAL mode: ``swarm report`` can read it while a
+sweep is writing to it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STORE_FILE", "ResultStore", "RunRecord", "canonical_params", "package_version"]
+
+STORE_FILE = "results.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id          INTEGER PRIMARY KEY,
+    params      TEXT    NOT NULL,
+    seed        INTEGER NOT NULL,
+    run_seed    INTEGER NOT NULL,
+    label       TEXT    NOT NULL DEFAULT '',
+    status      TEXT    NOT NULL CHECK (status IN ('done', 'failed')),
+    metrics     TEXT,
+    error       TEXT,
+    duration    REAL    NOT NULL,
+    version     TEXT    NOT NULL,
+    finished_at TEXT    NOT NULL,
+    UNIQUE (params, seed)
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def package_version() -> str:
+    """Return the installed swarmgym version (``"unknown"`` outside an installed package)."""
+    try:
+        return version("swarmgym")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def canonical_params(params: Mapping[str, Any]) -> str:
+    """Canonical JSON of a run's parameters: sorted keys, no spaces.
+
+    Two dicts with the same items give the same text whatever their key order, so the
+    text identifies the parameters (it is the store's key, with the seed).
+
+    Parameters
+    ----------
+    params : mapping
+        JSON-serialisable parameter values.
+
+    Returns
+    -------
+    str
+        The JSON text.
+    """
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class RunRecord:
+    """One run of a sweep, as stored.
+
+    Attributes
+    ----------
+    params : dict
+        Every parameter of the kind, as run.
+    seed : int
+        Seed index within the sweep (0, 1, ... ``seeds - 1``).
+    run_seed : int
+        The seed given to the kind's ``run``, derived from (sweep, params, seed).
+    label : str
+        The case label from the sweep file ('' when the case has none).
+    status : str
+        ``"done"`` or ``"failed"``.
+    metrics : dict
+        Metric path -> value (None where the summary had no such entry); empty when failed.
+    error : str or None
+        ``"ExceptionType: message"`` of a failed run.
+    duration : float
+        Seconds the run took in its worker.
+    version : str
+        swarmgym version that ran it.
+    finished_at : str
+        UTC time, ISO 8601.
+    """
+
+    params: dict[str, Any]
+    seed: int
+    run_seed: int
+    label: str
+    status: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+    version: str = field(default_factory=package_version)
+    finished_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """The unique key: (canonical parameter JSON, seed index)."""
+        return canonical_params(self.params), self.seed
+
+
+class ResultStore:
+    """A sweep's SQLite results database.
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file (created with its folder unless ``create`` is False).
+    create : bool
+        Create the file if it does not exist; otherwise a missing file is an error.
+
+    Examples
+    --------
+    >>> with ResultStore(tmp / "results.sqlite") as store:  # doctest: +SKIP
+    ...     store.record(RunRecord({"n": 3}, 0, 123, "", "done", {"x": 1.0}))
+    ...     store.count()
+    1
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise FileNotFoundError(f"no results store at {self.path}")
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: every write below opens and commits its own transaction.
+        self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        if create:
+            self._conn.executescript(_SCHEMA)
+
+    # -- context manager -------------------------------------------------------------
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (everything recorded is already committed)."""
+        self._conn.close()
+
+    @property
+    def journal_mode(self) -> str:
+        """SQLite's journal mode (``"wal"``)."""
+        return self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+    # -- writing ---------------------------------------------------------------------
+    def record(self, run: RunRecord) -> None:
+        """Write one finished run in its own transaction.
+
+        A run already present under the same (params, seed) is replaced (a failed run
+        retried), so each run is present exactly once.
+
+        Parameters
+        ----------
+        run : RunRecord
+            The finished run.
+        """
+        row = (
+            canonical_params(run.params), run.seed, run.run_seed, run.label, run.status,
+            json.dumps(run.metrics, sort_keys=True), run.error, float(run.duration),
+            run.version, run.finished_at,
+        )
+        with self._transaction():
+            self._conn.execute(
+                "INSERT INTO runs (params, seed, run_seed, label, status, metrics, error, "
+                "duration, version, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (params, seed) DO UPDATE SET run_seed = excluded.run_seed, "
+                "label = excluded.label, status = excluded.status, "
+                "metrics = excluded.metrics, error = excluded.error, "
+                "duration = excluded.duration, version = excluded.version, "
+                "finished_at = excluded.finished_at",
+                row,
+            )
+
+    def set_meta(self, items: Mapping[str, str]) -> None:
+        """Set key/value text about the sweep, in one transaction."""
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(k, str(v)) for k, v in items.items()],
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        """Return all key/value text about the sweep."""
+        return dict(self._conn.execute("SELECT key, value FROM meta"))
+
+    def count(self, status: str | None = None) -> int:
+        """Return the number of runs recorded (with ``status`` only, if given)."""
+        if status is None:
+            return self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        return self._conn.execute(
+            "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0]
+
+    def keys(self, status: str | None = None) -> set[tuple[str, int]]:
+        """Return the (canonical params, seed) keys recorded (``status`` only, if given)."""
+        sql = "SELECT params, seed FROM runs"
+        args: tuple = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (status,)
+        return {(p, s) for p, s in self._conn.execute(sql, args)}
+
+    def runs(self, status: str | None = None) -> list[RunRecord]:
+        """Return every recorded run in the order written (``status`` only, if given)."""
+        return list(self.iter_runs(status))
+
+    def iter_runs(self, status: str | None = None) -> Iterator[RunRecord]:
+        """Iterate over the recorded runs in the order written."""
+        sql = ("SELECT params, seed, run_seed, label, status, metrics, error, duration, "
+               "version, finished_at FROM runs")
+        args: tuple = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            args = (status,)
+        for row in self._conn.execute(sql + " ORDER BY id", args):
+            params, seed, run_seed, label, st, metrics, error, duration, ver, fin = row
+            yield RunRecord(params=json.loads(params), seed=seed, run_seed=run_seed,
+                            label=label, status=st, metrics=json.loads(metrics or "{}"),
+                            error=error, duration=duration, version=ver, finished_at=fin)
