@@ -86,24 +86,40 @@ def _mark_path(v, b, child, base, match, parent, in_blossom):
 
 
 @njit(cache=True)
-def _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mark, queue, stamp0):
-    """Edmonds' algorithm on the component ``verts`` (sorted), from an empty matching.
+def _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mark, queue, tree,
+                     stamp0):
+    """Canonical maximum matching of the component ``verts`` (sorted).
 
-    Roots are tried in increasing index order, neighbours scanned in CSR order (sorted),
-    breadth first; one pass suffices (an unmatched vertex with no augmenting path never
-    gets one later). Returns the updated lca stamp counter.
+    First a greedy maximal matching: vertices in increasing order, each matched to its
+    smallest free neighbour. Then Edmonds' augmenting-path search (breadth first,
+    neighbours in CSR order, i.e. increasing) from each still-free vertex in increasing
+    order; one pass suffices (a free vertex with no augmenting path never gets one
+    later). Only the vertices of the current search tree are reset between searches.
+    Returns the updated lca stamp counter.
     """
     stamp = stamp0
     for v in verts:
         match[v] = -1
+        parent[v] = -1
+        base[v] = v
+        used[v] = False
+        in_blossom[v] = False
+    for v in verts:
+        if match[v] != -1:
+            continue
+        for e in range(ptr[v], ptr[v + 1]):
+            u = adj[e]
+            if match[u] == -1:
+                match[v] = u
+                match[u] = v
+                break
     for root in verts:
         if match[root] != -1:
             continue
-        for v in verts:
-            parent[v] = -1
-            base[v] = v
-            used[v] = False
+        nt = 0
         used[root] = True
+        tree[nt] = root
+        nt += 1
         qh = 0
         qt = 0
         queue[qt] = root
@@ -119,24 +135,29 @@ def _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mar
                 if to == root or (match[to] != -1 and parent[match[to]] != -1):
                     stamp += 1
                     cur = _lca(v, to, base, match, parent, mark, stamp)
-                    for u in verts:
-                        in_blossom[u] = False
                     _mark_path(v, cur, to, base, match, parent, in_blossom)
                     _mark_path(to, cur, v, base, match, parent, in_blossom)
-                    for u in verts:
+                    for k in range(nt):
+                        u = tree[k]
                         if in_blossom[base[u]]:
                             base[u] = cur
                             if not used[u]:
                                 used[u] = True
                                 queue[qt] = u
                                 qt += 1
+                    for k in range(nt):
+                        in_blossom[tree[k]] = False
                 elif parent[to] == -1:
                     parent[to] = v
+                    tree[nt] = to
+                    nt += 1
                     if match[to] == -1:
                         found = to
                         break
                     nxt = match[to]
                     used[nxt] = True
+                    tree[nt] = nxt
+                    nt += 1
                     queue[qt] = nxt
                     qt += 1
         v = found
@@ -146,6 +167,12 @@ def _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mar
             match[v] = pv
             match[pv] = v
             v = ppv
+        for k in range(nt):
+            u = tree[k]
+            parent[u] = -1
+            base[u] = u
+            used[u] = False
+            in_blossom[u] = False
     return stamp
 
 
@@ -194,6 +221,7 @@ def _matching_kernel(n, ptr, adj, match):
     in_blossom = np.zeros(n, np.bool_)
     mark = np.zeros(n, np.int64)
     queue = np.empty(n, np.int64)
+    tree = np.empty(n, np.int64)
     stamp = 0
     for c in range(nc):
         verts = order[comp_ptr[c]:comp_ptr[c + 1]]
@@ -201,7 +229,7 @@ def _matching_kernel(n, ptr, adj, match):
             match[verts[0]] = -1
             continue
         stamp = _match_component(verts, ptr, adj, match, parent, base, used, in_blossom, mark,
-                                 queue, stamp)
+                                 queue, tree, stamp)
 
 
 def _check_accusations(accusations, n: int) -> np.ndarray:
@@ -281,10 +309,12 @@ def maximum_matching(accusations, n: int) -> np.ndarray:
     Notes
     -----
     Canonical form: the graph is rebuilt from the set of distinct unordered pairs with
-    neighbours sorted, and each connected component is matched independently by Edmonds'
-    blossom algorithm started from the empty matching, trying roots in increasing index
-    order and scanning neighbours in increasing order (breadth-first search). The result
-    is therefore a function of the set of accusations only.
+    neighbours sorted, and each connected component is matched independently: a greedy
+    maximal matching (vertices in increasing index order, each matched to its smallest
+    free neighbour), then Edmonds' blossom algorithm (breadth-first augmenting-path
+    search, neighbours scanned in increasing order) from every still-free vertex in
+    increasing order. Every step is deterministic given the sorted adjacency, so the
+    result is a function of the set of accusations only.
     """
     n = check_int("n", n, low=0)
     acc = _check_accusations(accusations, n)
@@ -317,28 +347,95 @@ def blocklist(accusations, n: int) -> np.ndarray:
     -----
     A maximum matching is not unique, and robots must agree on the blocklist, so the
     matching is made canonical (see :func:`maximum_matching`): distinct unordered pairs,
-    sorted adjacency, and Edmonds' blossom algorithm per connected component with roots
-    and neighbours taken in increasing index order. Every robot holding the same set of
-    accusations computes the same blocklist. :class:`DynamicBlocklist` maintains the
-    same result under insertions.
+    sorted adjacency, and per connected component a greedy start then Edmonds' blossom
+    algorithm, with vertices and neighbours taken in increasing index order. Every robot
+    holding the same set of accusations computes the same blocklist.
+    :class:`DynamicBlocklist` maintains the same result under insertions.
     """
     return maximum_matching(accusations, n) >= 0
+
+
+@njit(cache=True)
+def _component_rematch(start, head, nxt, to, mark, stamp, loc, mate, blocked):
+    """Recompute the canonical matching of the component of ``start``.
+
+    Returns the component's vertices and those whose blocked status changed.
+
+    The accusation graph is held as linked arc lists (``head``, ``nxt``, ``to``).
+    """
+    comp = np.empty(16, np.int64)
+    comp[0] = start
+    mark[start] = stamp
+    size = 1
+    i = 0
+    while i < size:
+        v = comp[i]
+        i += 1
+        a = head[v]
+        while a != -1:
+            u = to[a]
+            if mark[u] != stamp:
+                mark[u] = stamp
+                if size == comp.shape[0]:
+                    grown = np.empty(2 * size, np.int64)
+                    grown[:size] = comp
+                    comp = grown
+                comp[size] = u
+                size += 1
+            a = nxt[a]
+    comp = np.sort(comp[:size])
+    for k in range(size):
+        loc[comp[k]] = k
+    ptr = np.zeros(size + 1, np.int64)
+    for k in range(size):
+        a = head[comp[k]]
+        d = 0
+        while a != -1:
+            d += 1
+            a = nxt[a]
+        ptr[k + 1] = ptr[k] + d
+    nbr = np.empty(ptr[size], np.int64)
+    for k in range(size):
+        a = head[comp[k]]
+        p = ptr[k]
+        while a != -1:
+            nbr[p] = loc[to[a]]
+            p += 1
+            a = nxt[a]
+        nbr[ptr[k]:ptr[k + 1]].sort()
+    local = np.full(size, -1, np.int64)
+    _matching_kernel(size, ptr, nbr, local)
+    changed = np.empty(size, np.int64)
+    m = 0
+    for k in range(size):
+        v = comp[k]
+        mate[v] = comp[local[k]] if local[k] >= 0 else -1
+        now = local[k] >= 0
+        if blocked[v] != now:
+            changed[m] = v
+            m += 1
+        blocked[v] = now
+    return comp, changed[:m]
 
 
 class DynamicBlocklist:
     """The blocklist of a growing set of accusations, updated one accusation at a time.
 
     ``add`` recomputes only the connected component of the accusation graph that holds
-    the new edge. Since :func:`blocklist` matches every component independently, with an
-    algorithm whose result depends only on the component's edge set and on the relative
-    order of its vertex indices, the components the new edge does not touch keep their
-    matching, and the touched component gets exactly the matching :func:`blocklist`
-    would give it: after any sequence of insertions, ``blocked`` equals
-    ``blocklist(accusations, n)`` for the set inserted so far, whatever the order of
-    insertion (proof: induction on insertions, using that the canonical matching is a
-    union of per-component results). The cost of one insertion is that of matching the
-    merged component (typically a few robots around one Byzantine robot); a duplicate
-    costs O(1). In the worst case (one giant component) it is a full recomputation.
+    the new edge, in one compiled call (gathering the component from linked arc lists,
+    building its sorted adjacency and matching it). Since :func:`blocklist` matches every
+    component independently, with an algorithm whose result depends only on the
+    component's edge set and on the relative order of its vertex indices, the components
+    the new edge does not touch keep their matching, and the touched component gets
+    exactly the matching :func:`blocklist` would give it: after any sequence of
+    insertions, ``blocked`` equals ``blocklist(accusations, n)`` for the set inserted so
+    far, whatever the order of insertion (induction on insertions, using that the
+    canonical matching is a union of per-component results). Robots holding the same set
+    therefore agree, however the accusations reached them. The cost of one insertion is
+    that of matching the merged component (typically a few robots around one Byzantine
+    robot); a duplicate costs O(1). When the accusations form one giant component (for
+    instance under a heavy false-accusation attack) an insertion costs as much as a full
+    recomputation of that component.
 
     Parameters
     ----------
@@ -357,9 +454,14 @@ class DynamicBlocklist:
         self.n = check_int("n", n, low=0)
         self.blocked = np.zeros(self.n, dtype=bool)
         self.mate = np.full(self.n, -1, dtype=np.int64)
-        self._adj: list[set[int]] = [set() for _ in range(self.n)]
-        self._edges: set[tuple[int, int]] = set()
-        self._work = [np.empty(0, dtype=np.int64)]
+        self._edges: set[int] = set()
+        self._head = np.full(self.n, -1, dtype=np.int64)
+        self._nxt = np.empty(64, dtype=np.int64)
+        self._to = np.empty(64, dtype=np.int64)
+        self._arcs = 0
+        self._mark = np.zeros(self.n, dtype=np.int64)
+        self._stamp = 0
+        self._loc = np.zeros(self.n, dtype=np.int64)
 
     @property
     def n_edges(self) -> int:
@@ -368,9 +470,30 @@ class DynamicBlocklist:
 
     def edges(self) -> np.ndarray:
         """Return the distinct unordered pairs held, shape (e, 2), sorted."""
-        if not self._edges:
-            return np.empty((0, 2), dtype=np.int64)
-        return np.array(sorted(self._edges), dtype=np.int64)
+        keys = np.array(sorted(self._edges), dtype=np.int64)
+        return np.column_stack([keys // max(self.n, 1), keys % max(self.n, 1)])
+
+    def _insert(self, a: int, b: int) -> bool:
+        key = a * self.n + b if a < b else b * self.n + a
+        if key in self._edges:
+            return False
+        self._edges.add(key)
+        if self._arcs + 2 > self._to.shape[0]:
+            cap = 2 * self._to.shape[0]
+            self._to = np.resize(self._to, cap)
+            self._nxt = np.resize(self._nxt, cap)
+        for x, y in ((a, b), (b, a)):
+            k = self._arcs
+            self._to[k] = y
+            self._nxt[k] = self._head[x]
+            self._head[x] = k
+            self._arcs += 1
+        return True
+
+    def _rematch(self, start: int) -> tuple[np.ndarray, np.ndarray]:
+        self._stamp += 1
+        return _component_rematch(start, self._head, self._nxt, self._to, self._mark,
+                                  self._stamp, self._loc, self.mate, self.blocked)
 
     def add(self, accuser: int, accused: int) -> np.ndarray:
         """Insert one accusation and update the blocklist.
@@ -383,69 +506,26 @@ class DynamicBlocklist:
         Returns
         -------
         numpy.ndarray of int64
-            Robots whose blocked status changed (either way).
+            Robots whose blocked status changed (either way), increasing.
         """
         a = check_int("accuser", accuser, low=0, high=self.n - 1)
         b = check_int("accused", accused, low=0, high=self.n - 1)
         if a == b:
             raise ValueError(f"robot {a} accuses itself; self-accusations are not allowed")
-        key = (a, b) if a < b else (b, a)
-        if key in self._edges:
+        if not self._insert(a, b):
             return np.empty(0, dtype=np.int64)
-        self._edges.add(key)
-        self._adj[a].add(b)
-        self._adj[b].add(a)
-        return self._recompute_component(a)
+        return self._rematch(a)[1]
 
     def add_many(self, accusations) -> np.ndarray:
         """Insert several accusations (rows ``(accuser, accused)``); return changed robots."""
         acc = _check_accusations(accusations, self.n)
         before = self.blocked.copy()
-        touched = []
-        for a, b in acc:
-            key = (int(a), int(b)) if a < b else (int(b), int(a))
-            if key in self._edges:
-                continue
-            self._edges.add(key)
-            self._adj[key[0]].add(key[1])
-            self._adj[key[1]].add(key[0])
-            touched.append(key[0])
-        seen: set[int] = set()
+        touched = [int(a) for a, b in acc if self._insert(int(a), int(b))]
+        done = np.zeros(self.n, dtype=bool)
         for v in touched:
-            if v not in seen:
-                seen.update(self._recompute_component(v, return_component=True).tolist())
+            if not done[v]:
+                done[self._rematch(v)[0]] = True
         return np.flatnonzero(before != self.blocked)
-
-    def _recompute_component(self, start: int, return_component: bool = False) -> np.ndarray:
-        adj = self._adj
-        comp = [start]
-        seen = {start}
-        head = 0
-        while head < len(comp):
-            for u in adj[comp[head]]:
-                if u not in seen:
-                    seen.add(u)
-                    comp.append(u)
-            head += 1
-        verts = np.array(sorted(comp), dtype=np.int64)
-        k = verts.shape[0]
-        local = {int(v): i for i, v in enumerate(verts)}
-        deg = np.fromiter((len(adj[int(v)]) for v in verts), dtype=np.int64, count=k)
-        ptr = np.zeros(k + 1, dtype=np.int64)
-        np.cumsum(deg, out=ptr[1:])
-        nbr = np.empty(ptr[-1], dtype=np.int64)
-        for i, v in enumerate(verts):
-            row = sorted(local[u] for u in adj[int(v)])
-            nbr[ptr[i]:ptr[i + 1]] = row
-        mate_local = np.full(k, -1, dtype=np.int64)
-        _matching_kernel(k, ptr, nbr, mate_local)
-        new_mate = np.where(mate_local >= 0, verts[np.maximum(mate_local, 0)], -1)
-        old_blocked = self.blocked[verts].copy()
-        self.mate[verts] = new_mate
-        self.blocked[verts] = new_mate >= 0
-        if return_component:
-            return verts
-        return verts[old_blocked != self.blocked[verts]]
 
 
 # ----------------------------------------------------------------------------------------

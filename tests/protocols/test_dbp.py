@@ -112,8 +112,8 @@ def test_every_byzantine_blocked_when_accused_by_distinct_cooperative_robots(dat
 
 
 def test_blocklist_of_a_path_is_canonical_and_documented():
-    # Path 0-1-2: two maximum matchings ({0,1} and {1,2}); roots are tried in increasing
-    # order and neighbours scanned in increasing order, so 0 is matched with 1.
+    # Path 0-1-2: two maximum matchings ({0,1} and {1,2}); the greedy start takes vertices in
+    # increasing order, each with its smallest free neighbour, so 0 is matched with 1.
     assert blocklist([[2, 1], [1, 0]], 3).tolist() == [True, True, False]
     indptr, indices = accusation_graph([[2, 1], [1, 0], [0, 1]], 3)
     assert indptr.tolist() == [0, 1, 3, 4]
