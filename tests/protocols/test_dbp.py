@@ -48,6 +48,18 @@ def test_matching_is_maximum_like_networkx(data):
     assert blocklist(acc, n).sum() == 2 * nu
 
 
+@pytest.mark.parametrize("n,p", [(200, 0.01), (200, 0.03), (120, 0.2), (300, 0.005)])
+def test_matching_on_larger_random_graphs(n, p):
+    rng = np.random.default_rng(n + int(1000 * p))
+    G = nx.gnp_random_graph(n, p, seed=int(rng.integers(1 << 30)))
+    acc = np.array(list(G.edges), dtype=np.int64).reshape(-1, 2)
+    mate = maximum_matching(acc, n)
+    nu = len(nx.max_weight_matching(G, maxcardinality=True))
+    assert (mate >= 0).sum() == 2 * nu
+    assert all(G.has_edge(v, int(mate[v])) and mate[mate[v]] == v
+               for v in np.flatnonzero(mate >= 0))
+
+
 @given(accusation_sets(), st.randoms(use_true_random=False))
 def test_blocklist_depends_only_on_the_set(data, rnd):
     n, acc = data
