@@ -15,7 +15,8 @@ robots against one defence:
 
 Attacks: ``"fake"`` (Byzantine robots report a fake target / a large clock offset / an
 offset box), ``"false_accusation"`` (the same, plus each Byzantine robot accuses up to
-``false_accusations`` cooperative neighbours) and ``"silent"`` (Byzantine robots stop
+``false_accusations`` cooperative neighbours), ``"garbage"`` (non-finite reports: NaN
+and infinities) and ``"silent"`` (Byzantine robots stop
 sending). Byzantine robots never forward other robots' messages.
 
 Suspicion rules (all sound: a cooperative robot never accuses a cooperative one, given
@@ -67,7 +68,7 @@ __all__ = [
 ]
 
 DEFENCES = ("none", "wmsr", "dbp")
-ATTACKS = ("fake", "false_accusation", "silent")
+ATTACKS = ("fake", "false_accusation", "silent", "garbage")
 CASES = ("target_tracking", "time_sync", "localization")
 
 
@@ -86,7 +87,7 @@ class DBPConfig:
     wmsr_f : int
         W-MSR trimming parameter F.
     attack : str
-        ``"fake"``, ``"false_accusation"`` or ``"silent"``.
+        ``"fake"``, ``"false_accusation"``, ``"silent"`` or ``"garbage"``.
     ticks : int
         Number of ticks simulated.
     hop_limit : int
@@ -203,6 +204,12 @@ class CaseResult:
 # ----------------------------------------------------------------------------------------
 # Shared machinery.
 # ----------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _garbage(k: int, dim: int) -> np.ndarray:
+    """Non-finite reports (NaN, +inf, -inf in turn), shape (k, dim)."""
+    return np.resize(np.array([np.nan, np.inf, -np.inf]), k * dim).reshape(k, dim)
 
 
 @njit(cache=True)
@@ -455,6 +462,7 @@ def _tracking_receive(recv, hops, origin, ts, kind, payload, t, pos, sees, obs, 
                         bad = True
                 elif np.hypot(tx - pos[v, 0], ty - pos[v, 1]) < r_sense - tol - el * vtdt:
                     bad = True
+        if check:
             accuse[k] = bad
         if bad:
             continue
@@ -596,6 +604,8 @@ class TargetTracking(_Case):
             scale = np.where(dist > reach, reach / np.maximum(dist, 1e-12), 1.0)
             claim = x + delta * scale[:, None]
             fake = np.column_stack([claim, np.tile(x, (b.size, 1))])
+            if cfg.attack == "garbage":
+                fake = _garbage(b.size, 4)
             senders = np.concatenate([senders, b])
             payload = np.concatenate([payload, fake])
         if senders.size:
@@ -605,7 +615,7 @@ class TargetTracking(_Case):
         indptr, indices = self.graph
         msgs = self.est[indices].copy()
         from_byz = self.byzantine[indices]
-        if self.cfg.attack == "silent":
+        if self.cfg.attack in ("silent", "garbage"):
             msgs[from_byz] = np.nan
         else:
             msgs[from_byz] = self.decoy.pos
@@ -729,6 +739,8 @@ class TimeSync(_Case):
         if self.cfg.attack != "silent" and self.byz_idx.size:
             senders = np.concatenate([senders, self.byz_idx])
             fake = np.full((self.byz_idx.size, 1), self.true_time() + self.cfg.byzantine_offset)
+            if self.cfg.attack == "garbage":
+                fake = _garbage(self.byz_idx.size, 1)
             payload = np.concatenate([payload, fake])
         self.flood.send_observations(senders, self.t, payload)
 
@@ -738,7 +750,8 @@ class TimeSync(_Case):
         # relative to the true time (the kernel is shift invariant).
         msgs = self.sync[indices].copy()
         from_byz = self.byzantine[indices]
-        msgs[from_byz] = np.nan if self.cfg.attack == "silent" else self.cfg.byzantine_offset
+        silent = self.cfg.attack in ("silent", "garbage")
+        msgs[from_byz] = np.nan if silent else self.cfg.byzantine_offset
         own = np.maximum(self.sync, self.offset)
         out = np.empty(self.n)
         _trimmed_max_kernel(own, indptr, indices, msgs, self.cfg.wmsr_f, out)
@@ -783,6 +796,7 @@ def _box_receive(recv, hops, origin, ts, kind, payload, t, r_radio, vdt, own, co
             if (x0 - g > own[v, 2] or x1 + g < own[v, 0]
                     or y0 - g > own[v, 3] or y1 + g < own[v, 1]):
                 bad = True
+        if check:
             accuse[k] = bad
         if bad:
             continue
@@ -892,8 +906,9 @@ class Localization(_Case):
         if self.cfg.attack != "silent" and self.byz_idx.size:
             b = self.byz_idx
             p = self.swarm.positions[b] + self.shift[b]
+            lie = _garbage(b.size, 4) if self.cfg.attack == "garbage" else np.column_stack([p, p])
             senders = np.concatenate([senders, b])
-            payload = np.concatenate([payload, np.column_stack([p, p])])
+            payload = np.concatenate([payload, lie])
         self.flood.send_observations(senders, self.t, payload)
 
     def _wmsr_round(self) -> None:
@@ -902,7 +917,7 @@ class Localization(_Case):
         # Neighbours' measured boxes of the previous tick (one tick in transit).
         msgs = self._prev_own[indices].copy()
         from_byz = self.byzantine[indices]
-        if cfg.attack == "silent":
+        if cfg.attack in ("silent", "garbage"):
             msgs[from_byz] = np.nan
         else:
             p = self._prev_pos[indices[from_byz]] + self.shift[indices[from_byz]]

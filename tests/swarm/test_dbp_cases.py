@@ -63,6 +63,20 @@ def test_suspicion_rules_are_sound(case, attack):
         assert r.byzantine_blocked[-1] > 0
 
 
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("defence", ["none", "wmsr", "dbp"])
+def test_non_finite_reports_never_corrupt_cooperative_state(case, defence):
+    garbage = run_case(case, defence=defence, attack="garbage", wmsr_f=2, **DENSE)
+    silent = run_case(case, defence=defence, attack="silent", wmsr_f=2, **DENSE)
+    assert np.all(np.isfinite(garbage.error_max))
+    if defence == "dbp":
+        # Non-finite reports are accused at once by every robot receiving them.
+        assert garbage.all_blocked_tick is not None
+    else:
+        # Without a blocklist, dropping non-finite reports is the same as silence.
+        assert np.array_equal(garbage.error, silent.error)
+
+
 def test_robots_that_stop_sending_are_caught_in_tracking():
     r = run_case("target_tracking", defence="dbp", attack="silent", n_robots=120,
                  byzantine_fraction=0.2, ticks=60, seed=1)
