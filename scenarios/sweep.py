@@ -39,6 +39,7 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import tomllib
 import traceback
@@ -459,9 +460,20 @@ def execute_run(task: _Task) -> RunRecord:
                      metrics=metrics, error=error, duration=time.perf_counter() - start)
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the parent alone decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # If the parent is killed outright (SIGKILL, OOM), Linux ends its workers too; they
+    # would otherwise wait forever on the pool's queue.
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 # --------------------------------------------------------------------------- backends
@@ -496,7 +508,8 @@ def _signals_stop(stop: _Stop) -> Iterator[None]:
 def _run_local(tasks: Iterator[_Task], workers: int, on_result: Callable[[RunRecord], None],
                stop: _Stop) -> None:
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))
     window = 4 * workers
     pending: set = set()
     clean = False
