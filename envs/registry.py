@@ -27,10 +27,12 @@ PARALLEL_ENVS: dict[str, str] = {
     "differentiable_game_v0": "envs.differentiable_game_v0",
     "graphon_mfg_v0": "envs.graphon_mfg_v0",
     "power_control_v0": "envs.power_control_v0",
+    "target_tracking_v0": "envs.target_tracking_v0",
 }
 
 #: Gymnasium single-agent views: id -> entry point ``module:Class``.
 GYMNASIUM_ENVS: dict[str, str] = {
+    "swarmgym/TargetTrackingTeam-v0": "envs.target_tracking_v0:TargetTrackingTeamEnv",
     "swarmgym/ByzantineConsensusAttack-v0": "envs.byzantine_consensus_v0:ByzantineConsensusTeamEnv",
     "swarmgym/MultihopQA-v0": "envs.multihop_qa_v0:MultihopQAEnv",
 }

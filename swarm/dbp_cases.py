@@ -272,6 +272,9 @@ class _Case(ABC):
         self._issued = np.empty(0, dtype=np.int64)
         self._false_left = np.full(n, config.false_accusations, dtype=np.int64)
         self.t = 0
+        #: Commanded velocities (n, 2) for the next tick, NaN rows follow the motion
+        #: model; None lets every robot follow it (set by environments).
+        self.control: np.ndarray | None = None
         self.graph = self.swarm.comm_graph()
         self._setup()
         ticks = config.ticks
@@ -287,7 +290,7 @@ class _Case(ABC):
         """Create the case's state (called once the swarm and Byzantine set exist)."""
 
     def _move(self) -> None:
-        self.swarm.step()
+        self.swarm.step(self.control)
 
     def _sense(self) -> None:
         """Refresh local measurements at the current tick (default: none)."""
@@ -548,7 +551,7 @@ class TargetTracking(_Case):
         self.prev_sees = self.sees
         self.prev_obs = self.obs
         self.prev_pos = self.swarm.positions.copy()
-        self.swarm.step()
+        self.swarm.step(self.control)
         self.target.step()
         self.decoy.step()
 
@@ -930,7 +933,7 @@ class Localization(_Case):
     def _move(self) -> None:
         self._prev_own = self.own.copy()
         self._prev_pos = self.swarm.positions.copy()
-        self.swarm.step()
+        self.swarm.step(self.control)
 
     def _errors(self) -> np.ndarray:
         centre = 0.5 * (self.box[:, :2] + self.box[:, 2:])

@@ -139,15 +139,30 @@ class MobileSwarm:
         """Radio graph of the current positions (symmetric CSR, see :func:`radius_graph`)."""
         return radius_graph(self.positions, self.radio_range)
 
-    def step(self) -> None:
-        """Move every robot by one tick of its motion model (speed at most ``max_speed``)."""
-        if self.motion == "static" or self.max_speed == 0:
+    def step(self, control: np.ndarray | None = None) -> None:
+        """Move every robot by one tick (speed at most ``max_speed``).
+
+        Parameters
+        ----------
+        control : numpy.ndarray, shape (n, 2), optional
+            Commanded velocities (units per second); a row of NaN leaves that robot to
+            its motion model. Commands faster than ``max_speed`` are scaled down.
+        """
+        if self.max_speed == 0:
             self.velocities[:] = 0.0
             return
-        if self.motion == "random_waypoint":
+        if self.motion == "static":
+            self.velocities[:] = 0.0
+        elif self.motion == "random_waypoint":
             self._waypoint_velocities()
         else:
             self._flocking_velocities()
+        if control is not None:
+            control = np.asarray(control, dtype=np.float64)
+            if control.shape != (self.n, 2):
+                raise ValueError(f"control must have shape ({self.n}, 2), got {control.shape}")
+            given = np.all(np.isfinite(control), axis=1)
+            self.velocities[given] = control[given]
         speed = np.linalg.norm(self.velocities, axis=1)
         too_fast = speed > self.max_speed
         self.velocities[too_fast] *= (self.max_speed / speed[too_fast])[:, None]
