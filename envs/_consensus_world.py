@@ -13,13 +13,14 @@ import networkx as nx
 import numpy as np
 
 from protocols._checks import check_int, check_nonneg_float
+from protocols.dbp import DynamicBlocklist
 from swarm.attacks import ATTACKS, AttackContext, make_attack
 from swarm.topology import csr_from_edges, robust_geometric_edges
 
 __all__ = ["ConsensusConfig", "ConsensusWorld"]
 
 ROLES = ("attacker", "defender")
-PROTOCOLS = ("wmsr", "lcp")
+PROTOCOLS = ("wmsr", "lcp", "dbp")
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,8 @@ class ConsensusConfig:
 
     @property
     def trim(self) -> int:
-        """The W-MSR parameter the honest robots use (0 for LCP)."""
-        if self.protocol == "lcp":
+        """The W-MSR parameter the honest robots use (0 for LCP and DBP)."""
+        if self.protocol in ("lcp", "dbp"):
             return 0
         return self.n_byzantine if self.f is None else self.f
 
@@ -127,6 +128,8 @@ class ConsensusWorld:
         self.adjacency[self.receivers, self.indices] = True
         self.violation = 0.0
         self.t = 0
+        self.blocklist = DynamicBlocklist(n)
+        self._honest_edges = ~self.byzantine[self.indices] & self.honest[self.receivers]
 
     @property
     def graph(self) -> nx.Graph:
@@ -165,6 +168,59 @@ class ConsensusWorld:
         np.take(self.values, self.indices, out=self.messages)
         self.messages[self.ctx.edge_index] = byz_messages
         return self.messages
+
+    def dbp_filter(self, messages: np.ndarray) -> np.ndarray:
+        """DBP for consensus: accuse equivocation, block by matching, drop blocked origins.
+
+        Every honest robot relays what each Byzantine neighbour told it to its honest
+        neighbours (one relay hop). An honest robot that then holds two different
+        finite values from the same origin for this round accuses that origin (honest
+        robots never equivocate, so the accusation is sound). Accusations enter the
+        matching blocklist (:class:`protocols.dbp.DynamicBlocklist`), and messages from
+        blocked robots are dropped (set to NaN) before the honest robots average.
+
+        Parameters
+        ----------
+        messages : numpy.ndarray, shape (m,)
+            This round's messages (modified in place and returned).
+
+        Returns
+        -------
+        numpy.ndarray, shape (m,)
+            The messages with blocked origins' entries set to NaN.
+        """
+        ctx = self.ctx
+        n = self.config.n_robots
+        sent = messages[ctx.edge_index]
+        ok = np.isfinite(sent)
+        k_direct, l_direct, v_direct = ctx.sender[ok], ctx.receiver[ok], sent[ok]
+        # Relays: honest j forwards (k, v) to each honest neighbour l of j.
+        hon = self._honest_edges
+        relay_from, relay_to = self.indices[hon], self.receivers[hon]
+        order = np.argsort(relay_from, kind="stable")
+        relay_from, relay_to = relay_from[order], relay_to[order]
+        start = np.searchsorted(relay_from, l_direct, side="left")
+        stop = np.searchsorted(relay_from, l_direct, side="right")
+        counts = stop - start
+        rep = np.repeat(np.arange(l_direct.size), counts)
+        offsets = np.arange(rep.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        holders = np.concatenate([l_direct, relay_to[start[rep] + offsets]])
+        origins = np.concatenate([k_direct, k_direct[rep]])
+        vals = np.concatenate([v_direct, v_direct[rep]])
+        if holders.size:
+            key = holders * n + origins
+            o = np.lexsort((vals, key))
+            key, vals = key[o], vals[o]
+            first = np.concatenate([[True], key[1:] != key[:-1]])
+            lo = vals[first]
+            hi = np.maximum.reduceat(vals, np.flatnonzero(first))
+            liars = np.flatnonzero(hi > lo)
+            if liars.size:
+                keys = key[first][liars]
+                self.blocklist.add_many(np.column_stack([keys // n, keys % n]))
+        blocked = self.blocklist.blocked
+        messages[blocked[self.indices]] = np.nan
+        return messages
 
     # ------------------------------------------------------------------ metrics
     def honest_stats(self) -> tuple[float, float, float]:

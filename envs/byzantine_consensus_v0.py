@@ -36,7 +36,10 @@ Arguments:
 - ``n_robots``: robots in the swarm, >= 4F + 1.
 - ``n_byzantine``: number of Byzantine robots F, >= 0.
 - ``role``: ``"attacker"`` or ``"defender"``: who the learning policy controls.
-- ``protocol``: ``"wmsr"`` or ``"lcp"``, the honest robots' rule (attacker role).
+- ``protocol``: the honest robots' rule (attacker role): ``"wmsr"``, ``"lcp"`` or
+  ``"dbp"`` (LCP over robots not on the DBP blocklist; robots accuse an origin that
+  told two honest robots within one relay hop different things, see
+  :meth:`envs._consensus_world.ConsensusWorld.dbp_filter`).
 - ``f``: W-MSR parameter of the honest robots (default F).
 - ``attack``: built-in attack of the Byzantine robots (defender role), see
   :data:`swarm.attacks.ATTACKS`.
@@ -108,6 +111,8 @@ def protocol_policy(
 
 def _update(world: ConsensusWorld, messages: np.ndarray) -> None:
     new = np.empty_like(world.values)
+    if world.config.protocol == "dbp":
+        messages = world.dbp_filter(messages)
     if world.config.protocol == "wmsr":
         _wmsr_kernel(world.values, world.indptr, world.indices, messages, world.config.trim, new)
     else:

@@ -50,6 +50,9 @@ class ByzantineConsensusVectorEnv(VectorEnv):
                 raise TypeError(f"ByzantineConsensusVectorEnv takes no {bad!r}")
         self.num_envs = check_int("num_envs", num_envs, low=1)
         self.config = ConsensusConfig(role="attacker", **kwargs)
+        if self.config.protocol == "dbp":
+            raise ValueError("the batched mode runs protocol 'wmsr' or 'lcp'; use "
+                             "byzantine_consensus_v0 for 'dbp'")
         if self.config.n_byzantine < 1:
             raise ValueError("n_byzantine must be >= 1 for the attacker team")
         template = ByzantineConsensusTeamEnv(**kwargs)

@@ -98,3 +98,67 @@ def test_protocol_policy_maps_to_action_units():
     obs = np.array([0.2, 0.0, 0.0, 1.0, 1.0, 1.0], dtype=np.float32)
     assert protocol_policy(obs, f=0)[0] == pytest.approx((0.4 - 0.5) / 2.5, rel=1e-6)
     assert protocol_policy(obs, f=1)[0] == pytest.approx((0.2 - 0.5) / 2.5, rel=1e-6)
+
+
+def _play(protocol, policy, seed=0, cycles=40):
+    env = parallel_env(n_robots=17, n_byzantine=2, protocol=protocol, max_cycles=cycles,
+                       tol=1e-9)
+    env.reset(seed=seed)
+    info = None
+    while env.agents:
+        _, _, _, _, infos = env.step({a: policy(a) for a in env.agents})
+        info = next(iter(infos.values())) if infos else info
+    return env, info
+
+
+def test_dbp_blocks_two_faced_attackers_and_the_swarm_agrees():
+    # Tell even-numbered robots -1 and odd ones +1 (hull units -2 and 3): equivocation.
+    faces = np.where(np.arange(17) % 2 == 0, -1.0, 1.0).astype(np.float32)
+    env, info = _play("dbp", lambda a: faces)
+    w = env.world
+    assert w.blocklist.blocked[w.byzantine].all()
+    # Each block costs at most one honest accuser (matching on sound accusations).
+    assert w.blocklist.blocked[w.honest].sum() <= 2
+    assert info["honest_spread"] < 1e-3
+    _, lcp_info = _play("lcp", lambda a: faces)
+    assert lcp_info["honest_spread"] > 0.1
+
+
+def test_dbp_without_observations_cannot_catch_a_consistent_liar():
+    env, info = _play("dbp", lambda a: np.ones(17, dtype=np.float32), cycles=60)
+    assert not env.world.blocklist.blocked.any()
+    assert info["hull_violation"] > 0.5        # dragged like LCP
+
+
+def test_batched_mode_refuses_dbp():
+    from envs.vector import ByzantineConsensusVectorEnv
+
+    with pytest.raises(ValueError, match="batched mode runs protocol"):
+        ByzantineConsensusVectorEnv(2, protocol="dbp")
+
+
+def test_dbp_accusations_match_a_brute_force_of_the_relay_rule():
+    from protocols.dbp import blocklist
+
+    rng = np.random.default_rng(7)
+    for seed in range(5):
+        env = parallel_env(n_robots=17, n_byzantine=2, protocol="dbp")
+        env.reset(seed=seed)
+        w = env.world
+        acts = rng.choice([-1.0, 0.0, 1.0, np.nan], size=(2, 17))
+        msgs = w.gather(w.attacker_messages(acts))
+        told = {}      # (byzantine k, receiver j) -> value
+        for e, (k, j) in enumerate(zip(w.ctx.sender, w.ctx.receiver, strict=True)):
+            v = msgs[w.ctx.edge_index[e]]
+            if np.isfinite(v):
+                told[(int(k), int(j))] = float(v)
+        accusations = []
+        for h in np.flatnonzero(w.honest):
+            nbrs = [int(j) for j in w.indices[w.indptr[h]:w.indptr[h + 1]] if w.honest[j]]
+            for k in np.flatnonzero(w.byzantine):
+                held = {told[(k, j)] for j in [int(h), *nbrs] if (k, j) in told}
+                if len(held) > 1:
+                    accusations.append((int(h), int(k)))
+        w.dbp_filter(msgs.copy())
+        want = blocklist(np.array(accusations, dtype=np.int64).reshape(-1, 2), 17)
+        np.testing.assert_array_equal(w.blocklist.blocked, want)
