@@ -295,3 +295,17 @@ def test_shipped_wmsr_vs_f_sweep():
     assert lines[""] == {0, 1, 2, 3, 4, 5} and lines["F too small"] == {1, 2, 3, 4, 5}
     assert {"lcp.final_spread", "wmsr.final_spread", "lcp.hull_violation",
             "wmsr.hull_violation"} <= set(sweep.metrics)
+
+
+def test_shipped_dbp_scaling_sweep_keeps_density_constant():
+    sweep = load_sweep("dbp-scaling")
+    assert sweep.kind == "dbp"
+    sizes = set()
+    for r in sweep.runs:
+        p = r.params
+        assert p["defences"] == ["dbp"] and p["byzantine_fraction"] == 0.1
+        # 100 robots in the 100-unit arena: the same robots per unit area at every size.
+        assert p["n_robots"] / p["arena"] ** 2 == pytest.approx(0.01, rel=1e-3)
+        sizes.add(p["n_robots"])
+    assert sizes == {25, 50, 100, 200, 400, 800}
+    assert "defences.dbp.all_byzantine_blocked_tick" in sweep.metrics
