@@ -122,7 +122,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from scenarios.sweep import load_sweep, run_sweep
 
-    sweep = load_sweep(args.sweep)
+    try:
+        sweep = load_sweep(args.sweep)
+    except KeyboardInterrupt:
+        print("interrupted while reading the sweep: nothing was run", file=sys.stderr)
+        return 130
     out_dir = Path(args.out) if args.out else Path("runs") / sweep.name
     where = f"{args.backend}" + (f" at {args.address}" if args.address else "")
     print(f"sweep {sweep.name} ({sweep.kind}): {len(sweep.runs)} runs "

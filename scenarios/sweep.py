@@ -40,6 +40,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import tomllib
 import traceback
@@ -474,6 +475,12 @@ def _worker_init(parent: int) -> None:
             pass
     if os.getppid() != parent:
         os._exit(1)
+    # tqdm makes a multiprocessing lock on first use (kinds build disabled bars); a worker
+    # stopped by terminate() would leave it to the resource tracker, which warns. Workers
+    # never draw bars: a thread lock does.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 # --------------------------------------------------------------------------- backends
@@ -505,6 +512,19 @@ def _signals_stop(stop: _Stop) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    try:
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _run_local(tasks: Iterator[_Task], workers: int, on_result: Callable[[RunRecord], None],
                stop: _Stop) -> None:
     ctx = multiprocessing.get_context("spawn")
@@ -514,17 +534,25 @@ def _run_local(tasks: Iterator[_Task], workers: int, on_result: Callable[[RunRec
     pending: set = set()
     clean = False
     try:
-        for task in itertools.islice(tasks, window):
-            pending.add(pool.submit(execute_run, task))
+        # The first submits spawn the workers: they start with SIGINT ignored (inherited
+        # through exec), so a Ctrl-C while they import prints no traceback from them.
+        with _sigint_ignored():
+            for task in itertools.islice(tasks, window):
+                pending.add(pool.submit(execute_run, task))
         while pending and not stop:
             done, pending = wait(pending, timeout=_POLL, return_when=FIRST_COMPLETED)
             for fut in done:
                 try:
-                    on_result(fut.result())
+                    rec = fut.result()
                 except BrokenProcessPool:
+                    if stop:  # Ctrl-C reached a worker still starting: an interruption
+                        continue
                     raise ScenarioError(
                         "a worker process died (killed, out of memory or crashed); every "
                         "finished run is saved: run the same command again to resume") from None
+                on_result(rec)
+            if stop:
+                break
             for task in itertools.islice(tasks, len(done)):
                 pending.add(pool.submit(execute_run, task))
         clean = not pending
@@ -534,8 +562,11 @@ def _run_local(tasks: Iterator[_Task], workers: int, on_result: Callable[[RunRec
         else:
             # Interrupted or failed: drop queued runs and stop the workers now; nothing
             # in flight has been recorded, so a re-run does those runs again.
-            for proc in list(getattr(pool, "_processes", {}).values()):
+            procs = list(getattr(pool, "_processes", {}).values())
+            for proc in procs:
                 proc.terminate()
+            for proc in procs:
+                proc.join()
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -551,37 +582,44 @@ def _run_ray(tasks: Iterator[_Task], workers: int, address: str | None,
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         started = True
     try:
-        cpus = int(ray.cluster_resources().get("CPU", workers)) or workers
-        remote = ray.remote(num_cpus=1)(execute_run)
-        window = 4 * max(cpus, 1)
-        pending: dict = {}
-
-        def submit(n: int) -> None:
-            for task in itertools.islice(tasks, n):
-                pending[remote.remote(task)] = task
-
-        submit(window)
-        while pending and not stop:
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=_POLL)
-            if ready:
-                ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
-            for ref in ready:
-                task = pending.pop(ref)
-                try:
-                    rec = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    # The worker died or Ray failed the task: a failed run, named.
-                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    rec = RunRecord(params=task.params, seed=task.seed,
-                                    run_seed=task.run_seed, label=task.label,
-                                    status="failed", error=f"{type(exc).__name__}: {first}")
-                on_result(rec)
-            submit(len(ready))
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        with _signals_stop(stop):  # ray.init installs its own handlers: ours come first
+            _ray_loop(ray, tasks, workers, on_result, stop)
     finally:
         if started:
             ray.shutdown()
+
+
+def _ray_loop(ray, tasks: Iterator[_Task], workers: int,
+              on_result: Callable[[RunRecord], None], stop: _Stop) -> None:
+    # Cancelled runs in flight are dropped: not recorded, so a re-run does them.
+    cpus = int(ray.cluster_resources().get("CPU", workers)) or workers
+    remote = ray.remote(num_cpus=1)(execute_run)
+    window = 4 * max(cpus, 1)
+    pending: dict = {}
+
+    def submit(n: int) -> None:
+        for task in itertools.islice(tasks, n):
+            pending[remote.remote(task)] = task
+
+    submit(window)
+    while pending and not stop:
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=_POLL)
+        if ready:
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        for ref in ready:
+            task = pending.pop(ref)
+            try:
+                rec = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                # The worker died or Ray failed the task: a failed run, named.
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                rec = RunRecord(params=task.params, seed=task.seed,
+                                run_seed=task.run_seed, label=task.label,
+                                status="failed", error=f"{type(exc).__name__}: {first}")
+            on_result(rec)
+        submit(len(ready))
+    for ref in pending:
+        ray.cancel(ref, force=True)
 
 
 # --------------------------------------------------------------------------- a sweep
