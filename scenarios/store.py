@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+@lru_cache(maxsize=1)
 def package_version() -> str:
     """Return the installed swarmgym version (``"unknown"`` outside an installed package)."""
     try:

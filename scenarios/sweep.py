@@ -62,6 +62,7 @@ from scenarios.store import STORE_FILE, ResultStore, RunRecord, canonical_params
 __all__ = [
     "BACKENDS",
     "RunSpec",
+    "RunTask",
     "Sweep",
     "SweepResult",
     "available_sweeps",
@@ -396,7 +397,9 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
 
 # --------------------------------------------------------------------------- one run
 @dataclass(frozen=True)
-class _Task:
+class RunTask:
+    """What a worker needs for one run: the kind, the run's identity and metric paths."""
+
     kind: str
     params: dict[str, Any]
     seed: int
@@ -430,7 +433,7 @@ def _lookup(summary: Mapping[str, Any], path: str) -> Any:
     return _json_value(node)
 
 
-def execute_run(task: _Task) -> RunRecord:
+def execute_run(task: RunTask) -> RunRecord:
     """Run one task of a sweep and return its record; never raises for a run's error.
 
     This is what the workers of every backend execute (a module-level function, so it
@@ -438,8 +441,8 @@ def execute_run(task: _Task) -> RunRecord:
 
     Parameters
     ----------
-    task : _Task
-        Kind, parameters, seeds, label and metric paths.
+    task : RunTask
+        Kind, parameters, seed index, run seed, label and metric paths.
 
     Returns
     -------
@@ -525,7 +528,7 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def _run_local(tasks: Iterator[_Task], workers: int, on_result: Callable[[RunRecord], None],
+def _run_local(tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRecord], None],
                stop: _Stop) -> None:
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
@@ -570,7 +573,7 @@ def _run_local(tasks: Iterator[_Task], workers: int, on_result: Callable[[RunRec
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_ray(tasks: Iterator[_Task], workers: int, address: str | None,
+def _run_ray(tasks: Iterator[RunTask], workers: int, address: str | None,
              on_result: Callable[[RunRecord], None], stop: _Stop) -> None:
     import ray
 
@@ -589,7 +592,7 @@ def _run_ray(tasks: Iterator[_Task], workers: int, address: str | None,
             ray.shutdown()
 
 
-def _ray_loop(ray, tasks: Iterator[_Task], workers: int,
+def _ray_loop(ray, tasks: Iterator[RunTask], workers: int,
               on_result: Callable[[RunRecord], None], stop: _Stop) -> None:
     # Cancelled runs in flight are dropped: not recorded, so a re-run does them.
     cpus = int(ray.cluster_resources().get("CPU", workers)) or workers
@@ -672,7 +675,8 @@ def run_sweep(
     workers : int, optional
         Local processes, or CPUs of a local Ray (default: the usable CPUs).
     address : str, optional
-        Address of an existing Ray cluster (``"auto"``, ``"ray://host:10001"``...).
+        Address of an existing Ray cluster (``"auto"``, ``"ray://host:10001"``...);
+        its nodes need swarmgym installed (the same version) to import the kinds.
     progress : bool
         Show a progress bar (runs done, failed, ETA) on stderr.
     retry_failed : bool
@@ -705,7 +709,7 @@ def run_sweep(
         result = SweepResult(total=len(sweep.runs), skipped=len(sweep.runs) - len(todo),
                              store=path)
         seen_metrics: set[str] = set()
-        tasks = (_Task(kind=sweep.kind, params=r.params, seed=r.seed, run_seed=r.run_seed,
+        tasks = (RunTask(kind=sweep.kind, params=r.params, seed=r.seed, run_seed=r.run_seed,
                        label=r.label, metrics=sweep.metrics) for r in todo)
 
         from tqdm.auto import tqdm
@@ -759,6 +763,6 @@ def run_tasks_inline(sweep: Sweep, specs: Sequence[RunSpec] | None = None) -> li
         One record per run, in order.
     """
     specs = sweep.runs if specs is None else specs
-    return [execute_run(_Task(kind=sweep.kind, params=r.params, seed=r.seed,
+    return [execute_run(RunTask(kind=sweep.kind, params=r.params, seed=r.seed,
                               run_seed=r.run_seed, label=r.label, metrics=sweep.metrics))
             for r in specs]
