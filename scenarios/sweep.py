@@ -293,8 +293,10 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         raise ScenarioError(f"{where}: unknown key {unknown[0]}; allowed top-level keys: "
                             f"{', '.join(sorted(_TOP_KEYS))}")
     name = doc.get("name", path.stem)
-    if not isinstance(name, str) or not name.strip():
-        raise ScenarioError(f"{where}: name must be a non-empty string")
+    if (not isinstance(name, str) or not name.strip() or name in (".", "..")
+            or any(c in name for c in "/\\")):
+        raise ScenarioError(f"{where}: name must be a non-empty string without / or \\ "
+                            f"(it names the default output folder runs/NAME)")
     description = doc.get("description", "")
     if not isinstance(description, str):
         raise ScenarioError(f"{where}: description must be a string")
@@ -626,6 +628,26 @@ def _ray_loop(ray, tasks: Iterator[RunTask], workers: int,
 
 
 # --------------------------------------------------------------------------- a sweep
+LOCK_FILE = "sweep.lock"
+
+
+@contextmanager
+def _only_writer(out_dir: Path) -> Iterator[None]:
+    """Refuse a second ``swarm sweep`` into the same folder while one is running."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no guard
+        yield
+        return
+    with (out_dir / LOCK_FILE).open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ScenarioError(f"{out_dir}: another sweep is writing to this folder; wait for "
+                                f"it to finish or choose another --out") from None
+        yield
+
+
 def _default_workers() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -698,7 +720,8 @@ def run_sweep(
         if owner is not None and owner != sweep.name:
             raise ScenarioError(f"{out_dir} holds the results of sweep {owner!r}, not "
                                 f"{sweep.name!r}; choose another --out")
-    with ResultStore(path) as store:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _only_writer(out_dir), ResultStore(path) as store:
         store.set_meta({
             "sweep": sweep.name, "description": sweep.description, "kind": sweep.kind,
             "scenario": sweep.scenario.name, "source": sweep.source, "sweep_file": sweep.text,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scenarios.cli import main
+from scenarios.config import ScenarioError
 from scenarios.store import ResultStore
 from scenarios.sweep import (
     available_sweeps,
@@ -225,6 +226,7 @@ def test_resume_after_a_signal_runs_each_run_exactly_once(tmp_path, sig):
     [
         (lambda t: t + "\n[[oops", "malformed TOML"),
         (lambda t: "bogus = 1\n" + t, "unknown key bogus"),
+        (lambda t: t.replace('name = "tiny"', 'name = "../tiny"'), "name must be"),
         (lambda t: t.replace('scenario = "byzantine-consensus"', ""), "missing key scenario"),
         (lambda t: t.replace('"byzantine-consensus"', '"no-such"'),
          "scenario = 'no-such': unknown scenario"),
@@ -277,6 +279,18 @@ def test_a_folder_of_another_sweep_is_refused(tmp_path, capsys):
     assert "holds the results of sweep 'other'" in capsys.readouterr().err
     with ResultStore(out / "results.sqlite", create=False) as store:
         assert store.count() == 0 and store.meta() == {"sweep": "other"}
+
+
+def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    out = tmp_path / "out"
+    out.mkdir()
+    sweep = load_sweep(_write(tmp_path, TINY))
+    with (out / "sweep.lock").open("w") as held:  # as a running sweep holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ScenarioError, match="another sweep is writing to this folder"):
+            run_sweep(sweep, out, workers=1, progress=False)
+    assert not (out / "results.sqlite").exists()
 
 
 def test_shipped_wmsr_vs_f_sweep():
