@@ -52,17 +52,15 @@ Arguments:
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
-from pettingzoo.utils import conversions, wrappers
 
+from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel
 from envs._consensus_world import ConsensusConfig, ConsensusWorld
-from envs._render import HumanWindow
 from protocols.wmsr import _lcp_kernel, _wmsr_kernel, wmsr_step
 from swarm.plots import network_frame
 
@@ -120,7 +118,7 @@ def _update(world: ConsensusWorld, messages: np.ndarray) -> None:
     world.values[world.honest] = new[world.honest]
 
 
-class raw_env(ParallelEnv):
+class raw_env(FrameRenderMixin, ParallelEnv):
     """Byzantine consensus environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -273,23 +271,11 @@ class raw_env(ParallelEnv):
         return {a: protocol_policy(o, c.trim, c.message_bound) for a, o in observations.items()}
 
     # ---------------------------------------------------------------- rendering
-    def render(self):
+    def _frame(self) -> np.ndarray:
         """Draw the network, honest robots coloured by value, Byzantine robots marked."""
-        if self.render_mode is None:
-            warnings.warn("render() called without a render_mode", stacklevel=2)
-            return None
         w = self.world
-        frame = network_frame(w.graph, w.byzantine, w.values, vmin=w.lo, vmax=w.hi,
-                              title=f"round {w.t}")
-        if self.render_mode == "rgb_array":
-            return frame
-        self._window.show(frame)
-        return None
-
-    def close(self):
-        """Close the human-mode window, if any."""
-        self._window.close()
-
+        return network_frame(w.graph, w.byzantine, w.values, vmin=w.lo, vmax=w.hi,
+                             title=f"round {w.t}")
 
 def parallel_env(**kwargs) -> raw_env:
     """Build the parallel environment (see the module docstring for the arguments)."""
@@ -298,9 +284,7 @@ def parallel_env(**kwargs) -> raw_env:
 
 def env(**kwargs):
     """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
-    aec = conversions.parallel_to_aec(raw_env(**kwargs))
-    aec = wrappers.AssertOutOfBoundsWrapper(aec)
-    return wrappers.OrderEnforcingWrapper(aec)
+    return aec_from_parallel(raw_env, **kwargs)
 
 
 class ByzantineConsensusTeamEnv(gymnasium.Env):

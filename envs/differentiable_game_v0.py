@@ -39,9 +39,8 @@ import numpy as np
 from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec
 
-from envs._render import HumanWindow, figure_to_rgb
+from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
 from games.diffgame import Box, QuadraticGame, random_quadratic_game, toy_game
 from games.sgn import certify
 from protocols._checks import check_int, check_nonneg_float
@@ -52,7 +51,7 @@ __all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
 TEST_KWARGS = {"game": "random", "n_players": 3, "block_size": 2, "max_cycles": 30}
 
 
-class raw_env(ParallelEnv):
+class raw_env(FrameRenderMixin, ParallelEnv):
     """The parallel differentiable-game environment (see the module docstring)."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -95,7 +94,7 @@ class raw_env(ParallelEnv):
         self._history: list[np.ndarray] = []
         self._steps = 0
         self._np_random = np.random.default_rng()
-        self._human = HumanWindow(self.metadata.get("render_fps", 10))
+        self._window = HumanWindow(self.metadata.get("render_fps", 10))
         # spaces are cached: the same object comes back on every call
         self._obs_spaces = {a: spaces.Box(-self.bound, self.bound, (self.game.dim,),
                                           dtype=np.float32) for a in self.possible_agents}
@@ -196,17 +195,8 @@ class raw_env(ParallelEnv):
             out[agent] = np.clip(x[sl] - h * Fi, -self.bound, self.bound).astype(np.float32)
         return out
 
-    def render(self):
+    def _frame(self) -> np.ndarray:
         """Draw the trajectory (two scalars) or the decisions vs the equilibrium."""
-        if self.render_mode is None:
-            return None
-        frame = self._draw()
-        if self.render_mode == "rgb_array":
-            return frame
-        self._human.show(frame)
-        return None
-
-    def _draw(self) -> np.ndarray:
         fig = Figure(figsize=(4, 4), dpi=64)
         ax = fig.add_subplot()
         hist = np.array(self._history) if self._history else np.zeros((1, self.game.dim))
@@ -227,10 +217,6 @@ class raw_env(ParallelEnv):
         ax.set_title(f"step {self._steps}")
         return figure_to_rgb(fig)
 
-    def close(self):
-        """Close the human-mode window, if any."""
-        self._human.close()
-
 
 def parallel_env(**kwargs) -> raw_env:
     """Build the parallel environment (arguments in the module docstring)."""
@@ -239,4 +225,4 @@ def parallel_env(**kwargs) -> raw_env:
 
 def env(**kwargs):
     """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
-    return parallel_to_aec(parallel_env(**kwargs))
+    return aec_from_parallel(raw_env, **kwargs)

@@ -43,16 +43,14 @@ Arguments:
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
-from pettingzoo.utils import conversions, wrappers
 
-from envs._render import HumanWindow, figure_to_rgb
+from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
 from games.graphon_mfg import LQGraphonMFG, label_interpolation, sample_graphon_graph
 from protocols._checks import check_float_array, check_int, check_nonneg_float
 from protocols.graphon import graphon_step, interpolated_policy
@@ -63,7 +61,7 @@ __all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
 TEST_KWARGS = {"n_players": 6, "n_steps": 30, "n_blocks": 4}
 
 
-class raw_env(ParallelEnv):
+class raw_env(FrameRenderMixin, ParallelEnv):
     """N-player graphon game environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -129,7 +127,7 @@ class raw_env(ParallelEnv):
         self._act_space = spaces.Box(-self.action_bound, self.action_bound, shape=(1,),
                                      dtype=np.float64)
         self._rng: np.random.Generator | None = None
-        self._human = HumanWindow(self.metadata["render_fps"])
+        self._window = HumanWindow(self.metadata["render_fps"])
         n = self.n_players
         self.x = np.zeros(n)
         self.z = np.zeros(n)
@@ -301,21 +299,6 @@ class raw_env(ParallelEnv):
         fig.tight_layout()
         return figure_to_rgb(fig)
 
-    def render(self):
-        """Players' states against their labels, with the graphon equilibrium mean."""
-        if self.render_mode is None:
-            warnings.warn("render() called without a render_mode", stacklevel=2)
-            return None
-        frame = self._frame()
-        if self.render_mode == "rgb_array":
-            return frame
-        self._human.show(frame)
-        return None
-
-    def close(self):
-        """Close the human-mode window, if any."""
-        self._human.close()
-
 
 def parallel_env(**kwargs) -> raw_env:
     """Build the parallel environment (see the module docstring for the arguments)."""
@@ -323,7 +306,5 @@ def parallel_env(**kwargs) -> raw_env:
 
 
 def env(**kwargs):
-    """Build the AEC environment, derived from the parallel one as PettingZoo does."""
-    aec = conversions.parallel_to_aec(raw_env(**kwargs))
-    aec = wrappers.AssertOutOfBoundsWrapper(aec)
-    return wrappers.OrderEnforcingWrapper(aec)
+    """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
+    return aec_from_parallel(raw_env, **kwargs)

@@ -38,16 +38,14 @@ Arguments:
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
-from pettingzoo.utils import conversions, wrappers
 
-from envs._render import HumanWindow, figure_to_rgb
+from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
 from games.power_control import PowerControlGame
 from protocols._checks import check_int, check_nonneg_float
 from protocols.iwf import waterfill
@@ -79,7 +77,7 @@ def iwf_policy(observation: np.ndarray, budget: float = 1.0) -> np.ndarray:
     return waterfill(obs[:n] / obs[n:], budget) / budget
 
 
-class raw_env(ParallelEnv):
+class raw_env(FrameRenderMixin, ParallelEnv):
     """Power-control game environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "name": "power_control_v0",
@@ -139,7 +137,7 @@ class raw_env(ParallelEnv):
             for a in self.possible_agents}
         self.game: PowerControlGame | None = None
         self._rng: np.random.Generator | None = None
-        self._human = HumanWindow(self.metadata["render_fps"])
+        self._window = HumanWindow(self.metadata["render_fps"])
         self.power = np.zeros((self.n_users, self.n_carriers))
         self.measured = np.zeros((self.n_users, self.n_carriers))
         self.cycles = 0
@@ -252,21 +250,6 @@ class raw_env(ParallelEnv):
         fig.tight_layout()
         return figure_to_rgb(fig)
 
-    def render(self):
-        """Stacked bars of every user's power over the carriers."""
-        if self.render_mode is None:
-            warnings.warn("render() called without a render_mode", stacklevel=2)
-            return None
-        frame = self._frame()
-        if self.render_mode == "rgb_array":
-            return frame
-        self._human.show(frame)
-        return None
-
-    def close(self):
-        """Close the human-mode window, if any."""
-        self._human.close()
-
 
 def parallel_env(**kwargs) -> raw_env:
     """Build the parallel environment (see the module docstring for the arguments)."""
@@ -274,7 +257,5 @@ def parallel_env(**kwargs) -> raw_env:
 
 
 def env(**kwargs):
-    """Build the AEC environment, derived from the parallel one as PettingZoo does."""
-    aec = conversions.parallel_to_aec(raw_env(**kwargs))
-    aec = wrappers.AssertOutOfBoundsWrapper(aec)
-    return wrappers.OrderEnforcingWrapper(aec)
+    """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
+    return aec_from_parallel(raw_env, **kwargs)

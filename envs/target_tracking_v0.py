@@ -45,19 +45,17 @@ Arguments:
 
 from __future__ import annotations
 
-import warnings
 from typing import ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
-from pettingzoo.utils import conversions, wrappers
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from envs._render import HumanWindow, figure_to_rgb
+from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
 from envs.team import TeamEnv
 from protocols._checks import check_int, check_nonneg_float
 from swarm.dbp_cases import DBPConfig, TargetTracking
@@ -88,7 +86,7 @@ def pursue_policy(observation: np.ndarray) -> np.ndarray:
     return (rel / norm if norm > 1e-12 else np.zeros(2)).astype(np.float32)
 
 
-class raw_env(ParallelEnv):
+class raw_env(FrameRenderMixin, ParallelEnv):
     """Target tracking environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -234,11 +232,8 @@ class raw_env(ParallelEnv):
         return obs, rewards, terms, truncs, infos
 
     # ------------------------------------------------------------- rendering
-    def render(self):
+    def _frame(self) -> np.ndarray:
         """Draw the swarm: cooperative, Byzantine and blocked robots, target and decoy."""
-        if self.render_mode is None:
-            warnings.warn("render() called without a render_mode", stacklevel=2)
-            return None
         case = self.case
         fig = Figure(figsize=(4.5, 4.5), dpi=80)
         ax = fig.add_subplot()
@@ -255,15 +250,7 @@ class raw_env(ParallelEnv):
         ax.set_aspect("equal")
         ax.set_title(f"tick {case.t}, {self.config.defence}")
         ax.legend(loc="upper right", fontsize=6)
-        frame = figure_to_rgb(fig)
-        if self.render_mode == "rgb_array":
-            return frame
-        self._window.show(frame)
-        return None
-
-    def close(self):
-        """Close the human-mode window, if any."""
-        self._window.close()
+        return figure_to_rgb(fig)
 
 
 def parallel_env(**kwargs) -> raw_env:
@@ -273,9 +260,7 @@ def parallel_env(**kwargs) -> raw_env:
 
 def env(**kwargs):
     """Build the AEC environment, derived from the parallel one with ``parallel_to_aec``."""
-    aec = conversions.parallel_to_aec(raw_env(**kwargs))
-    aec = wrappers.AssertOutOfBoundsWrapper(aec)
-    return wrappers.OrderEnforcingWrapper(aec)
+    return aec_from_parallel(raw_env, **kwargs)
 
 
 class TargetTrackingTeamEnv(TeamEnv):

@@ -1,13 +1,16 @@
-"""Rendering helpers shared by the environments: Agg figures to RGB, a human window."""
+"""Pieces shared by the PettingZoo environments: rendering and the AEC form."""
 
 from __future__ import annotations
+
+import warnings
 
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from pettingzoo.utils import conversions, wrappers
 
-__all__ = ["HumanWindow", "figure_to_rgb"]
+__all__ = ["FrameRenderMixin", "HumanWindow", "aec_from_parallel", "figure_to_rgb"]
 
 _NON_INTERACTIVE = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
 
@@ -72,3 +75,46 @@ class HumanWindow:
 
     def __getstate__(self):
         return {"fps": self.fps, "_fig": None, "_image": None}
+
+
+class FrameRenderMixin:
+    """``render`` and ``close`` for an environment that draws its state with ``_frame()``.
+
+    The environment sets ``render_mode`` and ``_window`` (a :class:`HumanWindow`) and
+    defines ``_frame() -> ndarray`` (H, W, 3 uint8).
+    """
+
+    def render(self):
+        """Return the frame (``"rgb_array"``), or show it (``"human"``, returns None)."""
+        if self.render_mode is None:
+            warnings.warn("render() called without a render_mode", stacklevel=2)
+            return None
+        frame = self._frame()
+        if self.render_mode == "rgb_array":
+            return frame
+        self._window.show(frame)
+        return None
+
+    def close(self):
+        """Close the human-mode window, if any."""
+        self._window.close()
+
+
+def aec_from_parallel(raw_env_cls, **kwargs):
+    """Build the AEC form of a parallel environment, as PettingZoo's own envs do.
+
+    Parameters
+    ----------
+    raw_env_cls : type
+        The parallel environment class.
+    **kwargs
+        Its arguments.
+
+    Returns
+    -------
+    pettingzoo.AECEnv
+        ``parallel_to_aec`` wrapped in PettingZoo's bounds and order checks.
+    """
+    aec = conversions.parallel_to_aec(raw_env_cls(**kwargs))
+    aec = wrappers.AssertOutOfBoundsWrapper(aec)
+    return wrappers.OrderEnforcingWrapper(aec)
