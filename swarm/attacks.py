@@ -13,6 +13,7 @@ Every random draw comes from the ``numpy.random.Generator`` passed in.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -87,7 +88,7 @@ class AttackContext:
         return ~self.byzantine
 
 
-class Attack:
+class Attack(ABC):
     """Base class: ``reset`` once per run, then ``messages`` every round."""
 
     name: ClassVar[str] = ""
@@ -105,6 +106,7 @@ class Attack:
         self.ctx = ctx
         self.rng = rng
 
+    @abstractmethod
     def messages(self, t: int, values: np.ndarray) -> np.ndarray:
         """Messages along the Byzantine out-edges in round ``t``.
 
@@ -120,7 +122,6 @@ class Attack:
         numpy.ndarray, shape (len(ctx.edge_index),)
             One message per Byzantine out-edge, in the order of ``ctx.edge_index``.
         """
-        raise NotImplementedError  # pragma: no cover - every subclass defines it
 
 
 @dataclass
