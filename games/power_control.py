@@ -88,7 +88,7 @@ def rayleigh_channel(
     link_length: tuple[float, float] = (10.0, 50.0),
     path_loss_exponent: float = 3.5,
     reference_distance: float = 1.0,
-    n_taps: int = 8,
+    n_taps: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frequency-selective Rayleigh fading with distance path loss.
 
@@ -113,8 +113,8 @@ def rayleigh_channel(
         ``alpha`` >= 0.
     reference_distance : float
         ``d0`` (m), > 0: the distance at which the path gain is 1.
-    n_taps : int
-        Channel taps, in ``[1, n_carriers]``.
+    n_taps : int, optional
+        Channel taps, in ``[1, n_carriers]``; default ``min(8, n_carriers)``.
 
     Returns
     -------
@@ -133,7 +133,7 @@ def rayleigh_channel(
         raise ValueError(f"link_length must satisfy low <= high, got {link_length}")
     alpha = check_nonneg_float("path_loss_exponent", path_loss_exponent)
     d0 = check_nonneg_float("reference_distance", reference_distance, positive=True)
-    taps = check_int("n_taps", n_taps, low=1, high=nk)
+    taps = check_int("n_taps", min(8, nk) if n_taps is None else n_taps, low=1, high=nk)
     tx = rng.uniform(0.0, area, size=(nq, 2))
     angle = rng.uniform(0.0, 2 * np.pi, size=nq)
     length = rng.uniform(lo, hi, size=nq)

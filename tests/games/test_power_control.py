@@ -250,3 +250,11 @@ def test_oscillating_case_has_several_equilibria():
     for eq in ([[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 0.0]], [[x, 1 - x], [x, 1 - x]]):
         assert game.nash_gap(eq) <= 1e-15
     assert game.nash_gap([[1.0, 0.0], [1.0, 0.0]]) == 1.0
+
+
+def test_rayleigh_defaults_work_with_few_carriers():
+    # The default number of channel taps adapts to the number of carriers.
+    game = PowerControlGame.rayleigh(3, 4, seed=0)
+    assert game.gains.shape == (3, 3, 4)
+    with pytest.raises(ValueError, match="n_taps must be <= 4"):
+        PowerControlGame.rayleigh(3, 4, seed=0, n_taps=8)
