@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -235,10 +236,8 @@ class OpenAIChatModel:
                 last = f"HTTP {exc.code}: {detail or exc.reason}"
                 retry_after = exc.headers.get("Retry-After") if exc.headers else None
                 if retry_after is not None:
-                    try:
+                    with contextlib.suppress(ValueError):
                         delay = min(self.max_backoff, max(0.0, float(retry_after)))
-                    except ValueError:
-                        pass
                 status = exc.code
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
                     TimeoutError) as exc:

@@ -18,6 +18,7 @@ All of them end with the same final-answer backstop as BAVT, so each always answ
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -122,14 +123,12 @@ def react(
     _check_common(rng, max_depth)
     ledger = BudgetLedger(budget, model)
     trace: list[Node] = []
-    try:
+    with contextlib.suppress(OutOfBudget):
         if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
                   answer_tokens=answer_tokens, temperature=temperature):
             last = trace[-1]
             return result_from(ledger, "react", problem.answer(last.state) or "", "search",
                                problem.describe(last.state), len(trace))
-    except OutOfBudget:
-        pass
     if not trace:
         trace.append(Node(state=problem.initial_state(), value=0.0))
     return _finish(problem, ledger, "react", trace, answer_tokens)
@@ -174,7 +173,7 @@ def parallel_vote(
     ledger = BudgetLedger(budget, model)
     trace: list[Node] = []
     finished: list[Node] = []
-    try:
+    with contextlib.suppress(OutOfBudget):
         while max_chains is None or len(finished) < max_chains:
             before = ledger.tokens_used
             if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
@@ -182,8 +181,6 @@ def parallel_vote(
                 finished.append(trace[-1])
             if ledger.tokens_used == before:
                 break  # a model that reports no usage would never exhaust the budget
-    except OutOfBudget:
-        pass
     if not finished:
         if not trace:
             trace.append(Node(state=problem.initial_state(), value=0.0))
@@ -241,7 +238,7 @@ def best_of_n(
     ledger = BudgetLedger(budget, model)
     trace: list[Node] = []
     finished: list[Node] = []
-    try:
+    with contextlib.suppress(OutOfBudget):
         while max_chains is None or len(finished) < max_chains:
             before = ledger.tokens_used
             if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
@@ -254,8 +251,6 @@ def best_of_n(
                 node.value = parse_absolute_score(gen.texts[0] if gen.texts else "")
             if ledger.tokens_used == before:
                 break  # a model that reports no usage would never exhaust the budget
-    except OutOfBudget:
-        pass
     if not finished:
         if not trace:
             trace.append(Node(state=problem.initial_state(), value=0.0))
@@ -315,7 +310,7 @@ def beam(
     root = Node(state=problem.initial_state(), value=root_value)
     nodes = [root]
     beam_nodes = [root]
-    try:
+    with contextlib.suppress(OutOfBudget):
         for _ in range(max_depth):
             pool: list[Node] = []
             for node in beam_nodes:
@@ -338,8 +333,6 @@ def beam(
                 return result_from(ledger, "beam", problem.answer(win.state) or "", "search",
                                    problem.describe(win.state), len(nodes))
             beam_nodes = [c for c in order if not problem.is_terminal(c.state)][:width]
-    except OutOfBudget:
-        pass
     open_nodes = sorted((n for n in nodes if not n.pruned and not problem.is_terminal(n.state)),
                         key=lambda n: (-n.value, -n.depth))
     answers = [n for n in nodes if problem.is_terminal(n.state)]

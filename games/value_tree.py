@@ -29,6 +29,7 @@ vote, best-of-n by value, beam search) are in :mod:`games.search_baselines`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import warnings
@@ -889,7 +890,7 @@ def bavt(
         live = [n for n in nodes if not n.pruned and not problem.is_terminal(n.state)]
         return sorted(live, key=lambda n: (-n.value, -n.depth))
 
-    try:
+    with contextlib.suppress(OutOfBudget):
         while True:
             frontier = [n for n in nodes if is_open(n)]
             if not frontier:
@@ -922,8 +923,6 @@ def bavt(
                 return result_from(ledger, "bavt", problem.answer(win.state) or "", "search",
                                    problem.describe(win.state), len(nodes),
                                    sum(bool(n.pruned) for n in nodes))
-    except OutOfBudget:
-        pass
     answers = [n for n in nodes if problem.is_terminal(n.state)]
     answer, how, state = backstop(problem, ledger, unanswered() or [root], answers,
                                   answer_tokens=answer_tokens)

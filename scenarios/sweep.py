@@ -32,6 +32,7 @@ re-running the same sweep into the same folder skips every run already recorded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -472,12 +473,10 @@ def _worker_init(parent: int) -> None:
     # If the parent is killed outright (SIGKILL, OOM), Linux ends its workers too; they
     # would otherwise wait forever on the pool's queue.
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             import ctypes
 
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
     if os.getppid() != parent:
         os._exit(1)
     # tqdm makes a multiprocessing lock on first use (kinds build disabled bars); a worker
@@ -505,11 +504,9 @@ def _signals_stop(stop: _Stop) -> Iterator[None]:
         stop.signal = signal.Signals(signum).name
 
     saved = {}
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         for sig in (signal.SIGINT, signal.SIGTERM):
             saved[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        pass
     try:
         yield
     finally:
