@@ -76,6 +76,30 @@ class Param:
             parts.append(self.check_msg)
         return " ".join(parts)
 
+    def validate(self, value: Any, *, where: str, label: str) -> Any:
+        """Return ``value`` converted, or raise a :class:`ScenarioError` naming the key.
+
+        Parameters
+        ----------
+        value : object
+            The value given.
+        where : str
+            The file (or other source) named in the message.
+        label : str
+            The key as the user wrote it, such as ``params.n_robots``.
+
+        Returns
+        -------
+        object
+            The converted value.
+        """
+        try:
+            return self.convert(value)
+        except (ValueError, TypeError):
+            raise ScenarioError(
+                f"{where}: {label} = {value!r} is not allowed; expected {self.allowed()}"
+            ) from None
+
     def convert(self, value: Any) -> Any:
         """Return ``value`` converted to the parameter's type, or raise ``ValueError``."""
         t = self.type
@@ -135,16 +159,8 @@ def validate_params(
         raise ScenarioError(
             f"{where}: unknown key params.{unknown[0]}; allowed keys: {', '.join(sorted(schema))}"
         )
-    out = {}
-    for key, spec in schema.items():
-        value = raw.get(key, spec.default)
-        try:
-            out[key] = spec.convert(value)
-        except (ValueError, TypeError):
-            raise ScenarioError(
-                f"{where}: params.{key} = {value!r} is not allowed; expected {spec.allowed()}"
-            ) from None
-    return out
+    return {key: spec.validate(raw.get(key, spec.default), where=where, label=f"params.{key}")
+            for key, spec in schema.items()}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

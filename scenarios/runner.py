@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import pkgutil
 import tomllib
 from collections.abc import Iterable
@@ -21,11 +22,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from scenarios.config import Outcome, Scenario, ScenarioError, parse_override, validate_params
 
 __all__ = [
     "available_kinds",
     "available_scenarios",
+    "jsonable",
     "load_kind",
     "load_scenario",
     "run_scenario",
@@ -142,20 +146,36 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
                     source=where)
 
 
-def _jsonable(obj: Any) -> Any:
-    import numpy as np
+def jsonable(obj: Any) -> Any:
+    """Turn results into plain JSON values.
 
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+    numpy arrays and scalars become lists and numbers, mapping keys become strings,
+    non-finite floats (which JSON cannot hold) become None, and any other object its
+    ``repr``.
+
+    Parameters
+    ----------
+    obj : object
+        A summary, metric or parameter value.
+
+    Returns
+    -------
+    object
+        ``None``, bool, int, float, str, or lists and dicts of them.
+    """
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        obj = obj.tolist()
     if isinstance(obj, np.generic):
         obj = obj.item()
-    if isinstance(obj, float) and obj != obj:  # NaN has no JSON form
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
         return None
-    return obj
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return repr(obj)
 
 
 def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path) -> Path:
@@ -181,7 +201,7 @@ def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path
     doc = {"scenario": scenario.name, "seed": seed, "params": scenario.params}
     doc.update(outcome.summary)
     path = out_dir / "summary.json"
-    path.write_text(json.dumps(_jsonable(doc), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(jsonable(doc), indent=2) + "\n", encoding="utf-8")
     return path
 
 

@@ -36,7 +36,6 @@ import contextlib
 import hashlib
 import itertools
 import json
-import math
 import multiprocessing
 import os
 import signal
@@ -57,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from scenarios.config import Scenario, ScenarioError
-from scenarios.runner import available_scenarios, load_kind, load_scenario
+from scenarios.runner import available_scenarios, jsonable, load_kind, load_scenario
 from scenarios.store import STORE_FILE, ResultStore, RunRecord, canonical_params
 
 __all__ = [
@@ -248,13 +247,7 @@ def _check_value(schema: Mapping, key: str, value: Any, where: str, label: str) 
     if key not in schema:
         raise ScenarioError(f"{where}: unknown key {label}; the kind's params are: "
                             f"{', '.join(sorted(schema))}")
-    spec = schema[key]
-    try:
-        return spec.convert(value)
-    except (ValueError, TypeError):
-        raise ScenarioError(
-            f"{where}: {label} = {value!r} is not allowed; expected {spec.allowed()}"
-        ) from None
+    return schema[key].validate(value, where=where, label=label)
 
 
 def _check_metric(path: Any, where: str, i: int) -> str:
@@ -411,29 +404,13 @@ class RunTask:
     metrics: tuple[str, ...]
 
 
-def _json_value(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        v = v.tolist()
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, dict):
-        return {str(k): _json_value(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_json_value(x) for x in v]
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is None or isinstance(v, bool | int | float | str):
-        return v
-    return repr(v)
-
-
 def _lookup(summary: Mapping[str, Any], path: str) -> Any:
     node: Any = summary
     for part in path.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return None
         node = node[part]
-    return _json_value(node)
+    return jsonable(node)
 
 
 def execute_run(task: RunTask) -> RunRecord:
