@@ -24,11 +24,13 @@ import numpy as np
 
 from protocols._checks import check_int, check_nonneg_float
 from protocols.iwf import (
+    OPTION_DEFAULTS,
     SCHEDULES,
+    _iterate,
+    _move_gains,
     best_response,
     check_channel,
     interference,
-    iterative_waterfill,
     nash_gap,
 )
 
@@ -229,6 +231,7 @@ class PowerControlGame:
         self._gains, self._noise, self._budget, self._mask = (
             g.copy(), nz.copy(), b.copy(), c.copy())
         self._rho: float | None = None
+        self._move_gains: np.ndarray | None = None  # built by the first sequential solve
 
     @classmethod
     def rayleigh(
@@ -314,6 +317,10 @@ class PowerControlGame:
         """Each user's rate ``sum_k log2(1 + SINR)`` (bit/s/Hz), shape (Q,)."""
         return np.log2(1.0 + self.sinr(power)).sum(axis=1)
 
+    def _rates_given(self, power: np.ndarray, interf: np.ndarray) -> np.ndarray:
+        direct = self._gains[np.arange(self.n_users), np.arange(self.n_users)]
+        return np.log2(1.0 + direct * power / interf).sum(axis=1)
+
     def best_response(self, power) -> np.ndarray:
         """Every user's water-filling response to the others in ``power``, shape (Q, N)."""
         return best_response(self._gains, self._noise, self._budget, power, self._mask)
@@ -379,18 +386,19 @@ class PowerControlGame:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, "
                              f"got {schedule!r}")
-        allowed = {"p0", "step", "step_decay", "measurement_noise", "update_prob",
-                   "max_delay", "order"}
-        unknown = sorted(set(options) - allowed)
+        unknown = sorted(set(options) - set(OPTION_DEFAULTS))
         if unknown:
             raise TypeError(f"solve() got an unexpected keyword argument {unknown[0]!r}; "
-                            f"allowed: {', '.join(sorted(allowed))}")
-        res = iterative_waterfill(self._gains, self._noise, self._budget, self._mask,
-                                  schedule=schedule, tol=tol, max_iter=max_iter, seed=seed,
-                                  **options)
+                            f"allowed: {', '.join(sorted(OPTION_DEFAULTS))}")
+        if schedule == "sequential" and self._move_gains is None:
+            self._move_gains = _move_gains(self._gains, self._noise, self._budget)
+        res = _iterate((self._gains, self._noise, self._budget, self._mask),
+                       self._move_gains if schedule == "sequential" else None,
+                       schedule=schedule, tol=tol, max_iter=max_iter, seed=seed,
+                       **(OPTION_DEFAULTS | options))
         return PowerControlResult(
             power=res.power,
-            rates=self.rates(res.power),
+            rates=self._rates_given(res.power, res.interference),
             converged=res.converged,
             iterations=res.iterations,
             nash_gap=res.nash_gap,
