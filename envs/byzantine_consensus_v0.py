@@ -29,7 +29,12 @@ within ``radio_range`` and made (2F+1)-robust by construction
 (:func:`swarm.topology.robust_geometric`), robot ids shuffled, values uniform in [0, 1).
 With ``role="attacker"`` the honest robots run ``protocol``; with ``role="defender"``
 the Byzantine robots run the built-in ``attack`` and :func:`protocol_policy` is the
-ready policy that reproduces W-MSR (or LCP) from an observation.
+ready policy that reproduces W-MSR (or LCP) from an observation. Against attacker
+actions, which are bounded, W-MSR and LCP run the one-pass kernel of the batched mode
+(:func:`protocols.wmsr._bounded_node`, within a few roundings of the exact mean), so
+:class:`envs.vector.ByzantineConsensusVectorEnv` reproduces this environment bit for
+bit; against the built-in attacks, which may send anything, they run
+:func:`protocols.wmsr.wmsr_step`'s exact kernel.
 
 Arguments:
 
@@ -61,7 +66,7 @@ from pettingzoo import ParallelEnv
 
 from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel
 from envs._consensus_world import ConsensusConfig, ConsensusWorld
-from protocols.wmsr import _lcp_kernel, _wmsr_kernel, wmsr_step
+from protocols.wmsr import _attacked_round_batch, _lcp_kernel, _wmsr_kernel, wmsr_step
 from swarm.plots import network_frame
 
 __all__ = [
@@ -116,6 +121,17 @@ def _update(world: ConsensusWorld, messages: np.ndarray) -> None:
     else:
         _lcp_kernel(world.values, world.indptr, world.indices, messages, new)
     world.values[world.honest] = new[world.honest]
+
+
+def _attacked_round(world: ConsensusWorld, actions: np.ndarray) -> None:
+    """W-MSR or LCP round against attacker actions (F, n): the batched kernel with B = 1."""
+    c = world.config
+    new = np.empty((1, c.n_robots))
+    _attacked_round_batch(world.values[None], world.indptr[None], world.sources[None],
+                          c.n_honest, actions[None], np.array([world.lo]),
+                          np.array([world.width]), c.message_bound, c.trim,
+                          np.ones(1, dtype=bool), new)
+    world.values[world.honest] = new[0, world.honest]
 
 
 class raw_env(FrameRenderMixin, ParallelEnv):
@@ -228,10 +244,13 @@ class raw_env(FrameRenderMixin, ParallelEnv):
             act = np.full((c.n_byzantine, c.n_robots), np.nan)
             for agent, a in actions.items():
                 act[self._robot[agent] - c.n_honest] = self._check_action(agent, a)
-            _update(w, w.gather(w.attacker_messages(act)))
+            if c.protocol == "dbp":
+                _update(w, w.gather(w.attacker_messages(self._to_units(act))))
+            else:
+                _attacked_round(w, act)
         else:
             for agent, a in actions.items():
-                u = self._check_action(agent, a)[0]
+                u = self._to_units(self._check_action(agent, a))[0]
                 if np.isfinite(u):
                     w.values[self._robot[agent]] = w.lo + w.width * u
         spread, _, mean = w.finish_round()
@@ -262,8 +281,11 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         shape = self._action_spaces[agent].shape
         if a.shape != shape:
             raise ValueError(f"action of {agent} must have shape {shape}, got {a.shape}")
-        b = self.config.message_bound
-        return 0.5 + (0.5 + b) * np.clip(a, -1.0, 1.0)
+        return a
+
+    def _to_units(self, action: np.ndarray) -> np.ndarray:
+        """Actions in [-1, 1] (clipped) to hull units ``[-b, 1 + b]``."""
+        return 0.5 + (0.5 + self.config.message_bound) * np.clip(action, -1.0, 1.0)
 
     def defender_actions(self, observations: dict) -> dict:
         """Every defender's :func:`protocol_policy` action (the honest protocol)."""

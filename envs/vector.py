@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+from numba import njit
 
 from envs._consensus_world import ConsensusConfig, ConsensusWorld
 from envs.byzantine_consensus_v0 import ByzantineConsensusTeamEnv
@@ -26,6 +27,37 @@ from protocols._checks import check_int
 from protocols.wmsr import _attacked_round_batch
 
 __all__ = ["ByzantineConsensusVectorEnv"]
+
+
+@njit(cache=True)
+def _observe_batch(values, lo, width, n_honest, clip, masks, t, max_cycles, obs, hmax, hmin):
+    """Team observations of every swarm, as the team environment builds them.
+
+    ``obs[b]`` is the honest values in hull units (non-finite as 0, clipped to
+    ``[-clip, 1 + clip]``; 0 for Byzantine robots), then ``masks[b]``, then
+    ``t[b] / max_cycles``; ``hmax[b]`` and ``hmin[b]`` receive the honest values'
+    largest and smallest in hull units (unclipped).
+    """
+    B, n = values.shape
+    m = masks.shape[1]
+    for b in range(B):
+        top = -np.inf
+        bottom = np.inf
+        for i in range(n):
+            if i < n_honest:
+                u = (values[b, i] - lo[b]) / width[b]
+                top = max(top, u)
+                bottom = min(bottom, u)
+                if not np.isfinite(u):
+                    u = 0.0
+                obs[b, i] = min(max(u, -clip), 1.0 + clip)
+            else:
+                obs[b, i] = 0.0
+        for j in range(m):
+            obs[b, n + j] = masks[b, j]
+        obs[b, n + m] = t[b] / max_cycles
+        hmax[b] = top
+        hmin[b] = bottom
 
 
 class ByzantineConsensusVectorEnv(VectorEnv):
@@ -67,7 +99,7 @@ class ByzantineConsensusVectorEnv(VectorEnv):
         self._np_randoms: list[np.random.Generator | None] = [None] * B
         self.values = np.zeros((B, n))
         self.indptr = np.zeros((B, n + 1), dtype=np.int64)
-        self.indices = np.zeros((B, 1), dtype=np.int64)
+        self.sources = np.zeros((B, 1), dtype=np.uint32)
         self.lo = np.zeros(B)
         self.width = np.ones(B)
         self.t = np.zeros(B, dtype=np.int64)
@@ -83,12 +115,12 @@ class ByzantineConsensusVectorEnv(VectorEnv):
         inner = int(self._np_randoms[b].integers(2**63))
         w = self.worlds[b]
         w.reset(np.random.default_rng(inner))
-        m = w.indices.shape[0]
-        if m > self.indices.shape[1]:
-            grown = np.zeros((self.num_envs, max(m, 2 * self.indices.shape[1])), dtype=np.int64)
-            grown[:, :self.indices.shape[1]] = self.indices
-            self.indices = grown
-        self.indices[b, :m] = w.indices
+        m = w.sources.shape[0]
+        if m > self.sources.shape[1]:
+            grown = np.zeros((self.num_envs, max(m, 2 * self.sources.shape[1])), dtype=np.uint32)
+            grown[:, :self.sources.shape[1]] = self.sources
+            self.sources = grown
+        self.sources[b, :m] = w.sources
         self.indptr[b] = w.indptr
         self.values[b] = w.values
         self.lo[b], self.width[b] = w.lo, w.width
@@ -131,23 +163,18 @@ class ByzantineConsensusVectorEnv(VectorEnv):
                 raise ValueError(f"options['reset_mask'] must have shape ({B},)")
         for b in np.flatnonzero(mask):
             self._reset_one(int(b), seeds[b])
-        return self._observe(), {}
+        return self._observe()[0], {}
 
     # -------------------------------------------------------------------- step
-    def _hull_units(self) -> np.ndarray:
-        h = (self.values[:, :self.n_honest] - self.lo[:, None]) / self.width[:, None]
-        return h
-
-    def _observe(self) -> np.ndarray:
+    def _observe(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Observations (B, obs_dim) and the honest values' max and min in hull units."""
         c = self.config
-        clip = c.obs_clip
-        u = self._hull_units()
-        u = np.clip(np.where(np.isfinite(u), u, 0.0), -clip, 1.0 + clip)
-        vals = np.zeros((self.num_envs, c.n_robots))
-        vals[:, :self.n_honest] = u
-        frac = (self.t / c.max_cycles)[:, None]
-        return np.concatenate([vals.astype(np.float32), self.masks,
-                               frac.astype(np.float32)], axis=1)
+        obs = np.empty((self.num_envs, (c.n_byzantine + 1) * c.n_robots + 1), dtype=np.float32)
+        hmax = np.empty(self.num_envs)
+        hmin = np.empty(self.num_envs)
+        _observe_batch(self.values, self.lo, self.width, self.n_honest, c.obs_clip, self.masks,
+                       self.t, c.max_cycles, obs, hmax, hmin)
+        return obs, hmax, hmin
 
     def step(self, actions):
         """Step every swarm; autoreset those that ended on the previous step.
@@ -173,13 +200,12 @@ class ByzantineConsensusVectorEnv(VectorEnv):
         for b in np.flatnonzero(resetting):
             self._reset_one(int(b), None)
         active = ~resetting
-        _attacked_round_batch(self.values, self.indptr, self.indices, self.n_honest,
+        _attacked_round_batch(self.values, self.indptr, self.sources, self.n_honest,
                               a.reshape(B, c.n_byzantine, c.n_robots), self.lo, self.width,
-                              c.message_bound, c.trim, c.protocol == "lcp", active, self._new)
+                              c.message_bound, c.trim, active, self._new)
         self.values, self._new = self._new, self.values
         self.t[active] += 1
-        h = self._hull_units()
-        hmax, hmin = h.max(axis=1), h.min(axis=1)
+        obs, hmax, hmin = self._observe()
         spread = hmax - hmin
         excursion = np.maximum(0.0, np.maximum(hmax - 1.0, -hmin))
         self.violation = np.where(active, np.maximum(self.violation, excursion), 0.0)
@@ -190,4 +216,4 @@ class ByzantineConsensusVectorEnv(VectorEnv):
         infos = {"honest_spread": spread, "_honest_spread": np.ones(B, dtype=bool),
                  "hull_violation": self.violation.copy(),
                  "_hull_violation": np.ones(B, dtype=bool)}
-        return self._observe(), rewards, terminated, truncated, infos
+        return obs, rewards, terminated, truncated, infos

@@ -17,6 +17,11 @@ whenever cancellation between large kept values could cost accuracy; sums near t
 overflow threshold are taken on values scaled by an exact power of two, so any finite
 input gives a finite, accurate result. The result is clamped to the range of the values
 it averages, so rounding can never move it outside their hull.
+
+The environments' attacker-driven rounds, whose messages are bounded by construction,
+use a faster one-pass variant (:func:`_attacked_round_batch`): offsets from the own
+value are summed and the trimmed ones subtracted, a few roundings from the exact mean,
+still clamped to the kept values' range.
 """
 
 from __future__ import annotations
@@ -360,35 +365,156 @@ def lcp_step(values, indptr, indices, messages, out: np.ndarray | None = None) -
     return _lcp_kernel(values, indptr, indices, messages, out)
 
 
+@njit(cache=True, inline="always")
+def _insert_high(t, a1, a2, a3):
+    """Insert ``t`` into the multiset ``a1 >= a2 >= a3``, keeping its three largest.
+
+    The comparisons are ordered so that a NaN ``t`` leaves the multiset unchanged (and
+    each compiles to one ``maxsd`` or ``minsd``).
+    """
+    m1 = a1 if a1 < t else t
+    m2 = a2 if a2 < m1 else m1
+    a3 = m2 if m2 > a3 else a3
+    a2 = m1 if m1 > a2 else a2
+    a1 = t if t > a1 else a1
+    return a1, a2, a3
+
+
+@njit(cache=True, inline="always")
+def _insert_low(t, a1, a2, a3):
+    """Insert ``t`` into the multiset ``a1 <= a2 <= a3``, keeping its three smallest."""
+    m1 = a1 if a1 > t else t
+    m2 = a2 if a2 > m1 else m1
+    a3 = m2 if m2 < a3 else a3
+    a2 = m1 if m1 < a2 else a2
+    a1 = t if t < a1 else a1
+    return a1, a2, a3
+
+
+@njit(cache=True, inline="always")
+def _bounded_node(ext, sources, start, deg, x, f, buf, scratch, partials):
+    """W-MSR update (LCP for ``f = 0``) of a robot with value ``x`` from bounded messages.
+
+    Robot ``i`` receives ``ext[sources[start + e]]`` for ``e < deg``: finite values of
+    moderate size, or NaN for silence. For ``f <= 2`` this is one pass over the
+    messages: their offsets ``v - x`` are summed (two interleaved chains) while the
+    three largest and three smallest messages are tracked; those of the ``f`` largest
+    that lie above ``x`` and of the ``f`` smallest that lie below are then subtracted,
+    and the mean is clamped to the range of the kept values. The subtraction costs
+    about one rounding of the trimmed offsets, hence "moderate size" (the
+    environments' attacks are bounded). ``f > 2`` uses :func:`_wmsr_node`.
+    """
+    src = sources[start:start + deg]
+    if f > 2:
+        for e in range(deg):
+            buf[e] = ext[src[e]]
+        return _wmsr_node(buf[:deg], x, f, scratch, partials)
+    inf = np.inf
+    h1a = h2a = h3a = h1b = h2b = h3b = -inf
+    l1a = l2a = l3a = l1b = l2b = l3b = inf
+    s0 = 0.0
+    s1 = 0.0
+    for j in range(deg >> 1):
+        v0 = ext[src[2 * j]]
+        v1 = ext[src[2 * j + 1]]
+        s0 += v0 - x
+        s1 += v1 - x
+        h1a, h2a, h3a = _insert_high(v0, h1a, h2a, h3a)
+        h1b, h2b, h3b = _insert_high(v1, h1b, h2b, h3b)
+        l1a, l2a, l3a = _insert_low(v0, l1a, l2a, l3a)
+        l1b, l2b, l3b = _insert_low(v1, l1b, l2b, l3b)
+    if deg & 1:
+        v0 = ext[src[deg - 1]]
+        s0 += v0 - x
+        h1a, h2a, h3a = _insert_high(v0, h1a, h2a, h3a)
+        l1a, l2a, l3a = _insert_low(v0, l1a, l2a, l3a)
+    s = s0 + s1
+    count = 1.0 + deg
+    if s != s:  # some robot was silent: sum again without the NaN messages
+        s = 0.0
+        for e in range(deg):
+            d = ext[src[e]] - x
+            if d == d:
+                s += d
+            else:
+                count -= 1.0
+    h1a, h2a, h3a = _insert_high(h1b, h1a, h2a, h3a)
+    h1a, h2a, h3a = _insert_high(h2b, h1a, h2a, h3a)
+    high = _insert_high(h3b, h1a, h2a, h3a)
+    l1a, l2a, l3a = _insert_low(l1b, l1a, l2a, l3a)
+    l1a, l2a, l3a = _insert_low(l2b, l1a, l2a, l3a)
+    low = _insert_low(l3b, l1a, l2a, l3a)
+    top = x
+    bottom = x
+    for r in range(f + 1):
+        hr = high[r]
+        lr = low[r]
+        if r < f:
+            if hr > x:
+                s -= hr - x
+                count -= 1.0
+            if lr < x:
+                s -= lr - x
+                count -= 1.0
+        else:
+            if hr > x:
+                top = hr
+            if lr < x:
+                bottom = lr
+    mean = x + s / count
+    return min(max(mean, bottom), top)
+
+
 @njit(cache=True)
-def _attacked_round_batch(values, indptr, indices, n_honest, actions, lo, width, bound, f,
-                          lcp, active, out):
+def _message_sources(indptr, indices, n_honest, n):
+    """Where each in-edge's message sits in the ``ext`` array of :func:`_attacked_round_batch`.
+
+    An honest sender ``s`` is ``s``; Byzantine robot ``k`` (robot ``n_honest + k``)
+    telling robot ``i`` is ``n_honest + k n + i``.
+    """
+    out = np.empty(indices.shape[0], dtype=np.uint32)
+    for i in range(n):
+        for e in range(indptr[i], indptr[i + 1]):
+            s = indices[e]
+            out[e] = s if s < n_honest else n_honest + (s - n_honest) * n + i
+    return out
+
+
+@njit(cache=True)
+def _attacked_round_batch(values, indptr, sources, n_honest, actions, lo, width, bound, f,
+                          active, out):
     """One round of B independent swarms whose last robots are attackers driven by actions.
+
+    Honest robots run :func:`_bounded_node` (W-MSR with parameter ``f``; ``f = 0`` is
+    LCP). Swarm ``b`` with ``B = 1`` is exactly what the single environment computes.
 
     Parameters (no checks; the caller validates)
     ----------
     values : float64 (B, n)
         Robot values; robots ``n_honest ..`` are Byzantine.
-    indptr : int64 (B, n + 1); indices : int64 (B, M)
-        Each swarm's in-edge CSR (``indices[b]`` padded beyond ``indptr[b, n]``).
-    actions : float64 (B, n - n_honest, n)
+    indptr : int64 (B, n + 1); sources : uint32 (B, M)
+        Each swarm's in-edge CSR, with senders as :func:`_message_sources` gives them
+        (padded beyond ``indptr[b, n]``).
+    actions : float (B, n - n_honest, n)
         ``actions[b, k, j]`` in [-1, 1] (clipped; NaN is silence): Byzantine robot k of
         swarm b tells robot j ``lo[b] + width[b] * (0.5 + (0.5 + bound) * a)``.
     lo, width : float64 (B,)
         Hull of each swarm's honest initial values.
     f : int
-        W-MSR parameter (ignored when ``lcp``).
+        W-MSR parameter (0 for LCP).
     active : bool (B,)
         Swarms to step; the others are copied unchanged.
     out : float64 (B, n)
         New values (Byzantine entries copied).
     """
     B, n = values.shape
+    nb = n - n_honest
     max_deg = 0
     for b in range(B):
         max_deg = max(max_deg, _max_degree(indptr[b]))
-    raw = np.empty(max_deg + 1, dtype=np.float64)
+    ext = np.empty(n_honest + nb * n, dtype=np.float64)
     buf = np.empty(max_deg + 1, dtype=np.float64)
+    scratch = np.empty(max_deg + 1, dtype=np.float64)
     partials = np.empty(max_deg + 64, dtype=np.float64)
     scale = 0.5 + bound
     for b in range(B):
@@ -396,6 +522,15 @@ def _attacked_round_batch(values, indptr, indices, n_honest, actions, lo, width,
             for i in range(n):
                 out[b, i] = values[b, i]
             continue
+        for i in range(n_honest):
+            ext[i] = values[b, i]
+        for k in range(nb):
+            for j in range(n):
+                a = np.float64(actions[b, k, j])
+                if a == a:
+                    a = min(max(a, -1.0), 1.0)
+                ext[n_honest + k * n + j] = lo[b] + width[b] * (0.5 + scale * a)
+        src = sources[b]
         for i in range(n):
             x = values[b, i]
             if i >= n_honest:
@@ -403,17 +538,5 @@ def _attacked_round_batch(values, indptr, indices, n_honest, actions, lo, width,
                 continue
             start = indptr[b, i]
             deg = indptr[b, i + 1] - start
-            for e in range(deg):
-                s = indices[b, start + e]
-                if s < n_honest:
-                    raw[e] = values[b, s]
-                else:
-                    a = actions[b, s - n_honest, i]
-                    if a == a:
-                        a = min(max(a, -1.0), 1.0)
-                    raw[e] = lo[b] + width[b] * (0.5 + scale * a)
-            if lcp:
-                out[b, i] = _lcp_node(raw[:deg], x, buf, partials)
-            else:
-                out[b, i] = _wmsr_node(raw[:deg], x, f, buf, partials)
+            out[b, i] = _bounded_node(ext, src, start, deg, x, f, buf, scratch, partials)
     return out

@@ -14,11 +14,13 @@ def _actions(rng, B, dim, t):
     return a
 
 
-@pytest.mark.parametrize("protocol", ["wmsr", "lcp"])
-def test_batch_equals_separate_envs_bit_for_bit_across_autoresets(protocol):
+@pytest.mark.parametrize("extra", [{"protocol": "wmsr"}, {"protocol": "lcp"},
+                                   {"protocol": "wmsr", "f": 1}, {"protocol": "wmsr", "f": 3}])
+def test_batch_equals_separate_envs_bit_for_bit_across_autoresets(extra):
+    # f <= 2 runs the one-pass kernel, f = 3 the exact one.
     B = 4
-    vec = ByzantineConsensusVectorEnv(B, protocol=protocol, **KW)
-    singles = [ByzantineConsensusTeamEnv(protocol=protocol, **KW) for _ in range(B)]
+    vec = ByzantineConsensusVectorEnv(B, **extra, **KW)
+    singles = [ByzantineConsensusTeamEnv(**extra, **KW) for _ in range(B)]
     obs_v, _ = vec.reset(seed=100)
     obs_s = [env.reset(seed=100 + i)[0] for i, env in enumerate(singles)]
     assert np.array_equal(obs_v, np.stack(obs_s))

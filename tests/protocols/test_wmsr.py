@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocols.wmsr import lcp_step, wmsr_step
+from protocols.wmsr import (
+    _attacked_round_batch,
+    _insert_high,
+    _insert_low,
+    _message_sources,
+    lcp_step,
+    wmsr_step,
+)
 
 
 def reference_wmsr(values, indptr, indices, messages, f):
@@ -131,3 +138,90 @@ def test_bad_input_errors(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         wmsr_step(**args)
+
+
+# ------------------------------------------ the environments' bounded-message kernel
+
+
+def _bounded_round(values, indptr, indices, messages, f):
+    """Run :func:`_attacked_round_batch` with every message an attacker action.
+
+    Each in-edge gets its own "Byzantine" sender whose action reproduces ``messages``
+    (robots are honest, senders are extra robots), so the kernel sees exactly these
+    messages in this order.
+    """
+    n = len(values)
+    m = len(messages)
+    # Robots 0..n-1 honest, then one Byzantine robot per edge; messages in hull units
+    # with lo = 0, width = 1, bound chosen so that a = (v - 0.5) / (0.5 + bound) stays
+    # within [-1, 1].
+    bound = float(np.nanmax(np.abs(np.asarray(messages, dtype=float)), initial=0.0)) + 1.0
+    total = n + m
+    acts = np.full((1, m, total), np.nan)
+    senders = np.empty(m, dtype=np.int64)
+    for e in range(m):
+        i = int(np.searchsorted(indptr, e, side="right") - 1)
+        senders[e] = n + e
+        acts[0, e, i] = (messages[e] - 0.5) / (0.5 + bound)
+    vals = np.concatenate([np.asarray(values, dtype=float), np.zeros(m)])
+    full_indptr = np.concatenate([indptr, np.full(m, indptr[-1])])
+    sources = _message_sources(full_indptr, senders, n, total)
+    out = np.empty((1, total))
+    _attacked_round_batch(vals[None], full_indptr[None], sources[None], n, acts,
+                          np.zeros(1), np.ones(1), bound, f, np.ones(1, dtype=bool), out)
+    # The messages the kernel actually used (the action mapping rounds).
+    used = np.array([0.5 + (0.5 + bound) * acts[0, e, int(np.searchsorted(indptr, e, "right") - 1)]
+                     for e in range(m)])
+    return out[0, :n], used
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_bounded_kernel_matches_reference_with_silence_and_ties(seed):
+    # The batched environments' W-MSR (one pass, trimmed values subtracted) against the
+    # rule written out with an exact mean, for f = 0..4 (f > 2 takes the exact kernel).
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 12))
+    indptr, _ = random_csr(rng, n, 30)
+    values = rng.integers(-3, 4, size=n).astype(float) / 4 + 0.5
+    messages = rng.integers(-3, 4, size=indptr[-1]).astype(float) / 4 + 0.5
+    if seed % 2:
+        values += rng.normal(0, 0.1, size=n)
+        messages += rng.normal(0, 0.1, size=messages.size)
+    messages[rng.random(messages.size) < 0.2] = np.nan  # silence
+    for f in (0, 1, 2, 3, 4):
+        got, used = _bounded_round(values, indptr, np.zeros(messages.size, dtype=np.int64),
+                                   messages, f)
+        want = reference_wmsr(values, indptr, None, used, f)
+        # Offsets from the own value are summed and the trimmed ones subtracted: a few
+        # roundings of values of size ~1.
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
+
+
+@given(
+    own=st.floats(-1.0, 2.0),
+    msgs=st.lists(st.one_of(st.floats(-1.0, 2.0), st.just(np.nan)), min_size=0,
+                  max_size=30),
+    f=st.integers(0, 2),
+)
+def test_bounded_kernel_stays_in_the_kept_range(own, msgs, f):
+    indptr = np.array([0, len(msgs)])
+    got, used = _bounded_round([own], indptr, None, np.array(msgs, dtype=float), f)
+    finite = sorted(v for v in used if math.isfinite(v))
+    above = [v for v in finite if v > own][: max(len([v for v in finite if v > own]) - f, 0)]
+    below = [v for v in finite if v < own][f:]
+    kept = [own, *below, *[v for v in finite if v == own], *above]
+    assert min(kept) <= got[0] <= max(kept)
+    assert got[0] == pytest.approx(reference_wmsr([own], indptr, None, used, f)[0],
+                                   rel=0, abs=1e-14)
+
+
+@given(st.lists(st.one_of(st.floats(-10.0, 10.0), st.just(np.nan)), max_size=12))
+def test_top_three_trackers_ignore_silence(values):
+    high = (-np.inf,) * 3
+    low = (np.inf,) * 3
+    for v in values:
+        high = _insert_high(v, *high)
+        low = _insert_low(v, *low)
+    finite = sorted(v for v in values if not math.isnan(v))
+    assert list(high) == (finite[::-1] + [-np.inf] * 3)[:3]
+    assert list(low) == (finite + [np.inf] * 3)[:3]
