@@ -315,9 +315,11 @@ class PowerControlGame:
 
     def rates(self, power) -> np.ndarray:
         """Each user's rate ``sum_k log2(1 + SINR)`` (bit/s/Hz), shape (Q,)."""
-        return np.log2(1.0 + self.sinr(power)).sum(axis=1)
+        p = np.asarray(power, dtype=np.float64)
+        return self._rates_given(p, self.interference(p))
 
     def _rates_given(self, power: np.ndarray, interf: np.ndarray) -> np.ndarray:
+        """Rates of ``power`` given the interference-plus-noise ``interf`` it causes."""
         direct = self._gains[np.arange(self.n_users), np.arange(self.n_users)]
         return np.log2(1.0 + direct * power / interf).sum(axis=1)
 
