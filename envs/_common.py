@@ -100,6 +100,22 @@ class FrameRenderMixin:
         self._window.close()
 
 
+class AgentSpacesMixin:
+    """Per-agent spaces of a PettingZoo environment, the same object every call.
+
+    The environment builds the dicts ``_observation_spaces`` and ``_action_spaces``
+    (agent -> space) once, in ``__init__``.
+    """
+
+    def observation_space(self, agent: str):
+        """Return the observation space of ``agent`` (the same object every call)."""
+        return self._observation_spaces[agent]
+
+    def action_space(self, agent: str):
+        """Return the action space of ``agent`` (the same object every call)."""
+        return self._action_spaces[agent]
+
+
 def aec_from_parallel(raw_env_cls, **kwargs):
     """Build the AEC form of a parallel environment, as PettingZoo's own envs do.
 

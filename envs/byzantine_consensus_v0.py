@@ -64,7 +64,7 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel
+from envs._common import AgentSpacesMixin, FrameRenderMixin, HumanWindow, aec_from_parallel
 from envs._consensus_world import ConsensusConfig, ConsensusWorld
 from protocols.wmsr import _attacked_round_batch, _lcp_kernel, _wmsr_kernel, wmsr_step
 from swarm.plots import network_frame
@@ -134,7 +134,7 @@ def _attacked_round(world: ConsensusWorld, actions: np.ndarray) -> None:
     world.values[world.honest] = new[0, world.honest]
 
 
-class raw_env(FrameRenderMixin, ParallelEnv):
+class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """Byzantine consensus environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -182,14 +182,6 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         self.agents: list[str] = []
         self._rng: np.random.Generator | None = None
         self._window = HumanWindow(self.metadata["render_fps"])
-
-    def observation_space(self, agent: str) -> spaces.Box:
-        """Return the observation space of ``agent`` (the same object every call)."""
-        return self._observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Box:
-        """Return the action space of ``agent`` (the same object every call)."""
-        return self._action_spaces[agent]
 
     # ------------------------------------------------------------ observations
     def _observe(self) -> dict:

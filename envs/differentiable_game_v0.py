@@ -40,7 +40,13 @@ from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 
-from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
+from envs._common import (
+    AgentSpacesMixin,
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    figure_to_rgb,
+)
 from games.diffgame import Box, QuadraticGame, random_quadratic_game, toy_game
 from games.sgn import certify
 from protocols._checks import check_int, check_nonneg_float
@@ -51,7 +57,7 @@ __all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
 TEST_KWARGS = {"game": "random", "n_players": 3, "block_size": 2, "max_cycles": 30}
 
 
-class raw_env(FrameRenderMixin, ParallelEnv):
+class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """The parallel differentiable-game environment (see the module docstring)."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -96,19 +102,10 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         self._np_random = np.random.default_rng()
         self._window = HumanWindow(self.metadata.get("render_fps", 10))
         # spaces are cached: the same object comes back on every call
-        self._obs_spaces = {a: spaces.Box(-self.bound, self.bound, (self.game.dim,),
-                                          dtype=np.float32) for a in self.possible_agents}
-        self._act_spaces = {a: spaces.Box(-self.bound, self.bound, (self.game.blocks[i],),
-                                          dtype=np.float32)
-                            for i, a in enumerate(self.possible_agents)}
-
-    def observation_space(self, agent):
-        """Return the agent's (cached) observation space: the joint decision."""
-        return self._obs_spaces[agent]
-
-    def action_space(self, agent):
-        """Return the agent's (cached) action space: its block of decisions."""
-        return self._act_spaces[agent]
+        box = functools.partial(spaces.Box, -self.bound, self.bound, dtype=np.float32)
+        self._observation_spaces = {a: box((self.game.dim,)) for a in self.possible_agents}
+        self._action_spaces = {a: box((self.game.blocks[i],))
+                               for i, a in enumerate(self.possible_agents)}
 
     def _obs(self) -> dict:
         o = np.clip(self._x, -self.bound, self.bound).astype(np.float32)

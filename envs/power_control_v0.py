@@ -45,7 +45,13 @@ from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 
-from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
+from envs._common import (
+    AgentSpacesMixin,
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    figure_to_rgb,
+)
 from games.power_control import PowerControlGame
 from protocols._checks import check_int, check_nonneg_float
 from protocols.iwf import waterfill
@@ -77,7 +83,7 @@ def iwf_policy(observation: np.ndarray, budget: float = 1.0) -> np.ndarray:
     return waterfill(obs[:n] / obs[n:], budget) / budget
 
 
-class raw_env(FrameRenderMixin, ParallelEnv):
+class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """Power-control game environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "name": "power_control_v0",
@@ -143,14 +149,6 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         self.cycles = 0
 
     # --------------------------------------------------------------------- spaces
-    def observation_space(self, agent: str) -> spaces.Box:
-        """Measured interference-plus-noise (N) then own direct gains (N)."""
-        return self._observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Box:
-        """Power weights over the carriers."""
-        return self._action_spaces[agent]
-
     # ---------------------------------------------------------------------- model
     def _new_game(self) -> PowerControlGame:
         if self.fixed_game is not None:

@@ -55,7 +55,13 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
+from envs._common import (
+    AgentSpacesMixin,
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    figure_to_rgb,
+)
 from envs.team import TeamEnv
 from protocols._checks import check_int, check_nonneg_float
 from swarm.dbp_cases import DBPConfig, TargetTracking
@@ -86,7 +92,7 @@ def pursue_policy(observation: np.ndarray) -> np.ndarray:
     return (rel / norm if norm > 1e-12 else np.zeros(2)).astype(np.float32)
 
 
-class raw_env(FrameRenderMixin, ParallelEnv):
+class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """Target tracking environment; see the module docstring."""
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
@@ -140,14 +146,6 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         self._rng: np.random.Generator | None = None
         self.case: TargetTracking | None = None
         self._window = HumanWindow(self.metadata["render_fps"])
-
-    def observation_space(self, agent: str) -> spaces.Box:
-        """Return the observation space of ``agent`` (the same object every call)."""
-        return self._observation_spaces[agent]
-
-    def action_space(self, agent: str) -> spaces.Box:
-        """Return the action space of ``agent`` (the same object every call)."""
-        return self._action_spaces[agent]
 
     # ---------------------------------------------------------------- helpers
     def _observe(self) -> dict:
