@@ -48,6 +48,14 @@ def np_waterfill(a: np.ndarray, budget: np.ndarray) -> np.ndarray:
     return np.maximum(mu[:, None] - a, 0.0)
 
 
+def split_gains(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Direct gains (Q, N) and the cross gains (Q, Q, N) with a zero diagonal."""
+    direct = g[np.arange(Q), np.arange(Q)]
+    cross = g.copy()
+    cross[np.arange(Q), np.arange(Q)] = 0.0
+    return direct, cross
+
+
 def np_gap(g, direct, cross, noise, budget, p):
     interf = noise + np.einsum("qrk,rk->qk", cross, p)
     br = np_waterfill(interf / direct, budget)
@@ -55,9 +63,7 @@ def np_gap(g, direct, cross, noise, budget, p):
 
 
 def np_simultaneous(g, noise, budget):
-    direct = g[np.arange(Q), np.arange(Q)]
-    cross = g.copy()
-    cross[np.arange(Q), np.arange(Q)] = 0.0
+    direct, cross = split_gains(g)
     p = np.zeros((Q, N))
     for it in range(MAX_ITER + 1):
         gap, br = np_gap(g, direct, cross, noise, budget, p)
@@ -68,9 +74,7 @@ def np_simultaneous(g, noise, budget):
 
 
 def np_sequential(g, noise, budget):
-    direct = g[np.arange(Q), np.arange(Q)]
-    cross = g.copy()
-    cross[np.arange(Q), np.arange(Q)] = 0.0
+    direct, cross = split_gains(g)
     p = np.zeros((Q, N))
     for it in range(MAX_ITER + 1):
         gap, _ = np_gap(g, direct, cross, noise, budget, p)
@@ -88,9 +92,7 @@ def np_sequential(g, noise, budget):
 def cvxpy_sequential(g, noise, budget, max_sweeps=40):
     import cvxpy as cp
 
-    direct = g[np.arange(Q), np.arange(Q)]
-    cross = g.copy()
-    cross[np.arange(Q), np.arange(Q)] = 0.0
+    direct, cross = split_gains(g)
     # One parametrised (DPP) problem, in units of the user's budget: maximise
     # sum log(a + x) over x >= 0, sum x = 1, with a the inverse gains over the budget.
     a = cp.Parameter(N, nonneg=True)
@@ -167,8 +169,7 @@ def main() -> None:
     # tensor (Q^2 N multiply-adds over 8 Q^2 N bytes) to get the interference.
     p = eq["sequential"]
     out = np.empty_like(p)
-    cross = g.copy()
-    cross[np.arange(Q), np.arange(Q)] = 0.0
+    _, cross = split_gains(g)
     _interference_kernel(g, noise, p, out)
     t_k, _ = timed(lambda: _interference_kernel(g, noise, p, out), 50)
     t_e, _ = timed(lambda: noise + np.einsum("qrk,rk->qk", cross, p), 50)
