@@ -142,6 +142,8 @@ def simulate_consensus(
     byzantine = np.asarray(byzantine)
     if byzantine.shape != (n,) or byzantine.dtype != bool:
         raise ValueError(f"byzantine must be a boolean mask of shape ({n},)")
+    if n and byzantine.all():
+        raise ValueError("byzantine marks every robot: at least one robot must be honest")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     f = check_int("f", f, low=0) if protocol == "wmsr" else 0

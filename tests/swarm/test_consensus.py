@@ -153,3 +153,11 @@ def test_same_seed_same_trajectories_bit_for_bit():
     assert a.shape != c.shape or a.tobytes() != c.tobytes()
 
 
+
+
+def test_every_robot_byzantine_is_refused():
+    """With no honest robot there is no consensus to measure: refuse, never NaN metrics."""
+    G = nx.complete_graph(4)
+    with pytest.raises(ValueError, match="at least one robot must be honest"):
+        simulate_consensus(G, np.zeros(4), np.ones(4, bool), make_attack("constant"),
+                           protocol="wmsr", f=1, rounds=3, rng=np.random.default_rng(0))
