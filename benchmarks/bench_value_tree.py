@@ -5,9 +5,11 @@ there is, so the search's own share is as large as it can be). The reference rep
 exactly the same model calls (same prompts, same n and max_tokens) with no search
 around them. The ratio is search time / bare model-call time; a real server's calls
 take 10^4 to 10^6 times longer than the simulated model's, so whatever the search adds
-above 1x is negligible in practice.
+above 1x is negligible in practice. Run: ``python benchmarks/bench_value_tree.py`` or
+``swarm bench value_tree``; ``--smoke`` runs 3 questions at a budget of 8 calls.
 """
 
+import sys
 import time
 
 import numpy as np
@@ -34,9 +36,10 @@ class Recorder:
         return self.model.generate(messages, n=n, max_tokens=max_tokens, temperature=temperature)
 
 
-def main() -> None:
-    qs = generate_questions(np.random.default_rng(0), 40, n_entities=40)
-    budget = Budget(32, 32 * 400)
+def main(smoke: bool = False) -> None:
+    qs = generate_questions(np.random.default_rng(0), 3 if smoke else 40, n_entities=40)
+    calls = 8 if smoke else 32
+    budget = Budget(calls, calls * 400)
     print(f"{'method':<10} {'calls':>6} {'search s':>9} {'calls s':>8} {'ratio':>6}")
     for name, method in METHODS.items():
         recorders, t0 = [], time.perf_counter()
@@ -57,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(smoke="--smoke" in sys.argv[1:])
