@@ -22,72 +22,14 @@ import math
 
 import networkx as nx
 import numpy as np
-from numba import njit
 
 from protocols._checks import check_int
+from protocols.robustness import MAX_MASK_NODES, rs_robust_kernel
 
 __all__ = ["MAX_EXACT_NODES", "is_r_robust", "is_rs_robust", "robustness_bounds"]
 
 #: Largest graph the exact checks accept.
-MAX_EXACT_NODES = 22
-
-
-@njit(cache=True)
-def _rs_robust_kernel(adj_mask, r, s):
-    n = adj_mask.shape[0]
-    full = (1 << n) - 1
-    size = 1 << n
-    deg = np.empty(n, dtype=np.int64)
-    for v in range(n):
-        c = 0
-        m = adj_mask[v]
-        while m:
-            m &= m - 1
-            c += 1
-        deg[v] = c
-    # c[S]: nodes of S with >= r neighbours outside S; best[S]: min c over nonempty
-    # non-saturated subsets of S (n + 1 when there is none).
-    best = np.empty(size, dtype=np.int8)
-    cnt = np.empty(size, dtype=np.int8)
-    best[0] = n + 1
-    cnt[0] = 0
-    for S in range(1, size):
-        c = 0
-        k = 0
-        m = S
-        while m:
-            low = m & -m
-            v = 0
-            while (1 << v) != low:
-                v += 1
-            inside = adj_mask[v] & S
-            ins = 0
-            while inside:
-                inside &= inside - 1
-                ins += 1
-            if deg[v] - ins >= r:
-                c += 1
-            k += 1
-            m ^= low
-        cnt[S] = c
-        best[S] = c if c < k else n + 1
-    # Subset minimum (sum over subsets DP).
-    for v in range(n):
-        bit = 1 << v
-        for S in range(size):
-            if S & bit:
-                other = best[S ^ bit]
-                if other < best[S]:
-                    best[S] = other
-    for S in range(1, size):
-        k = 0
-        m = S
-        while m:
-            m &= m - 1
-            k += 1
-        if cnt[S] < k and cnt[S] + best[full ^ S] < s:
-            return False
-    return True
+MAX_EXACT_NODES = MAX_MASK_NODES
 
 
 def _adjacency_masks(G: nx.Graph) -> np.ndarray:
@@ -139,7 +81,7 @@ def is_rs_robust(G: nx.Graph, r: int, s: int) -> bool:
         )
     if r == 0 or n <= 1:
         return True
-    return bool(_rs_robust_kernel(_adjacency_masks(G), r, s))
+    return bool(rs_robust_kernel(_adjacency_masks(G), r, s))
 
 
 def is_r_robust(G: nx.Graph, r: int) -> bool:
