@@ -9,6 +9,20 @@ Threat models choose the Byzantine set: *F-total* (at most F Byzantine robots in
 and *F-local* (at most F among the neighbours of any honest robot).
 
 Every random draw comes from the ``numpy.random.Generator`` passed in.
+
+Examples
+--------
+>>> import numpy as np
+>>> from swarm.topology import complete, to_csr
+>>> indptr, indices = to_csr(complete(5))
+>>> rng = np.random.default_rng(0)
+>>> byzantine = select_byzantine(indptr, indices, 1, rng)
+>>> int(byzantine.sum())
+1
+>>> attack = make_attack("constant", value=10.0)
+>>> attack.reset(AttackContext(indptr, indices, byzantine, np.zeros(5), 1), rng)
+>>> attack.messages(0, np.zeros(5)).tolist()   # one message per out-edge of the attacker
+[10.0, 10.0, 10.0, 10.0]
 """
 
 from __future__ import annotations

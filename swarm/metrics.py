@@ -1,4 +1,15 @@
-"""Consensus metrics over trajectories of shape (rounds + 1, robots)."""
+"""Consensus metrics over trajectories of shape (rounds + 1, robots).
+
+Examples
+--------
+>>> import numpy as np
+>>> traj = np.array([[0.0, 1.0, 9.0], [0.4, 0.6, 9.0], [0.5, 0.5, 9.0]])
+>>> honest = np.array([True, True, False])     # robot 2 is Byzantine
+>>> honest_spread(traj, honest).tolist()
+[1.0, 0.19999999999999996, 0.0]
+>>> converged_round(honest_spread(traj, honest), tol=1e-3), hull_violation(traj, honest)
+(2, 0.0)
+"""
 
 from __future__ import annotations
 

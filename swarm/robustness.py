@@ -14,6 +14,15 @@ the non-saturated subsets ``T`` of each set; a violating pair exists iff
 ``c(S1) + min_{T ⊆ V \ S1} c(T) < s`` for some non-saturated ``S1``. That is
 ``O(2^n n)`` time and ``2^n`` bytes, so it is limited to :data:`MAX_EXACT_NODES` nodes;
 larger graphs get :func:`robustness_bounds`.
+
+Examples
+--------
+>>> import networkx as nx
+>>> is_r_robust(nx.complete_graph(6), 3), is_r_robust(nx.complete_graph(6), 4)
+(True, False)
+>>> b = robustness_bounds(nx.cycle_graph(40))    # too large for the exact check
+>>> b["lower"], b["upper"]                         # a ring is exactly 1-robust
+(1, 2)
 """
 
 from __future__ import annotations

@@ -4,6 +4,17 @@ Nodes are the robots ``0 .. n-1``. Builders that place robots in space store eac
 position in the node attribute ``"pos"`` (an ``(x, y)`` tuple, unit: the side of the
 square is 1 unless ``side`` says otherwise). Every random draw comes from the
 ``numpy.random.Generator`` passed in.
+
+Examples
+--------
+>>> import numpy as np
+>>> G = ring_lattice(6, 2)                  # each robot hears its 2 nearest on each side
+>>> indptr, indices = to_csr(G)
+>>> indptr.tolist()[:3], indices[indptr[0]:indptr[1]].tolist()
+([0, 4, 8], [1, 2, 4, 5])
+>>> G = robust_geometric(30, r=3, radius=0.2, rng=np.random.default_rng(0))
+>>> positions(G).shape
+(30, 2)
 """
 
 from __future__ import annotations
