@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 from protocols._checks import check_int, check_nonneg_float
 
 __all__ = [
+    "DISTANCE_BLOCK",
     "complete",
     "csr_from_edges",
     "erdos_renyi",
@@ -38,6 +39,10 @@ __all__ = [
     "to_csr",
 ]
 
+
+#: Entries of the distance matrix :func:`robust_geometric_edges` holds at once (32 MB of
+#: float64); the result does not depend on it, only the peak memory does.
+DISTANCE_BLOCK = 4_000_000
 
 def to_csr(G: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
     """In-edge CSR arrays of a graph on nodes ``0 .. n-1``.
@@ -272,7 +277,7 @@ def robust_geometric_edges(
              cKDTree(pts).query_pairs(radius, output_type="ndarray").reshape(-1, 2)]
     # The r nearest earlier robots of each later robot v, in blocks of rows of the
     # distance matrix (earlier = column index below v).
-    block = max(1, 4_000_000 // max(n, 1))
+    block = max(1, DISTANCE_BLOCK // max(n, 1))
     for v0 in range(k, n, block):
         rows = np.arange(v0, min(n, v0 + block))
         d = np.hypot(pts[rows, None, 0] - pts[None, :, 0], pts[rows, None, 1] - pts[None, :, 1])
