@@ -63,6 +63,14 @@ def _key(v: Any) -> str:
     return json.dumps(v, sort_keys=True)
 
 
+def _order(text: str) -> tuple:
+    """Sort key of a JSON-encoded parameter value; lists of numbers compare numerically."""
+    v = json.loads(text)
+    if isinstance(v, list) and all(_number(e) is not None for e in v):
+        return (*_sort_key(0), tuple(float(e) for e in v))
+    return (*_sort_key(v), ())
+
+
 def _number(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return None
@@ -131,16 +139,12 @@ def _plot(
 
     def axis(i: int) -> list[str]:
         keys = {c[i] for panel in cells.values() for c in panel}
-        return sorted(keys, key=lambda k: _sort_key(json.loads(k)))
+        return sorted(keys, key=_order)
 
     xs, ys = axis(0), axis(1)
-    col_vals = (
-        sorted({p[0] for p in cells}, key=lambda k: _sort_key(json.loads(k))) if facets else [None]
-    )
+    col_vals = sorted({p[0] for p in cells}, key=_order) if facets else [None]
     row_vals = (
-        sorted({p[1:] for p in cells}, key=lambda k: [_sort_key(json.loads(e)) for e in k])
-        if facets
-        else [()]
+        sorted({p[1:] for p in cells}, key=lambda k: [_order(e) for e in k]) if facets else [()]
     )
     vmax = max(abs(c.mean) for panel in cells.values() for c in panel.values()) or 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-vmax, vmax=vmax)

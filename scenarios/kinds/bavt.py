@@ -231,9 +231,14 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
                         for h in headline]))
     phase = _phase(rows, budgets, methods)
     if phase:
+        where = ("" if real is not None else
+                 f" at skill={params['skill']:g}, misconception={params['misconception']:g}, "
+                 f"value_noise={params['value_noise']:g}, "
+                 f"overconfidence={params['overconfidence']:g} (that cell of the "
+                 "`swarm sweep bavt-phase` map)")
         tables.append((
-            "Phase region (EM difference, paired over questions; 'wins'/'loses' when it "
-            "exceeds 2 standard errors, else 'tie')",
+            f"Phase region{where}: BAVT EM minus baseline EM, paired over questions; "
+            "'wins'/'loses' beyond 2 standard errors, else 'tie'",
             ["b", "comparison", "BAVT EM - baseline EM", "stderr", "region"],
             [[ph["b"], label, ph[key], ph[key + "_stderr"], ph[key + "_region"]]
              for ph in phase for key, label in (("vs_parallel_4b", "parallel at 4b"),
