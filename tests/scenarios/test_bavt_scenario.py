@@ -195,3 +195,21 @@ def test_phase_region_matches_the_per_method_results(tmp_path, capsys):
                 d, se = e[key], e[key + "_stderr"]
                 want = "wins" if d > 2 * se else "loses" if d < -2 * se else "tie"
                 assert e[key + "_region"] == want
+
+
+def test_phase_sweep_compares_b_with_4b_and_holds_the_defaults_cell():
+    from scenarios.runner import load_scenario
+    from scenarios.sweep import load_sweep
+
+    sweep = load_sweep("bavt-phase")
+    assert len(sweep.runs) == 72
+    defaults = load_scenario("bavt-budget").params
+    cell = {k: defaults[k] for k in ("skill", "misconception", "value_noise",
+                                      "overconfidence")}
+    hits = 0
+    for run in sweep.runs:
+        b, b4 = run.params["tool_budgets"]
+        assert b4 == 4 * b
+        assert {"bavt", "parallel", "best_of_n"} <= set(run.params["methods"])
+        hits += all(run.params[k] == v for k, v in cell.items())
+    assert hits == 2  # the defaults' cell, at b = 8 and b = 16
