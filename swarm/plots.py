@@ -27,6 +27,8 @@ __all__ = [
     "split_links",
 ]
 
+#: Colours of the GIF palette (shared by all frames).
+GIF_COLOURS = 64
 HONEST = "#1f77b4"
 BYZANTINE = "#d62728"
 
@@ -137,13 +139,14 @@ def _draw_network(ax, G, pos, byzantine, values=None, vmin=0.0, vmax=1.0, radio_
 
     radio, robust = split_links(G, pos, radio_range)
     if radio.size:
-        label = "radio link" if radio_range is None else f"radio link (<= {radio_range:g})"
+        label = ("radio link" if radio_range is None
+                 else f"radio link (<= {radio_range:g}): {len(radio)}")
         ax.add_collection(LineCollection(pos[radio], colors="0.75", linewidths=0.5, zorder=1,
                                          label=label))
     if robust.size:
         ax.add_collection(LineCollection(pos[robust], colors="tab:orange", linewidths=0.6,
                                          linestyles=(0, (3, 2)), alpha=0.6, zorder=1,
-                                         label=f"robustness link (> {radio_range:g}), "
+                                         label=f"robustness link (> {radio_range:g}): "
                                                f"{len(robust)}"))
     honest = ~byzantine
     if values is None:
@@ -267,7 +270,7 @@ def animate_consensus(
     *,
     frames: int = 30,
     radio_range: float | None = None,
-    dpi: int = 60,
+    dpi: int = 72,
 ) -> Path:
     """Animated GIF of honest values spreading over the network, protocols side by side.
 
@@ -302,13 +305,18 @@ def animate_consensus(
     n_rounds = min(r.trajectories.shape[0] for r in results)
     # Denser frames early on, where most of the change happens.
     idx = np.unique(np.geomspace(1, n_rounds, frames).round().astype(int) - 1)
-    images = [
+    rgb = [
         Image.fromarray(network_frame(
             G, first.byzantine, [r.trajectories[t] for r in results], vmin=vmin, vmax=vmax,
             title=[f"{_label(r)}, round {t}" for r in results], size=(4.2, 4.0), dpi=dpi,
-            radio_range=radio_range)).convert("P", palette=Image.Palette.ADAPTIVE)
+            radio_range=radio_range))
         for t in idx
     ]
+    # One undithered palette for all frames, from the first (it shows every colour):
+    # flat colour areas keep the GIF small.
+    palette = rgb[0].quantize(GIF_COLOURS, method=Image.Quantize.MEDIANCUT,
+                              dither=Image.Dither.NONE)
+    images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in rgb]
     path = Path(path)
     images[0].save(path, save_all=True, append_images=images[1:], duration=150, loop=0,
                    optimize=True)
