@@ -6,3 +6,5 @@
 - :mod:`envs.qa.hotpotqa`: HotpotQA-style questions from a JSON file;
 - :mod:`envs.qa.problem`: actions, states, transitions and the BAVT search problem.
 """
+
+__all__: list[str] = []
