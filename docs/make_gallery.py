@@ -72,8 +72,9 @@ def make_picture(name: str) -> Path:
         run_scenario(scenario, out_dir=out)
         image = Image.open(out / MAIN_PLOT[scenario.kind]).convert("RGB")
     if image.width > WIDTH:
-        image = image.resize((WIDTH, round(image.height * WIDTH / image.width)),
-                             Image.Resampling.LANCZOS)
+        image = image.resize(
+            (WIDTH, round(image.height * WIDTH / image.width)), Image.Resampling.LANCZOS
+        )
     GALLERY.mkdir(parents=True, exist_ok=True)
     path = picture_path(name)
     image.quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
@@ -85,14 +86,18 @@ def main(argv: list[str]) -> int:
     names = sorted(available_scenarios())
     unknown = [a for a in argv if a not in names]
     if unknown:
-        print(f"unknown scenario(s) {', '.join(unknown)}; shipped: {', '.join(names)}",
-              file=sys.stderr)
+        print(
+            f"unknown scenario(s) {', '.join(unknown)}; shipped: {', '.join(names)}",
+            file=sys.stderr,
+        )
         return 2
     for name in argv or names:
         start = time.perf_counter()
         path = make_picture(name)
-        print(f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KB "
-              f"({time.perf_counter() - start:.0f} s)")
+        print(
+            f"{path.relative_to(ROOT)}: {path.stat().st_size / 1024:.0f} KB "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
     for stale in GALLERY.glob("*.png"):
         if stale.stem not in names:
             stale.unlink()

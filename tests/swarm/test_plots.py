@@ -34,9 +34,19 @@ def test_gif_shows_each_protocol_side_by_side(tmp_path):
     initial = rng.uniform(0, 1, 30)
     byz = np.zeros(30, dtype=bool)
     byz[[0, 1]] = True
-    runs = [simulate_consensus((indptr, indices), initial, byz, make_attack("two_faced"),
-                               protocol=p, f=1, rounds=20, rng=np.random.default_rng(1))
-            for p in ("lcp", "wmsr")]
+    runs = [
+        simulate_consensus(
+            (indptr, indices),
+            initial,
+            byz,
+            make_attack("two_faced"),
+            protocol=p,
+            f=1,
+            rounds=20,
+            rng=np.random.default_rng(1),
+        )
+        for p in ("lcp", "wmsr")
+    ]
     one = animate_consensus(G, runs[:1], tmp_path / "one.gif", frames=4, radio_range=0.2)
     two = animate_consensus(G, runs, tmp_path / "two.gif", frames=4, radio_range=0.2)
     with Image.open(one) as a, Image.open(two) as b:
