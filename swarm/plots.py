@@ -24,6 +24,7 @@ __all__ = [
     "network_frame",
     "plot_network",
     "plot_trajectories",
+    "save_gif",
     "split_links",
 ]
 
@@ -312,12 +313,39 @@ def animate_consensus(
             radio_range=radio_range))
         for t in idx
     ]
-    # One undithered palette for all frames, from the first (it shows every colour):
-    # flat colour areas keep the GIF small.
-    palette = rgb[0].quantize(GIF_COLOURS, method=Image.Quantize.MEDIANCUT,
+    return save_gif(rgb, path, duration=150)
+
+
+def save_gif(frames: Sequence[Image.Image], path: str | Path, *, duration: int = 150) -> Path:
+    """Write RGB frames as a looping GIF with one shared, undithered palette.
+
+    The palette (:data:`GIF_COLOURS` colours) is fitted to the first, middle and last
+    frames together (colours such as markers that appear late are kept); without
+    dithering, flat areas compress well, so the GIF stays small.
+
+    Parameters
+    ----------
+    frames : sequence of PIL.Image.Image
+        Frames of one size, RGB.
+    path : str or Path
+        GIF file to write.
+    duration : int
+        Milliseconds a frame.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    rgb = [im.convert("RGB") for im in frames]
+    picks = [rgb[0], rgb[len(rgb) // 2], rgb[-1]]
+    sample = Image.new("RGB", (rgb[0].width, rgb[0].height * len(picks)))
+    for k, im in enumerate(picks):
+        sample.paste(im, (0, k * rgb[0].height))
+    palette = sample.quantize(GIF_COLOURS, method=Image.Quantize.MEDIANCUT,
                               dither=Image.Dither.NONE)
     images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in rgb]
     path = Path(path)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=150, loop=0,
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0,
                    optimize=True)
     return path
