@@ -9,7 +9,7 @@
 ``swarm sweep NAME_OR_PATH [--backend local|ray] [--workers N] [--address ADDR] [--out DIR]``
     Run a sweep (many runs of a scenario), recording each run in ``DIR/results.sqlite``
     as it finishes; the same command again resumes, skipping recorded runs.
-``swarm report DIR [--metric M] [--param P]``
+``swarm report DIR [--metric M] [--param P] [--heatmap X Y]``
     Plot a metric against a parameter from a sweep's results (mean and 95% band over
     seeds, one line per protocol): PNG and CSV.
 
@@ -155,9 +155,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from scenarios.report import write_report
+    if args.heatmap:
+        from scenarios.phase import write_heatmaps
 
-    written = write_report(args.dir, metric=args.metric, param=args.param, logy=args.logy)
+        written = write_heatmaps(args.dir, *args.heatmap, metric=args.metric)
+    else:
+        from scenarios.report import write_report
+
+        written = write_report(args.dir, metric=args.metric, param=args.param, logy=args.logy)
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
@@ -206,6 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--metric", help="metric path or its last part (default: every metric)")
     rp.add_argument("--param", help="parameter on the x axis (default: the first varied)")
     rp.add_argument("--logy", action="store_true", help="logarithmic y axis")
+    rp.add_argument("--heatmap", nargs=2, metavar=("X", "Y"),
+                    help="heat maps of the metric over two varied parameters instead")
     rp.set_defaults(func=_cmd_report)
     return p
 

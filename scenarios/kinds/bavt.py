@@ -107,6 +107,43 @@ def _options(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
+def _region(diff: float, stderr: float) -> str:
+    """Name the side of zero a paired difference lies on, at 2 standard errors."""
+    if diff > 2.0 * stderr:
+        return "wins"
+    if diff < -2.0 * stderr:
+        return "loses"
+    return "tie"
+
+
+def _phase(rows: dict[tuple[int, str], list[tuple]], budgets: list[int],
+           methods: list[str]) -> list[dict[str, Any]]:
+    """BAVT at budget b against parallel vote at 4b and best-of-n at b, per budget b.
+
+    The differences are of exact match, paired over the same questions: the mean of
+    ``em_bavt(q) - em_baseline(q)`` and its standard error ``std(ddof=1) / sqrt(n)``
+    (0 with one question). A budget enters when BAVT and at least one comparison ran.
+    """
+    out = []
+    for b in budgets:
+        if "bavt" not in methods:
+            break
+        ours = np.array([r[0] for r in rows[(b, "bavt")]])
+        entry: dict[str, Any] = {"b": b, "bavt_em": float(ours.mean())}
+        for key, other in (("vs_parallel_4b", (4 * b, "parallel")),
+                           ("vs_best_of_n", (b, "best_of_n"))):
+            if other not in rows:
+                continue
+            d = ours - np.array([r[0] for r in rows[other]])
+            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else 0.0
+            entry[key] = float(d.mean())
+            entry[key + "_stderr"] = se
+            entry[key + "_region"] = _region(float(d.mean()), se)
+        if len(entry) > 2:
+            out.append(entry)
+    return out
+
+
 def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome:
     """Answer every question with every method at every budget; tabulate EM and F1."""
     rng = np.random.default_rng(seed)
@@ -192,11 +229,27 @@ def run(params: dict[str, Any], *, seed: int, progress: bool = False) -> Outcome
                        [[h["budget"], h["bavt_em"], h["bavt_f1"], h["parallel_budget"],
                          h["parallel_em"], h["parallel_f1"], "yes" if h["holds"] else "NO"]
                         for h in headline]))
+    phase = _phase(rows, budgets, methods)
+    if phase:
+        where = ("" if real is not None else
+                 f" at skill={params['skill']:g}, misconception={params['misconception']:g}, "
+                 f"value_noise={params['value_noise']:g}, "
+                 f"overconfidence={params['overconfidence']:g} (that cell of the "
+                 "`swarm sweep bavt-phase` map)")
+        tables.append((
+            f"Phase region{where}: BAVT EM minus baseline EM, paired over questions; "
+            "'wins'/'loses' beyond 2 standard errors, else 'tie'",
+            ["b", "comparison", "BAVT EM - baseline EM", "stderr", "region"],
+            [[ph["b"], label, ph[key], ph[key + "_stderr"], ph[key + "_region"]]
+             for ph in phase for key, label in (("vs_parallel_4b", "parallel at 4b"),
+                                                ("vs_best_of_n", "best-of-n at b"))
+             if key in ph]))
     summary = {"model": ("simulated" if real is None else
                          {"url": real.url, "model": real.model, "retries": real.retries}),
                "n_questions": len(questions), "budgets": budgets, "results": results,
                "headline": headline,
-               "headline_holds_at_low_budget": headline[0]["holds"] if headline else None}
+               "headline_holds_at_low_budget": headline[0]["holds"] if headline else None,
+               "phase": phase[0] if phase else {}, "phase_by_budget": phase}
     return Outcome(summary=summary, tables=tables,
                    data={"budgets": budgets, "methods": methods, "results": results,
                          "tokens_per_tool_call": params["tokens_per_tool_call"]})

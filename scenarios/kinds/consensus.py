@@ -113,11 +113,13 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
              ["protocol", "final_spread", "hull_violation", "converged_round", "final_mean"],
              rows)
     return Outcome(summary=summary, tables=[table],
-                   data={"graph": G, "results": results, "gif_frames": p["gif_frames"]})
+                   data={"graph": G, "results": results, "gif_frames": p["gif_frames"],
+                         "radio_range": (p["radio_range"] if p["topology"] in
+                                         ("robust_geometric", "geometric") else None)})
 
 
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
-    """Write ``trajectories.png``, ``network.png`` and ``consensus.gif``.
+    """Write ``trajectories.png``, ``network.png`` and ``consensus.gif`` (protocols side by side).
 
     Parameters
     ----------
@@ -133,10 +135,11 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     """
     G = outcome.data["graph"]
     results = outcome.data["results"]
-    shown = next((r for r in results if r.protocol == "wmsr"), results[0])
     frames = outcome.data["gif_frames"]
+    rr = outcome.data.get("radio_range")
     return [
         plot_trajectories(results, out_dir / "trajectories.png"),
-        plot_network(G, results[0].byzantine, out_dir / "network.png"),
-        animate_consensus(G, shown, out_dir / "consensus.gif", frames=frames),
+        plot_network(G, results[0].byzantine, out_dir / "network.png", radio_range=rr),
+        animate_consensus(G, results, out_dir / "consensus.gif", frames=frames,
+                          radio_range=rr),
     ]

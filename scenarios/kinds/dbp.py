@@ -24,6 +24,7 @@ from scenarios.config import Outcome, Param
 from swarm.dbp_cases import ATTACKS, CASES, DBPConfig, make_case
 from swarm.dbp_claims import connectivity_claim, single_observer_claim
 from swarm.mobility import MOTIONS
+from swarm.plots import save_gif
 
 DESCRIPTION = "DBP case study on a mobile swarm: no defence vs W-MSR vs the blocklist."
 
@@ -196,7 +197,7 @@ def _frame(frame: dict, byzantine: np.ndarray, arena: float, title: str) -> Imag
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
-    return Image.fromarray(rgba[..., :3].copy()).convert("P", palette=Image.Palette.ADAPTIVE)
+    return Image.fromarray(rgba[..., :3].copy())
 
 
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
@@ -225,8 +226,7 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
             fig = _frame(frame, r.byzantine, d["arena"], fig_title)
             images.append(fig)
         path = out_dir / "swarm.gif"
-        images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0,
-                       optimize=True)
+        save_gif(images, path, duration=120)
         written.append(path)
     if d["claims"]:
         fig = Figure(figsize=(8.0, 3.4), dpi=100)

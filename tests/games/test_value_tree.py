@@ -309,3 +309,97 @@ def test_completion_only_budget_ignores_prompt_tokens(method):
     assert res.prompt_tokens > 0 and res.answer
     with pytest.raises(ValueError, match="count"):
         Budget(1, 1, count="prompt")
+
+
+# ---------------------------------------------------------------------- terminal bound
+class _CoinProblem(SearchProblem):
+    """Every state is a fresh int; ``answer[yes]`` ends it. Tools never repeat."""
+
+    def initial_state(self):
+        return (0,)
+
+    def action_messages(self, state):
+        return [{"role": "user", "content": "act"}]
+
+    def parse_action(self, text):
+        m = re.match(r"(\w+)\[(.*)\]", text)
+        return Action(m.group(1), m.group(2)) if m else None
+
+    def apply(self, state, action):
+        return ("done",) if action.is_answer else (*state, action.argument)
+
+    def answer(self, state):
+        return "yes" if state == ("done",) else None
+
+    def describe(self, state):
+        return "t"
+
+    def describe_step(self, parent, child):
+        return "answer[yes]" if child == ("done",) else "tool[x]"
+
+    def final_messages(self, state):
+        return [{"role": "user", "content": "final"}]
+
+    def fallback_answer(self, state):
+        return "no"
+
+
+class _CoinModel:
+    """Each proposal is an answer with probability ``a``; every call charges its bound."""
+
+    PROMPT = 10
+
+    def __init__(self, a, seed):
+        self.a, self.rng = a, np.random.default_rng(seed)
+
+    def prompt_token_bound(self, messages, n=1):
+        return self.PROMPT
+
+    def generate(self, messages, *, n=1, max_tokens=256, temperature=1.0):
+        system = messages[0]["content"]
+        if "relative progress" in system:
+            steps = re.findall(r"\[(\d+)\] (\w+)", messages[-1]["content"])
+            text = "\n".join(f"[{k}] {0.5 if kind == 'answer' else 0.1}" for k, kind in steps)
+            return Generation((text,), self.PROMPT, max_tokens)
+        texts = tuple("answer[yes]" if self.rng.random() < self.a
+                      else f"tool[{self.rng.integers(1 << 40)}]" for _ in range(n))
+        return Generation(texts, self.PROMPT, n * max_tokens)
+
+
+def test_terminal_bound_closed_form():
+    from games.value_tree import terminal_budget_bound
+
+    b = terminal_budget_bound(0.36, 0.05, prompt_tokens=10, branching=2, action_tokens=48,
+                              critic_tokens=48, answer_tokens=32)
+    # ceil(log 0.05 / log 0.64) = ceil(6.71) = 7
+    assert b.expansions == 7 and b.failure_probability == pytest.approx(0.64 ** 7)
+    assert b.budget.tool_calls == 14
+    assert b.budget.tokens == 7 * (20 + 96 + 48) + 10 + 32
+    assert terminal_budget_bound(1.0, 0.5, prompt_tokens=0).expansions == 1
+    for bad in ({"p_terminal": 0.0}, {"epsilon": 1.0}, {"prompt_tokens": -1}):
+        kw = {"p_terminal": 0.5, "epsilon": 0.1, "prompt_tokens": 5} | bad
+        with pytest.raises(ValueError):
+            terminal_budget_bound(**kw)
+
+
+def test_bavt_answers_within_terminal_bound_with_probability_one_minus_epsilon():
+    # Each expansion proposes 2 actions, each an answer w.p. a = 0.2, so it ends the
+    # search w.p. q = 1 - 0.8^2 = 0.36 independently: the failure rate after the bound's
+    # K expansions is exactly (1-q)^K <= eps, and with one expansion fewer it is > eps.
+    from games.value_tree import terminal_budget_bound
+
+    q, eps, n = 0.36, 0.05, 1500
+    bound = terminal_budget_bound(q, eps, prompt_tokens=_CoinModel.PROMPT, branching=2,
+                                  action_tokens=48, critic_tokens=48, answer_tokens=32)
+    per = 2 * _CoinModel.PROMPT + 2 * 48 + 48
+    fewer = Budget(bound.budget.tool_calls - 2, bound.budget.tokens - per)
+    for budget, k in ((bound.budget, bound.expansions), (fewer, bound.expansions - 1)):
+        fails = 0
+        for seed in range(n):
+            res = bavt(_CoinProblem(), _CoinModel(0.2, seed), budget,
+                       rng=np.random.default_rng(seed), branching=2, max_depth=100,
+                       answer_tokens=32)
+            fails += res.answered_by != "search"
+        p = (1 - q) ** k
+        assert abs(fails / n - p) < 4 * np.sqrt(p * (1 - p) / n), (k, fails / n, p)
+    assert (1 - q) ** bound.expansions <= eps < (1 - q) ** (bound.expansions - 1)

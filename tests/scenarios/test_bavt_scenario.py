@@ -169,3 +169,47 @@ def test_hotpotqa_file_through_a_server(tmp_path):
     assert doc["n_questions"] == 2
     for method in METHODS:  # the model always answers "Bar": right once, wrong once
         assert doc["results"][method]["2"]["em"] == 0.5, method
+
+
+def test_phase_region_matches_the_per_method_results(tmp_path, capsys):
+    out = tmp_path / "phase"
+    args = ["--set", "n_questions=6", "--set", "tool_budgets=[2, 8]", "--set",
+            "n_entities=20", "--set", "max_hops=2",
+            "--set", 'methods=["bavt", "parallel", "best_of_n"]']
+    assert main(["run", "bavt-budget", "--out", str(out), "--quiet", *args]) == 0
+    assert "that cell of the `swarm sweep bavt-phase` map" in capsys.readouterr().out
+    doc = json.loads((out / "summary.json").read_text())
+    res = doc["results"]
+    by_b = {e["b"]: e for e in doc["phase_by_budget"]}
+    assert doc["phase"] == by_b[2]
+    # The mean of paired differences is the difference of the means.
+    assert by_b[2]["vs_parallel_4b"] == pytest.approx(res["bavt"]["2"]["em"]
+                                                      - res["parallel"]["8"]["em"])
+    for b in (2, 8):
+        assert by_b[b]["vs_best_of_n"] == pytest.approx(res["bavt"][str(b)]["em"]
+                                                        - res["best_of_n"][str(b)]["em"])
+    assert "vs_parallel_4b" not in by_b[8]  # no parallel run at 32
+    for e in by_b.values():
+        for key in ("vs_parallel_4b", "vs_best_of_n"):
+            if key in e:
+                d, se = e[key], e[key + "_stderr"]
+                want = "wins" if d > 2 * se else "loses" if d < -2 * se else "tie"
+                assert e[key + "_region"] == want
+
+
+def test_phase_sweep_compares_b_with_4b_and_holds_the_defaults_cell():
+    from scenarios.runner import load_scenario
+    from scenarios.sweep import load_sweep
+
+    sweep = load_sweep("bavt-phase")
+    assert len(sweep.runs) == 72
+    defaults = load_scenario("bavt-budget").params
+    cell = {k: defaults[k] for k in ("skill", "misconception", "value_noise",
+                                      "overconfidence")}
+    hits = 0
+    for run in sweep.runs:
+        b, b4 = run.params["tool_budgets"]
+        assert b4 == 4 * b
+        assert {"bavt", "parallel", "best_of_n"} <= set(run.params["methods"])
+        hits += all(run.params[k] == v for k, v in cell.items())
+    assert hits == 2  # the defaults' cell, at b = 8 and b = 16
