@@ -220,9 +220,10 @@ def test_thinned_page_states_its_stride(browser, tmp_path):
     )
 
 
-def test_dbp_viewer(browser, tmp_path):
+@pytest.mark.parametrize("name", ["dbp-target-tracking", "dbp-time-sync", "dbp-localization"])
+def test_dbp_viewer(browser, tmp_path, name):
     sc = load_scenario(
-        "dbp-target-tracking",
+        name,
         ["n_robots=40", "ticks=24", "arena=60.0", "gif_frames=2", "claims=false"],
     )
     out = tmp_path / "run"
