@@ -117,7 +117,7 @@ def _hull_violation_per_round(traj: np.ndarray, honest: np.ndarray) -> np.ndarra
 
 def _write(path: Path, data: dict) -> Path:
     page = files("swarm").joinpath("viewer_page.html").read_text(encoding="utf-8")
-    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page.replace("/*__VIEWER_DATA__*/null", blob), encoding="utf-8")

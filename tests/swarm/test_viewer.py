@@ -26,7 +26,7 @@ def page_data(path):
     blob = re.search(
         r'<script id="viewer-data" type="application/json">(.*?)</script>', html, re.S
     ).group(1)
-    return json.loads(blob.replace("<\\/", "</"))
+    return json.loads(blob)
 
 
 def decode(s, dtype):
