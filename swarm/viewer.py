@@ -175,6 +175,11 @@ def write_consensus_viewer(
     byz = results[0].byzantine
     honest = ~byz
     rounds = results[0].trajectories.shape[0] - 1
+    for r in results:
+        if r.trajectories.shape != (rounds + 1, n) or not np.array_equal(r.byzantine, byz):
+            raise ValueError(
+                f"results must all have {n} robots, {rounds} rounds and the same Byzantine robots"
+            )
     stored = _stored_rounds(rounds, stride)
     indptr, indices = to_csr(graph)
     edges = np.array(sorted(graph.edges()), dtype=np.int64).reshape(-1, 2)

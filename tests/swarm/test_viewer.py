@@ -206,6 +206,9 @@ def test_bad_arguments(tmp_path):
         write_consensus_viewer(tmp_path / "v.html", G, results, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="results"):
         write_consensus_viewer(tmp_path / "v.html", G, [], np.zeros((20, 2)))
+    _, _, _, _, longer = consensus_run(n=20, rounds=6)
+    with pytest.raises(ValueError, match="5 rounds"):
+        write_consensus_viewer(tmp_path / "v.html", G, [results[0], longer[0]], np.zeros((20, 2)))
     with pytest.raises(ValueError, match="every"):
         DBPRecorder(0)
 
