@@ -12,7 +12,8 @@ every message: it stores every robot's value per stored round and each Byzantine
 robot's message along each of its out-edges, and the page rebuilds what robot ``i``
 received and applies the W-MSR trimming rule of :mod:`protocols.wmsr` itself.
 
-Size: values are float64 (the page's trimming then sees exactly what the kernel saw).
+Size: consensus values are float64 (the page's trimming then sees exactly what the
+kernel saw); DBP errors and positions, shown only, are float32.
 When they would not fit in :data:`MAX_BYTES`, only every k-th round is kept (rounds
 0, k, 2k, ... and the last), and the page says so.
 """
@@ -56,8 +57,11 @@ def _b64(a: np.ndarray, dtype) -> str:
 
 
 def _stride(bytes_per_round: float, rounds: int, fixed: float) -> int:
-    """Smallest k such that rounds 0, k, 2k, ... and the last fit the budget."""
-    budget = max(_ROUND_BUDGET - fixed, bytes_per_round)
+    """Return a stride k (grown ~10% a step) with which rounds 0, k, 2k, ..., last fit.
+
+    At least the first and the last round are kept, whatever their size.
+    """
+    budget = max(_ROUND_BUDGET - fixed, 2 * bytes_per_round)
     k = 1
     while (rounds // k + 2) * bytes_per_round > budget:
         k = max(k + 1, int(k * 1.1))
@@ -301,7 +305,8 @@ class DBPRecorder:
 
 def dbp_every(n: int, ticks: int, n_defences: int) -> int:
     """Tick stride for :class:`DBPRecorder` so that the DBP viewer fits :data:`MAX_BYTES`."""
-    per_tick = n_defences * n * (8 + 8 + 1) * 4 / 3
+    # float32 error and position (display only), one byte for blocked.
+    per_tick = n_defences * n * (4 + 8 + 1) * 4 / 3
     return _stride(per_tick, ticks, n_defences * 2 * _CHART_POINTS * 16)
 
 
@@ -367,8 +372,9 @@ def write_dbp_viewer(
                 "label": labels[key],
                 "f": None,
                 "messages": None,
-                "values": _b64(np.stack(rec.errors), "<f8"),
-                "positions": _b64(np.stack(rec.positions), "<f8"),
+                "values": _b64(np.stack(rec.errors), "<f4"),
+                "values_dtype": "f4",
+                "positions": _b64(np.stack(rec.positions), "<f4"),
                 "blocked": _b64(np.stack(rec.blocked), "u1"),
                 "accusations": _b64(rec.accusations, "<i4"),
                 "extras": extras,

@@ -247,3 +247,45 @@ def test_dbp_recorder_keeps_frames_blocked_and_accusations(tmp_path):
     np.testing.assert_array_equal(
         decode(d["panels"][0]["blocked"], "u1").reshape(7, 40), np.stack(rec.blocked)
     )
+
+
+def test_large_dbp_run_is_thinned_under_20mb(tmp_path):
+    from swarm.dbp_cases import CaseResult
+    from swarm.viewer import dbp_every
+
+    n, ticks, defences = 20_000, 200, ("none", "wmsr_small", "wmsr_large", "dbp")
+    every = dbp_every(n, ticks, len(defences))
+    # Every tick of four defences would be 4 * 200 * 20000 robots * 13 bytes = 208 MB.
+    assert every > 1
+    rng = np.random.default_rng(0)
+    byz = np.zeros(n, dtype=bool)
+    byz[:2000] = True
+    kept = [*range(1, ticks + 1, every)]
+    kept += [ticks] if kept[-1] != ticks else []
+    recs, results = {}, {}
+    for d in defences:
+        rec = DBPRecorder(every)
+        rec.ticks = kept
+        rec.positions = [rng.uniform(0, 100, (n, 2)) for _ in kept]
+        rec.blocked = [rng.random(n) < 0.1 for _ in kept]
+        rec.errors = [np.where(byz, np.nan, rng.random(n)) for _ in kept]
+        recs[d] = rec
+        err = rng.random(ticks)
+        results[d] = CaseResult(
+            "target_tracking",
+            d,
+            "fake",
+            err,
+            err + 1,
+            np.zeros(ticks, int),
+            np.zeros(ticks, int),
+            None,
+            0,
+            byz,
+        )
+    path = write_dbp_viewer(
+        tmp_path / "v.html", recs, results, {d: d for d in defences}, arena=100.0, radio_range=20.0
+    )
+    assert 2_000_000 < path.stat().st_size < MAX_BYTES
+    d = page_data(path)
+    assert d["stride"] == every and decode(d["rounds"], "<i4").tolist() == kept
