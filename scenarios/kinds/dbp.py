@@ -205,6 +205,14 @@ def _frame(frame: dict, byzantine: np.ndarray, arena: float, title: str) -> Imag
     return Image.fromarray(rgba[..., :3].copy()).convert("P", palette=Image.Palette.ADAPTIVE)
 
 
+def write_viewer(outcome: Outcome, out_dir: Path) -> Path:
+    """Write ``viewer.html``, every defence side by side; return its path."""
+    d = outcome.data
+    return write_dbp_viewer(Path(out_dir) / "viewer.html", d["recordings"], d["results"],
+                            d["labels"], arena=d["arena"], radio_range=d["radio_range"],
+                            title=d["title"], error_name=_UNITS[d["case"]])
+
+
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     """Write the error plots, the swarm animation, ``viewer.html`` and the claims plot."""
     out_dir = Path(out_dir)
@@ -234,9 +242,7 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
         images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0,
                        optimize=True)
         written.append(path)
-    written.append(write_dbp_viewer(
-        out_dir / "viewer.html", d["recordings"], d["results"], labels, arena=d["arena"],
-        radio_range=d["radio_range"], title=d["title"], error_name=_UNITS[d["case"]]))
+    written.append(write_viewer(outcome, out_dir))
     if d["claims"]:
         fig = Figure(figsize=(8.0, 3.4), dpi=100)
         FigureCanvasAgg(fig)

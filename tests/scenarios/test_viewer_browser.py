@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from scenarios.kinds import dbp as dbp_kind
 from scenarios.runner import load_scenario, run_scenario
 from swarm.attacks import make_attack, select_byzantine
 from swarm.simulate import simulate_consensus
@@ -152,10 +153,13 @@ def test_consensus_viewer(browser, tmp_path):
     for t in (0, 1, 10, 40, 59):
         msgs = wmsr.trajectories[t][indices]
         msgs[from_byz] = wmsr.messages[t]
-        for r in np.flatnonzero(~byz):
-            got = browser.execute_script(
-                "return window.swarmViewer.received(1, arguments[0], arguments[1]);", int(r), t
-            )
+        robots = np.flatnonzero(~byz)
+        page = browser.execute_script(
+            "return arguments[0].map((r) => window.swarmViewer.received(1, r, arguments[1]));",
+            robots.tolist(),
+            t,
+        )
+        for r, got in zip(robots, page, strict=True):
             sl = slice(indptr[r], indptr[r + 1])
             assert [row["from"] for row in got["rows"]] == indices[sl].tolist()
             np.testing.assert_array_equal([row["value"] for row in got["rows"]], msgs[sl])
@@ -226,10 +230,10 @@ def test_dbp_viewer(browser, tmp_path, name):
         name,
         ["n_robots=40", "ticks=24", "arena=60.0", "gif_frames=2", "claims=false"],
     )
-    out = tmp_path / "run"
-    run_scenario(sc, seed=sc.seed, out_dir=out, progress=False)
-    summary = json.loads((out / "summary.json").read_text())
-    open_page(browser, out / "viewer.html")
+    # The kind's run and its viewer only (test_dbp_scenarios writes every artifact).
+    outcome = dbp_kind.run(sc.params, seed=sc.seed)
+    summary = outcome.summary
+    open_page(browser, dbp_kind.write_viewer(outcome, tmp_path))
     defences = summary["defences"]
     for name, entry in defences.items():
         assert len(css(browser, f"#panel-{name} circle.robot")) == 40
