@@ -12,6 +12,9 @@
 ``swarm report DIR [--metric M] [--param P] [--heatmap X Y]``
     Plot a metric against a parameter from a sweep's results (mean and 95% band over
     seeds, one line per protocol): PNG and CSV.
+``swarm view DIR [--print]``
+    Open a run's ``viewer.html`` in the web browser, or print its path where there is no
+    browser (or with ``--print``).
 
 User errors (unknown scenario, bad file, bad key or value) print one line to stderr and
 exit with status 2, without a traceback.
@@ -167,6 +170,27 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    import os
+    import webbrowser
+
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        raise ScenarioError(f"view: no such folder: {folder}")
+    page = folder / "viewer.html"
+    if not page.is_file():
+        raise ScenarioError(f"view: no viewer.html in {folder} (written by `swarm run` of a "
+                            "consensus or DBP scenario)")
+    # Without a display, webbrowser would start a text browser in this terminal.
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if args.print or headless or not webbrowser.open(page.resolve().as_uri()):
+        print(page.resolve())
+    else:
+        print(f"opened {page.resolve()}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -214,6 +238,10 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--heatmap", nargs=2, metavar=("X", "Y"),
                     help="heat maps of the metric over two varied parameters instead")
     rp.set_defaults(func=_cmd_report)
+    v = sub.add_parser("view", help="open a run's interactive viewer.html")
+    v.add_argument("dir", help="a run's output folder, e.g. runs/byzantine-consensus")
+    v.add_argument("--print", action="store_true", help="print the path, open nothing")
+    v.set_defaults(func=_cmd_view)
     return p
 
 

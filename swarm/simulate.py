@@ -48,6 +48,10 @@ class ConsensusResult:
         First round with spread below ``tol``.
     final_mean : float
         Mean honest value at the end.
+    messages : numpy.ndarray or None, shape (ceil(rounds / k), n_byzantine_edges)
+        With ``record_messages=k``: row j holds what the Byzantine robots sent in round
+        ``j * k`` along each in-edge whose sender is Byzantine, in CSR edge order (NaN
+        where silent); None when not recorded.
     """
 
     protocol: str
@@ -56,6 +60,7 @@ class ConsensusResult:
     byzantine: np.ndarray
     tol: float
     sent_range: np.ndarray
+    messages: np.ndarray | None = None
     honest_spread: np.ndarray = field(init=False)
     hull_violation: float = field(init=False)
     converged_round: int | None = field(init=False)
@@ -96,6 +101,7 @@ def simulate_consensus(
     rng: np.random.Generator,
     tol: float = 1e-3,
     progress: bool = False,
+    record_messages: int = 0,
 ) -> ConsensusResult:
     """Run a consensus protocol for ``rounds`` synchronous rounds under an attack.
 
@@ -125,6 +131,9 @@ def simulate_consensus(
         Spread tolerance for ``converged_round``, > 0.
     progress : bool
         Show a progress bar.
+    record_messages : int
+        Keep the Byzantine messages of every k-th round (rounds 0, k, 2k, ...) in
+        ``ConsensusResult.messages``; 0 keeps none.
 
     Returns
     -------
@@ -149,6 +158,7 @@ def simulate_consensus(
     f = check_int("f", f, low=0) if protocol == "wmsr" else 0
     rounds = check_int("rounds", rounds, low=0)
     tol = check_nonneg_float("tol", tol, positive=True)
+    record_messages = check_int("record_messages", record_messages, low=0)
 
     ctx = AttackContext(indptr, indices, byzantine, initial, f)
     if attack is not None:
@@ -165,6 +175,9 @@ def simulate_consensus(
     sent_hi = np.empty(n)
     sent_range = np.full((rounds, byz_idx.size, 2), np.nan)
     n_byz_edges = ctx.edge_index.size
+    kept = None
+    if record_messages:
+        kept = np.empty((-(-rounds // record_messages), n_byz_edges))
     for t in tqdm(range(rounds), disable=not progress, desc=protocol, leave=False):
         np.take(values, indices, out=messages)
         if attack is not None:
@@ -177,6 +190,8 @@ def simulate_consensus(
         else:
             sent = np.full(n_byz_edges, np.nan)
         messages[ctx.edge_index] = sent
+        if kept is not None and t % record_messages == 0:
+            kept[t // record_messages] = sent
         if protocol == "wmsr":
             _wmsr_kernel(values, indptr, indices, messages, f, new)
         else:
@@ -205,4 +220,4 @@ def simulate_consensus(
         # the kernels' finite-input contract all the same.
         values[byz_idx] = np.where(np.isfinite(values[byz_idx]), values[byz_idx], 0.0)
     return ConsensusResult(protocol=protocol, f=f, trajectories=traj, byzantine=byzantine,
-                           tol=tol, sent_range=sent_range)
+                           tol=tol, sent_range=sent_range, messages=kept)

@@ -9,9 +9,10 @@ import numpy as np
 from scenarios.config import Outcome, Param, ScenarioError
 from swarm import topology
 from swarm.attacks import ATTACKS, make_attack, select_byzantine
-from swarm.plots import animate_consensus, plot_network, plot_trajectories
+from swarm.plots import animate_consensus, layout, plot_network, plot_trajectories
 from swarm.robustness import robustness_bounds
 from swarm.simulate import PROTOCOLS, simulate_consensus
+from swarm.viewer import consensus_stride, write_consensus_viewer
 
 DESCRIPTION = "Robots reach agreement while Byzantine robots attack; LCP vs W-MSR."
 
@@ -94,12 +95,14 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     except ValueError as exc:
         raise ScenarioError(f"params.n_byzantine: {exc}") from None
     attack_seed = g_attack.integers(2**63)
+    stride = consensus_stride(p["n_robots"], p["rounds"], len(p["protocols"]),
+                              int(byz[indices].sum()), G.number_of_edges())
     results = []
     for proto in p["protocols"]:
         res = simulate_consensus(
             (indptr, indices), initial, byz, make_attack(p["attack"]),
             protocol=proto, f=f, rounds=p["rounds"], rng=np.random.default_rng(attack_seed),
-            tol=p["tol"], progress=progress,
+            tol=p["tol"], progress=progress, record_messages=stride,
         )
         results.append(res)
     summary = {r.protocol: r.metrics() for r in results}
@@ -112,14 +115,19 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
              f"{p['rounds']} rounds",
              ["protocol", "final_spread", "hull_violation", "converged_round", "final_mean"],
              rows)
+    radius = p["radio_range"] if p["topology"] in ("robust_geometric", "geometric") else None
+    title = (f"Byzantine consensus: {p['n_robots']} robots, {p['topology']} graph, "
+             f"{p['attack']} attack")
     return Outcome(summary=summary, tables=[table],
                    data={"graph": G, "results": results, "gif_frames": p["gif_frames"],
-                         "radio_range": (p["radio_range"] if p["topology"] in
-                                         ("robust_geometric", "geometric") else None)})
+                         "radio_range": radius,
+                         "viewer": {"stride": stride, "radius": radius, "title": title}})
 
 
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
-    """Write ``trajectories.png``, ``network.png`` and ``consensus.gif`` (protocols side by side).
+    """Write ``trajectories.png``, ``network.png``, ``consensus.gif`` and ``viewer.html``.
+
+    The GIF shows the protocols side by side on the same layout.
 
     Parameters
     ----------
@@ -142,4 +150,6 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
         plot_network(G, results[0].byzantine, out_dir / "network.png", radio_range=rr),
         animate_consensus(G, results, out_dir / "consensus.gif", frames=frames,
                           radio_range=rr),
+        write_consensus_viewer(out_dir / "viewer.html", G, results, layout(G),
+                               **outcome.data["viewer"]),
     ]

@@ -8,7 +8,9 @@ paper's two claims (:mod:`swarm.dbp_claims`).
 
 Artifacts: ``error_<defence>.png`` (error of the cooperative robots over time, one per
 defence), ``error.png`` (all defences), ``swarm.gif`` (the swarm under DBP, Byzantine
-and blocked robots marked) and ``claims.png`` when ``claims`` is on.
+and blocked robots marked), ``viewer.html`` (the interactive viewer of
+:mod:`swarm.viewer`: every defence side by side, accusations drawn) and ``claims.png``
+when ``claims`` is on.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+from tqdm.auto import tqdm
 
 from scenarios.config import Outcome, Param
 from swarm.dbp_cases import ATTACKS, CASES, DBPConfig, make_case
 from swarm.dbp_claims import connectivity_claim, single_observer_claim
 from swarm.mobility import MOTIONS
 from swarm.plots import save_gif
+from swarm.viewer import DBPRecorder, dbp_every, write_dbp_viewer
 
 DESCRIPTION = "DBP case study on a mobile swarm: no defence vs W-MSR vs the blocklist."
 
@@ -91,19 +95,18 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     animate = "dbp" if "dbp" in p["defences"] else p["defences"][0]
     results = {}
     fs = {}
+    recordings = {}
+    view_every = dbp_every(p["n_robots"], p["ticks"], len(p["defences"]))
     for defence in p["defences"]:
         every = max(1, p["ticks"] // p["gif_frames"]) if defence == animate else 0
         cfg = _config(p, defence, every)
         fs[defence] = cfg.wmsr_f
         case = make_case(p["case"], cfg, np.random.default_rng(seed))
-        if progress:
-            from tqdm import tqdm
-
-            for _ in tqdm(range(cfg.ticks), desc=defence, leave=False):
-                case.step()
-            results[defence] = case.result()
-        else:
-            results[defence] = case.run()
+        recordings[defence] = DBPRecorder(view_every)
+        for _ in tqdm(range(cfg.ticks), desc=defence, leave=False, disable=not progress):
+            case.step()
+            recordings[defence].record(case)
+        results[defence] = case.result()
     rows = []
     summary: dict = {"case": p["case"], "defences": {}}
     for defence, r in results.items():
@@ -144,7 +147,10 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
         tables.append((f"paper's claims, F = {f} (error: largest cooperative distance to truth)",
                        ["claim", "protocol", "final error", "blocked"], crow))
     data = {"results": results, "labels": {d: summary["defences"][d]["label"] for d in results},
-            "animate": animate, "case": p["case"], "arena": p["arena"], "claims": claims}
+            "animate": animate, "case": p["case"], "arena": p["arena"], "claims": claims,
+            "recordings": recordings, "radio_range": p["radio_range"],
+            "title": f"DBP {p['case'].replace('_', ' ')}: {p['n_robots']} robots, "
+                     f"attack '{p['attack']}'"}
     return Outcome(summary=summary, tables=tables, data=data)
 
 
@@ -200,8 +206,16 @@ def _frame(frame: dict, byzantine: np.ndarray, arena: float, title: str) -> Imag
     return Image.fromarray(rgba[..., :3].copy())
 
 
+def write_viewer(outcome: Outcome, out_dir: Path) -> Path:
+    """Write ``viewer.html``, every defence side by side; return its path."""
+    d = outcome.data
+    return write_dbp_viewer(Path(out_dir) / "viewer.html", d["recordings"], d["results"],
+                            d["labels"], arena=d["arena"], radio_range=d["radio_range"],
+                            title=d["title"], error_name=_UNITS[d["case"]])
+
+
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
-    """Write the error plots, the swarm animation and the claims plot."""
+    """Write the error plots, the swarm animation, ``viewer.html`` and the claims plot."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     d = outcome.data
@@ -228,6 +242,7 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
         path = out_dir / "swarm.gif"
         save_gif(images, path, duration=120)
         written.append(path)
+    written.append(write_viewer(outcome, out_dir))
     if d["claims"]:
         fig = Figure(figsize=(8.0, 3.4), dpi=100)
         FigureCanvasAgg(fig)

@@ -24,6 +24,7 @@ def _check_artifacts(out, defences):
     for d in defences:
         img = imread(out / f"error_{d}.png")
         assert img.ndim == 3 and img[..., :3].std() > 0
+    assert (out / "viewer.html").read_text().startswith("<!DOCTYPE html>")
     gif = Image.open(out / "swarm.gif")
     assert gif.n_frames == 5 and gif.size[0] <= 400
 
