@@ -989,34 +989,44 @@ def _certificate_from_bounds(mu, L, own, blocks) -> Certificate:
 
 @dataclass
 class EntropicResult:
-    """Outcome of :func:`entropic_npg`.
+    """Outcome of :func:`entropic_npg` (the common solver-result shape).
 
     Attributes
     ----------
-    policies : list of numpy.ndarray, shape (S, A_i)
-        Final policies.
+    solution : list of numpy.ndarray, shape (S, A_i)
+        Final policies, one per player; alias ``policies``.
+    iterations : int
+        Iterations performed.
+    converged : bool
+        Whether the residual reached ``tol``.
+    residuals : numpy.ndarray, shape (iterations,)
+        ``||z_{k+1} - z_k||_w / step`` per iteration.
     logits : numpy.ndarray, shape (dim,)
         Final reduced logits.
-    iterations : int
-    converged : bool
-    residuals : numpy.ndarray
-        ``||z_{k+1} - z_k||_w / step`` per iteration.
     step : float
+        Step size used.
     rate : float
         Certified per-step factor (nan if uncertified).
     certificate : EntropicCertificate
+        The certificate used.
     trajectory : numpy.ndarray or None, shape (iterations + 1, dim)
+        Iterates, when requested.
     """
 
-    policies: list[np.ndarray]
-    logits: np.ndarray
+    solution: list[np.ndarray]
     iterations: int
     converged: bool
     residuals: np.ndarray
+    logits: np.ndarray
     step: float
     rate: float
     certificate: EntropicCertificate
     trajectory: np.ndarray | None = None
+
+    @property
+    def policies(self) -> list[np.ndarray]:
+        """Alias of :attr:`solution`."""
+        return self.solution
 
 
 def entropic_npg(game: MarkovGame, tau: float, *,
@@ -1056,7 +1066,6 @@ def entropic_npg(game: MarkovGame, tau: float, *,
     z0 = np.zeros(dual.dim) if z0 is None else z0
     r = projected_euler(dual, cert, step=step, x0=z0, tol=tol, max_iter=max_iter,
                         trajectory=trajectory)
-    return EntropicResult(policies=game.policies(r.solution), logits=r.solution,
-                          iterations=r.iterations, converged=r.converged,
-                          residuals=r.residuals, step=r.step, rate=r.rate, certificate=cert,
-                          trajectory=r.trajectory)
+    return EntropicResult(solution=game.policies(r.solution), iterations=r.iterations,
+                          converged=r.converged, residuals=r.residuals, logits=r.solution,
+                          step=r.step, rate=r.rate, certificate=cert, trajectory=r.trajectory)
