@@ -99,9 +99,37 @@ def accelerated_channel(gains: np.ndarray, noise: np.ndarray, budget: np.ndarray
                               move_gains)
 
 
+class SweepScratch(NamedTuple):
+    """Work arrays of the accelerated kernel's sweeps (all written).
+
+    Attributes
+    ----------
+    levels : numpy.ndarray, shape (Q,)
+        Water-level guesses (NaN for none).
+    moved : numpy.ndarray, shape (Q, N), dtype of the move gains
+        Each user's move ``G(x) - x`` in the last sweep.
+    wet : numpy.ndarray of int8, shape (Q, N)
+        1 where the last sweep's output is positive.
+    work : numpy.ndarray, shape (2, N)
+        Scratch rows.
+    state : numpy.ndarray of int8, shape (N,)
+        Scratch for the cold water-filling.
+    """
+
+    levels: np.ndarray
+    moved: np.ndarray
+    wet: np.ndarray
+    work: np.ndarray
+    state: np.ndarray
+
+
 @njit(cache=True)
-def _sweep_kernel(ch, order, y, interf, levels, moved, work, state):
-    """One Gauss-Seidel sweep in place; returns ``max_q max_k |move| / budget[q]``.
+def _sweep_kernel(ch, order, y, interf, scratch):
+    """One Gauss-Seidel sweep in place.
+
+    Returns ``(residual, switched)``: ``max_q max_k |move| / budget[q]`` and the number
+    of (user, carrier) pairs whose output switched between zero and positive since the
+    previous sweep (the active set changed; the map is affine only while it holds).
 
     When user ``q`` comes up it pulls the moves of the users before it in this sweep into
     its interference row, water-fills, and records its own move; a second pass pulls the
@@ -119,50 +147,50 @@ def _sweep_kernel(ch, order, y, interf, levels, moved, work, state):
         Written: the profile ``x`` on entry, ``G(x)`` on return.
     interf : numpy.ndarray, shape (Q, N)
         Written: the interference of ``x`` on entry, that of ``G(x)`` on return.
-    levels : numpy.ndarray, shape (Q,)
-        Written: water-level guesses (NaN for none), updated.
-    moved : numpy.ndarray, shape (Q, N), dtype of ``ch.move_gains``
-        Written: each user's move ``G(x) - x``.
-    work : numpy.ndarray, shape (2, N)
-        Scratch.
-    state : numpy.ndarray of int8, shape (N,)
-        Scratch for the cold water-filling.
+    scratch : SweepScratch
+        Written: see :class:`SweepScratch`.
     """
     nq, nk = y.shape
-    a = work[0]
-    br = work[1]
+    a = scratch.work[0]
+    br = scratch.work[1]
+    moved = scratch.moved
     acc = np.empty(nk, dtype=moved.dtype)
     res = 0.0
+    switched = 0
     for i in range(nq):
         q = order[i]
         row = interf[q]
         _pull_moves(ch.move_gains, moved, q, order, 0, i, acc, row)
         for k in range(nk):
             a[k] = row[k] * ch.inv_direct[q, k]
-        levels[q] = _waterfill_warm_kernel(a, ch.cap[q], ch.budget[q], levels[q], br, state)
+        scratch.levels[q] = _waterfill_warm_kernel(a, ch.cap[q], ch.budget[q],
+                                                   scratch.levels[q], br, scratch.state)
         move = 0.0
         for k in range(nk):
             d = br[k] - y[q, k]
             move = max(move, abs(d))
             moved[q, k] = d
             y[q, k] = br[k]
+            w = 1 if br[k] > 0.0 else 0
+            switched += abs(w - scratch.wet[q, k])
+            scratch.wet[q, k] = w
         res = max(res, move / ch.budget[q])
     for i in range(nq):
         q = order[i]
         _pull_moves(ch.move_gains, moved, q, order, i + 1, nq, acc, interf[q])
-    return res
+    return res, switched
 
 
 @njit(cache=True)
-def _exact_gap(ch, p, interf, br, levels, work, state):
+def _exact_gap(ch, p, interf, br, scratch):
     """Exact interference of ``p`` into ``interf`` and the relative Nash gap of ``p``.
 
-    ``p`` (Q, N) is read; ``interf`` and ``br`` (Q, N), ``levels`` (Q,), ``work`` (2, N)
-    and ``state`` (N,) are written.
+    ``p`` (Q, N) is read; ``interf`` and ``br`` (Q, N) and ``scratch.levels``,
+    ``scratch.work``, ``scratch.state`` are written.
     """
     interference_kernel(ch.gains, ch.noise, p, interf)
-    return _best_response_gap_kernel(ch.gains, ch.budget, ch.cap, p, interf, br, work[0],
-                                     state, levels)
+    return _best_response_gap_kernel(ch.gains, ch.budget, ch.cap, p, interf, br,
+                                     scratch.work[0], scratch.state, scratch.levels)
 
 
 @njit(cache=True)
@@ -291,10 +319,9 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
     interference_kernel(ch.gains, ch.noise, x, ix)
     y = x.copy()
     br = np.empty((nq, nk))
-    levels = np.full(nq, np.nan)
-    work = np.empty((2, nk))
-    moved = np.empty((nq, nk), dtype=ch.move_gains.dtype)
-    state = np.empty(nk, dtype=np.int8)
+    scratch = SweepScratch(np.full(nq, np.nan), np.empty((nq, nk), dtype=ch.move_gains.dtype),
+                           np.zeros((nq, nk), dtype=np.int8), np.empty((2, nk)),
+                           np.empty(nk, dtype=np.int8))
     newest = -1
     count = 0
     prev_res = np.inf
@@ -303,12 +330,12 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
     for it in range(max_iter):
         y[:] = x
         interf[:] = ix
-        res = _sweep_kernel(ch, order, y, interf, levels, moved, work, state)
+        res, switched = _sweep_kernel(ch, order, y, interf, scratch)
         history[it] = res
         if it == 0:
             refresh_res = res
         if res <= tol:
-            gap = _exact_gap(ch, y, interf, br, levels, work, state)
+            gap = _exact_gap(ch, y, interf, br, scratch)
             if gap <= tol:
                 p[:] = y
                 history[it + 1] = gap
@@ -319,6 +346,8 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
             interference_kernel(ch.gains, ch.noise, y, interf)
             refresh_res = res
             last_refresh = it
+        if switched > 0 and it > 0:
+            count = 0  # the active set changed: older sweeps belong to another affine map
         if not res < prev_res:
             count = 0  # safeguard: forget the extrapolation, take the plain sweep
         prev_res = res
@@ -357,7 +386,7 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
             ix[:] = interf
     if max_iter == 0:
         y[:] = x
-    gap = _exact_gap(ch, y, interf, br, levels, work, state)
+    gap = _exact_gap(ch, y, interf, br, scratch)
     p[:] = y
     history[max_iter] = gap
     return max_iter, gap <= tol
