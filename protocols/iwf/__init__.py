@@ -41,9 +41,9 @@ gap), :mod:`~protocols.iwf.schedules`, :mod:`~protocols.iwf.accelerated` and
 importable from ``protocols.iwf``.
 """
 
-
 from protocols.iwf.accelerated import ANDERSON_MEMORY, AcceleratedChannel
 from protocols.iwf.channel import (
+    Channel,
     best_response,
     check_channel,
     interference,
@@ -67,6 +67,7 @@ __all__ = [
     "OPTION_DEFAULTS",
     "SCHEDULES",
     "AcceleratedChannel",
+    "Channel",
     "IWFResult",
     "best_response",
     "check_channel",

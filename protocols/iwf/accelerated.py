@@ -77,8 +77,13 @@ class AcceleratedChannel(NamedTuple):
     move_gains: np.ndarray
 
 
-def accelerated_channel(gains: np.ndarray, noise: np.ndarray, budget: np.ndarray,
-                        cap: np.ndarray, move_gains: np.ndarray) -> AcceleratedChannel:
+def accelerated_channel(
+    gains: np.ndarray,
+    noise: np.ndarray,
+    budget: np.ndarray,
+    cap: np.ndarray,
+    move_gains: np.ndarray,
+) -> AcceleratedChannel:
     """Bundle a validated channel for the accelerated kernel.
 
     Parameters
@@ -95,8 +100,9 @@ def accelerated_channel(gains: np.ndarray, noise: np.ndarray, budget: np.ndarray
     """
     nq = gains.shape[0]
     inv_direct = 1.0 / gains[np.arange(nq), np.arange(nq)]
-    return AcceleratedChannel(gains, np.ascontiguousarray(inv_direct), noise, budget, cap,
-                              move_gains)
+    return AcceleratedChannel(
+        gains, np.ascontiguousarray(inv_direct), noise, budget, cap, move_gains
+    )
 
 
 class SweepScratch(NamedTuple):
@@ -163,8 +169,9 @@ def _sweep_kernel(ch, order, y, interf, scratch):
         _pull_moves(ch.move_gains, moved, q, order, 0, i, acc, row)
         for k in range(nk):
             a[k] = row[k] * ch.inv_direct[q, k]
-        scratch.levels[q] = _waterfill_warm_kernel(a, ch.cap[q], ch.budget[q],
-                                                   scratch.levels[q], br, scratch.state)
+        scratch.levels[q] = _waterfill_warm_kernel(
+            a, ch.cap[q], ch.budget[q], scratch.levels[q], br, scratch.state
+        )
         move = 0.0
         for k in range(nk):
             d = br[k] - y[q, k]
@@ -189,8 +196,9 @@ def _exact_gap(ch, p, interf, br, scratch):
     ``scratch.work``, ``scratch.state`` are written.
     """
     interference_kernel(ch.gains, ch.noise, p, interf)
-    return _best_response_gap_kernel(ch.gains, ch.budget, ch.cap, p, interf, br,
-                                     scratch.work[0], scratch.state, scratch.levels)
+    return _best_response_gap_kernel(
+        ch, p, interf, br, scratch.work[0], scratch.state, scratch.levels
+    )
 
 
 @njit(cache=True)
@@ -319,9 +327,13 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
     interference_kernel(ch.gains, ch.noise, x, ix)
     y = x.copy()
     br = np.empty((nq, nk))
-    scratch = SweepScratch(np.full(nq, np.nan), np.empty((nq, nk), dtype=ch.move_gains.dtype),
-                           np.zeros((nq, nk), dtype=np.int8), np.empty((2, nk)),
-                           np.empty(nk, dtype=np.int8))
+    scratch = SweepScratch(
+        np.full(nq, np.nan),
+        np.empty((nq, nk), dtype=ch.move_gains.dtype),
+        np.zeros((nq, nk), dtype=np.int8),
+        np.empty((2, nk)),
+        np.empty(nk, dtype=np.int8),
+    )
     newest = -1
     count = 0
     prev_res = np.inf

@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from protocols._checks import check_float_array, check_nonneg_float
 from protocols.iwf.waterfill import _waterfill_warm_kernel
 
-__all__ = ["best_response", "check_channel", "interference", "interference_kernel", "nash_gap"]
+__all__ = [
+    "Channel",
+    "best_response",
+    "check_channel",
+    "interference",
+    "interference_kernel",
+    "nash_gap",
+]
+
+
+class Channel(NamedTuple):
+    """A validated channel, as the kernels take it (see :func:`check_channel`).
+
+    Attributes
+    ----------
+    gains : numpy.ndarray, shape (Q, Q, N)
+        ``gains[q, r, k]``, from transmitter ``r`` to receiver ``q`` on carrier ``k``.
+    noise : numpy.ndarray, shape (Q, N)
+        Noise power.
+    budget : numpy.ndarray, shape (Q,)
+        Power budgets.
+    cap : numpy.ndarray, shape (Q, N)
+        Per-carrier caps (``inf`` for none).
+    """
+
+    gains: np.ndarray
+    noise: np.ndarray
+    budget: np.ndarray
+    cap: np.ndarray
 
 
 @njit(cache=True)
 def interference_kernel(gains, noise, p, out):
-    """``out[q, k] = noise[q, k] + sum_{r != q} gains[q, r, k] p[r, k]``."""
+    """``out[q, k] = noise[q, k] + sum_{r != q} gains[q, r, k] p[r, k]`` (unchecked).
+
+    The kernel behind :func:`interference`, for hot loops and benchmarks that hold
+    validated arrays; no argument is checked.
+
+    Parameters
+    ----------
+    gains : numpy.ndarray, shape (Q, Q, N)
+        Channel gains (read).
+    noise : numpy.ndarray, shape (Q, N)
+        Noise power (read).
+    p : numpy.ndarray, shape (Q, N)
+        Powers (read).
+    out : numpy.ndarray, shape (Q, N)
+        Written: the interference-plus-noise.
+    """
     nq, nk = p.shape
     acc = np.empty(nk)  # a private accumulator lets the inner loop vectorise
     for q in range(nq):
@@ -31,7 +76,7 @@ def interference_kernel(gains, noise, p, out):
 
 @njit(cache=True)
 def _max_move(p_row, br):
-    """``max_k |p_row[k] - br[k]|``."""
+    """``max_k |p_row[k] - br[k]|`` over two (N,) arrays (nothing written)."""
     m = 0.0
     for k in range(p_row.shape[0]):
         m = max(m, abs(p_row[k] - br[k]))
@@ -39,11 +84,27 @@ def _max_move(p_row, br):
 
 
 @njit(cache=True)
-def _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state, levels):
+def _best_response_gap_kernel(ch, p, interf, br, a, state, levels):
     """Best responses of every user to ``interf``; returns the relative Nash gap.
 
-    ``levels[q]`` is a guess of user ``q``'s water level (NaN for none), updated.
+    Parameters
+    ----------
+    ch : Channel
+        Any NamedTuple with ``gains`` (Q, Q, N), ``budget`` (Q,) and ``cap`` (Q, N).
+    p : numpy.ndarray, shape (Q, N)
+        The profile (read).
+    interf : numpy.ndarray, shape (Q, N)
+        Its interference (read).
+    br : numpy.ndarray, shape (Q, N)
+        Written: every user's best response.
+    a : numpy.ndarray, shape (N,)
+        Written: scratch.
+    state : numpy.ndarray of int8, shape (N,)
+        Written: scratch.
+    levels : numpy.ndarray, shape (Q,)
+        Written: water-level guesses (NaN for none), updated.
     """
+    gains, budget, cap = ch.gains, ch.budget, ch.cap
     nq, nk = p.shape
     gap = 0.0
     for q in range(nq):
@@ -52,7 +113,6 @@ def _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state, level
         levels[q] = _waterfill_warm_kernel(a, cap[q], budget[q], levels[q], br[q], state)
         gap = max(gap, _max_move(p[q], br[q]) / budget[q])
     return gap
-
 
 
 def check_channel(gains, noise, budget, cap=None, *, cap_name: str = "cap"):
@@ -92,9 +152,9 @@ def check_channel(gains, noise, budget, cap=None, *, cap_name: str = "cap"):
     else:
         noise_a = check_float_array("noise", noise, finite=True)
     if noise_a.shape != (nq, nk):
-
-        raise ValueError(f"noise must be a scalar or have shape (Q, N) = {(nq, nk)}, "
-                         f"got {noise_a.shape}")
+        raise ValueError(
+            f"noise must be a scalar or have shape (Q, N) = {(nq, nk)}, got {noise_a.shape}"
+        )
     if np.any(noise_a <= 0):
         raise ValueError("noise must be > 0")
     if np.ndim(budget) == 0:
@@ -102,8 +162,9 @@ def check_channel(gains, noise, budget, cap=None, *, cap_name: str = "cap"):
     else:
         budget_a = check_float_array("budget", budget, finite=True)
     if budget_a.shape != (nq,):
-        raise ValueError(f"budget must be a scalar or have shape (Q,) = ({nq},), "
-                         f"got {budget_a.shape}")
+        raise ValueError(
+            f"budget must be a scalar or have shape (Q,) = ({nq},), got {budget_a.shape}"
+        )
     if np.any(budget_a <= 0):
         raise ValueError("budget must be > 0")
     if cap is None:
@@ -112,10 +173,15 @@ def check_channel(gains, noise, budget, cap=None, *, cap_name: str = "cap"):
         cap_a = np.asarray(check_float_array(cap_name, cap)).reshape(np.shape(cap))
         if np.any(np.isnan(cap_a)):
             raise ValueError(f"{cap_name} must not contain NaN")
-        if cap_a.ndim not in (0, 1, 2) or (cap_a.ndim == 1 and cap_a.shape != (nk,)) or (
-                cap_a.ndim == 2 and cap_a.shape != (nq, nk)):
-            raise ValueError(f"{cap_name} must be a scalar or have shape (N,) = ({nk},) or "
-                             f"(Q, N) = {(nq, nk)}, got {cap_a.shape}")
+        if (
+            cap_a.ndim not in (0, 1, 2)
+            or (cap_a.ndim == 1 and cap_a.shape != (nk,))
+            or (cap_a.ndim == 2 and cap_a.shape != (nq, nk))
+        ):
+            raise ValueError(
+                f"{cap_name} must be a scalar or have shape (N,) = ({nk},) or "
+                f"(Q, N) = {(nq, nk)}, got {cap_a.shape}"
+            )
         if np.any(cap_a < 0):
             raise ValueError(f"{cap_name} must be >= 0")
         cap_a = np.array(np.broadcast_to(cap_a, (nq, nk)), dtype=np.float64)
@@ -132,7 +198,6 @@ def _check_power(power, nq, nk):
     if np.any(p < 0):
         raise ValueError("power must be >= 0")
     return p if p.flags.writeable else p.copy()
-
 
 
 def interference(gains, noise, power) -> np.ndarray:
@@ -205,6 +270,13 @@ def _best_response(g, nz, b, c, p):
     interf = np.empty_like(p)
     interference_kernel(g, nz, p, interf)
     br = np.empty_like(p)
-    gap = _best_response_gap_kernel(g, b, c, p, interf, br, np.empty(nk),
-                                    np.empty(nk, dtype=np.int8), np.full(p.shape[0], np.nan))
+    gap = _best_response_gap_kernel(
+        Channel(g, nz, b, c),
+        p,
+        interf,
+        br,
+        np.empty(nk),
+        np.empty(nk, dtype=np.int8),
+        np.full(p.shape[0], np.nan),
+    )
     return br, float(gap)

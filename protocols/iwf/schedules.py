@@ -6,17 +6,63 @@ Nash gap after each; :func:`protocols.iwf.iterative_waterfill` drives them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from protocols.iwf.channel import _best_response_gap_kernel, _max_move, interference_kernel
 from protocols.iwf.waterfill import _waterfill_warm_kernel
 
-__all__: list[str] = []
+__all__ = ["AsyncDraws", "Run"]
+
+
+class Run(NamedTuple):
+    """Scalars of one chunk of a schedule kernel.
+
+    Attributes
+    ----------
+    step, decay : float
+        Relaxation ``a_n = step / (n + 1) ** decay``.
+    n0 : int
+        Index of the chunk's first update (for the step decay).
+    n_steps : int
+        Updates to perform at most in this chunk.
+    tol : float
+        Target relative Nash gap.
+    """
+
+    step: float
+    decay: float
+    n0: int
+    n_steps: int
+    tol: float
+
+
+class AsyncDraws(NamedTuple):
+    """Random draws of one chunk of the asynchronous schedule (read only).
+
+    Attributes
+    ----------
+    noise_factor : numpy.ndarray, shape (n_steps, Q, N) or (0, Q, N)
+        Multiplies the measured interference (empty: exact measurements).
+    update : numpy.ndarray of bool, shape (n_steps, Q)
+        Whether user ``q`` updates at tick ``s`` of the chunk.
+    delay : numpy.ndarray of int64, shape (n_steps, Q)
+        Age of the interference it acts on.
+    """
+
+    noise_factor: np.ndarray
+    update: np.ndarray
+    delay: np.ndarray
 
 
 @njit(cache=True)
 def _relax(p_row, target, alpha):
+    """``p_row <- (1 - alpha) p_row + alpha target`` (a copy when ``alpha == 1``).
+
+    ``p_row`` (N,) is written; ``target`` (N,) is read.
+    """
     if alpha == 1.0:
         for k in range(p_row.shape[0]):
             p_row[k] = target[k]
@@ -26,15 +72,26 @@ def _relax(p_row, target, alpha):
 
 
 @njit(cache=True)
-def _simultaneous_kernel(gains, noise, budget, cap, p, step, decay, noise_factor,
-                         n0, n_steps, tol, history, interf):
-    """Jacobi IWF from iteration ``n0``; returns ``(updates_done, converged)``.
+def _simultaneous_kernel(ch, p, run, noise_factor, history, interf):
+    """Jacobi IWF from iteration ``run.n0``; returns ``(updates_done, converged)``.
 
-    ``history[s]`` receives the Nash gap of the profile after ``n0 + s`` updates.
-    ``noise_factor`` has shape ``(n_steps, Q, N)`` (multiplies the measured
-    interference) or ``(0, Q, N)`` for exact measurements. On return ``interf`` is the
-    interference of ``p``.
+    Parameters
+    ----------
+    ch : Channel
+        The channel (read).
+    p : numpy.ndarray, shape (Q, N)
+        Written: the profile, updated in place.
+    run : Run
+        Step, decay, first index, updates and tolerance of this chunk.
+    noise_factor : numpy.ndarray, shape (n_steps, Q, N) or (0, Q, N)
+        Multiplies the measured interference (empty: exact measurements).
+    history : numpy.ndarray, shape (n_steps + 1,)
+        Written: ``history[s]`` is the Nash gap of the profile after ``n0 + s`` updates.
+    interf : numpy.ndarray, shape (Q, N)
+        Written: on return the interference of ``p``.
     """
+    gains, noise, budget, cap = ch.gains, ch.noise, ch.budget, ch.cap
+    step, decay, n0, n_steps, tol = run.step, run.decay, run.n0, run.n_steps, run.tol
     nq, nk = p.shape
     br = np.empty((nq, nk))
     a = np.empty(nk)
@@ -44,8 +101,7 @@ def _simultaneous_kernel(gains, noise, budget, cap, p, step, decay, noise_factor
     for s in range(n_steps + 1):
         n = n0 + s
         interference_kernel(gains, noise, p, interf)
-        gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state,
-                                        levels)
+        gap = _best_response_gap_kernel(ch, p, interf, br, a, state, levels)
         history[s] = gap
         if gap <= tol:
             return s, True
@@ -65,9 +121,26 @@ def _simultaneous_kernel(gains, noise, budget, cap, p, step, decay, noise_factor
 def _pull_moves(move_gains, moved, q, order, lo, hi, acc, row):
     """``row += sum_{lo <= j < hi} move_gains[q, order[j]] * moved[order[j]]``.
 
-    In float32 when ``move_gains`` is (see :func:`_move_gains`): ``moved`` holds every
-    user's last move rounded the same way, so the error this adds to the interference
-    ``row`` is proportional to the moves, not to the interference.
+    In float32 when ``move_gains`` is (see :func:`protocols.iwf.move_gains`): ``moved``
+    holds every user's last move rounded the same way, so the error this adds to the
+    interference ``row`` is proportional to the moves, not to the interference.
+
+    Parameters
+    ----------
+    move_gains : numpy.ndarray, shape (Q, Q, N), float32 or float64
+        Gains the moves are applied with (read).
+    moved : numpy.ndarray, shape (Q, N), dtype of ``move_gains``
+        Every user's last move (read).
+    q : int
+        The receiving user.
+    order : numpy.ndarray of int64, shape (Q,)
+        Update order; users ``order[lo:hi]`` are pulled.
+    lo, hi : int
+        Range of positions in ``order``.
+    acc : numpy.ndarray, shape (N,), dtype of ``move_gains``
+        Written: scratch accumulator.
+    row : numpy.ndarray, shape (N,)
+        Written: user ``q``'s interference, incremented.
     """
     nk = acc.shape[0]
     for k in range(nk):
@@ -83,13 +156,31 @@ def _pull_moves(move_gains, moved, q, order, lo, hi, acc, row):
 
 
 @njit(cache=True)
-def _exact_gap_kernel(gains, noise, budget, cap, inv_direct, p, interf, br, a, state, levels):
+def _exact_gap_kernel(ch, inv_direct, p, interf, br, a, state, levels):
     """Exact interference of ``p`` into ``interf`` and the relative Nash gap of ``p``.
 
     :func:`_best_response_gap_kernel` for the sequential kernel: it multiplies by the
     inverse direct gains, as the sweep does, so a sweep's measured gap and its exact
     confirmation agree bit for bit when nothing moved.
+
+    Parameters
+    ----------
+    ch : Channel
+        The channel (read).
+    inv_direct : numpy.ndarray, shape (Q, N)
+        ``1 / gains[q, q, k]`` (read).
+    p : numpy.ndarray, shape (Q, N)
+        The profile (read).
+    interf : numpy.ndarray, shape (Q, N)
+        Written: the exact interference of ``p``.
+    br, a : numpy.ndarray, shape (N,)
+        Written: scratch.
+    state : numpy.ndarray of int8, shape (N,)
+        Written: scratch.
+    levels : numpy.ndarray, shape (Q,)
+        Written: water-level guesses, updated.
     """
+    gains, noise, budget, cap = ch.gains, ch.noise, ch.budget, ch.cap
     nq, nk = p.shape
     interference_kernel(gains, noise, p, interf)
     gap = 0.0
@@ -102,9 +193,8 @@ def _exact_gap_kernel(gains, noise, budget, cap, inv_direct, p, interf, br, a, s
 
 
 @njit(cache=True)
-def _sequential_kernel(gains, move_gains, noise, budget, cap, p, order, step, decay,
-                       noise_factor, n0, n_steps, tol, history, interf):
-    """Gauss-Seidel IWF from sweep ``n0``; returns ``(sweeps_done, converged)``.
+def _sequential_kernel(ch, move_gains, p, order, run, noise_factor, history, interf):
+    """Gauss-Seidel IWF from sweep ``run.n0``; returns ``(sweeps_done, converged)``.
 
     Pass ``s`` of the loop measures the Nash gap of profile ``P_s`` and performs sweep
     ``s + 1`` in one stream over the gains: when user ``q`` comes up, the moves made
@@ -116,8 +206,29 @@ def _sequential_kernel(gains, move_gains, noise, budget, cap, p, order, step, de
     recomputation. It is recomputed exactly every time the gap falls a thousandfold,
     which keeps the gaps measured within about 1% of exact Gauss-Seidel's, and
     the gap is always confirmed on exact interference before convergence is declared or
-    a chunk ends. On return ``interf`` is the exact interference of ``p``.
+    a chunk ends.
+
+    Parameters
+    ----------
+    ch : Channel
+        The channel (read).
+    move_gains : numpy.ndarray, shape (Q, Q, N), float32 or float64
+        :func:`protocols.iwf.move_gains` of the channel (read).
+    p : numpy.ndarray, shape (Q, N)
+        Written: the profile, updated in place (``P_s`` when converged).
+    order : numpy.ndarray of int64, shape (Q,)
+        Update order within a sweep.
+    run : Run
+        Step, decay, first sweep, sweeps and tolerance of this chunk.
+    noise_factor : numpy.ndarray, shape (n_steps, Q, N) or (0, Q, N)
+        Multiplies the measured interference (empty: exact measurements).
+    history : numpy.ndarray, shape (n_steps + 1,)
+        Written: the Nash gap of every profile measured.
+    interf : numpy.ndarray, shape (Q, N)
+        Written: on return the exact interference of ``p``.
     """
+    gains, noise, budget, cap = ch.gains, ch.noise, ch.budget, ch.cap
+    step, decay, n0, n_steps, tol = run.step, run.decay, run.n0, run.n_steps, run.tol
     nq, nk = p.shape
     inv_direct = np.empty((nq, nk))
     for q in range(nq):
@@ -137,8 +248,7 @@ def _sequential_kernel(gains, move_gains, noise, budget, cap, p, order, step, de
     exact_gap = np.inf  # gap at the last exact recomputation of the interference
     for s in range(n_steps + 1):
         if s == n_steps:
-            gap = _exact_gap_kernel(gains, noise, budget, cap, inv_direct, p, interf, br, a,
-                                    state, levels)
+            gap = _exact_gap_kernel(ch, inv_direct, p, interf, br, a, state, levels)
             history[s] = gap
             return s, gap <= tol
         alpha = step / (n0 + s + 1.0) ** decay
@@ -169,8 +279,7 @@ def _sequential_kernel(gains, move_gains, noise, budget, cap, p, order, step, de
         if gap <= tol:
             # Confirm on exact interference; then P_s, not the profile after the sweep,
             # is the answer.
-            gap = _exact_gap_kernel(gains, noise, budget, cap, inv_direct, prev, scratch, br,
-                                    a, state, levels)
+            gap = _exact_gap_kernel(ch, inv_direct, prev, scratch, br, a, state, levels)
             history[s] = gap
             if gap <= tol:
                 p[:] = prev
@@ -185,15 +294,34 @@ def _sequential_kernel(gains, move_gains, noise, budget, cap, p, order, step, de
 
 
 @njit(cache=True)
-def _asynchronous_kernel(gains, noise, budget, cap, p, past, step, decay, noise_factor,
-                         update, delay, n0, n_steps, tol, history, interf):
+def _asynchronous_kernel(ch, p, past, run, draws, history, interf):
     """Totally asynchronous IWF from tick ``n0``; returns ``(ticks_done, converged)``.
 
     ``past`` is a ring of the last ``D + 1`` profiles (``past[n % (D + 1)]`` is the
     profile at tick ``n``). At tick ``n`` user ``q`` updates if ``update[s, q]``, against
     the interference it measured at tick ``n - min(delay[s, q], n)``; all updates of a
-    tick are applied together. On return ``interf`` is the interference of ``p``.
+    tick are applied together.
+
+    Parameters
+    ----------
+    ch : Channel
+        The channel (read).
+    p : numpy.ndarray, shape (Q, N)
+        Written: the profile, updated in place.
+    past : numpy.ndarray, shape (D + 1, Q, N)
+        Written: ring of the last profiles.
+    run : Run
+        Step, decay, first tick, ticks and tolerance of this chunk.
+    draws : AsyncDraws
+        Measurement noise, update flags and delays of every tick (read).
+    history : numpy.ndarray, shape (n_steps + 1,)
+        Written: the Nash gap of the profile at every tick.
+    interf : numpy.ndarray, shape (Q, N)
+        Written: on return the interference of ``p``.
     """
+    gains, noise, budget, cap = ch.gains, ch.noise, ch.budget, ch.cap
+    step, decay, n0, n_steps, tol = run.step, run.decay, run.n0, run.n_steps, run.tol
+    noise_factor, update, delay = draws.noise_factor, draws.update, draws.delay
     nq, nk = p.shape
     ring = past.shape[0]
     br = np.empty((nq, nk))
@@ -208,8 +336,7 @@ def _asynchronous_kernel(gains, noise, budget, cap, p, past, step, decay, noise_
             for k in range(nk):
                 past[slot, q, k] = p[q, k]
         interference_kernel(gains, noise, p, interf)
-        gap = _best_response_gap_kernel(gains, budget, cap, p, interf, br, a, state,
-                                        levels)
+        gap = _best_response_gap_kernel(ch, p, interf, br, a, state, levels)
         history[s] = gap
         if gap <= tol:
             return s, True
@@ -236,4 +363,3 @@ def _asynchronous_kernel(gains, noise, budget, cap, p, past, step, decay, noise_
             if update[s, q]:
                 _relax(p[q], br[q], alpha)
     return n_steps, False
-

@@ -10,8 +10,14 @@ import numpy as np
 
 from protocols._checks import ConvergenceWarning, check_int, check_nonneg_float
 from protocols.iwf.accelerated import _anderson_kernel, accelerated_channel
-from protocols.iwf.channel import _check_power, check_channel
-from protocols.iwf.schedules import _asynchronous_kernel, _sequential_kernel, _simultaneous_kernel
+from protocols.iwf.channel import Channel, _check_power, check_channel
+from protocols.iwf.schedules import (
+    AsyncDraws,
+    Run,
+    _asynchronous_kernel,
+    _sequential_kernel,
+    _simultaneous_kernel,
+)
 
 __all__ = [
     "METHODS",
@@ -152,10 +158,21 @@ def iterative_waterfill(
         When ``max_iter`` updates did not bring the Nash gap to ``tol``.
     """
     channel = check_channel(gains, noise, budget, cap)
-    return solve_channel(channel, None, schedule=schedule, tol=tol, max_iter=max_iter, p0=p0,
-                         step=step, step_decay=step_decay,
-                         measurement_noise=measurement_noise, update_prob=update_prob,
-                         max_delay=max_delay, order=order, seed=seed)
+    return solve_channel(
+        channel,
+        None,
+        schedule=schedule,
+        tol=tol,
+        max_iter=max_iter,
+        p0=p0,
+        step=step,
+        step_decay=step_decay,
+        measurement_noise=measurement_noise,
+        update_prob=update_prob,
+        max_delay=max_delay,
+        order=order,
+        seed=seed,
+    )
 
 
 #: :func:`iterative_waterfill`'s tuning options (beyond schedule, tol, max_iter and seed)
@@ -192,10 +209,22 @@ def move_gains(gains: np.ndarray, noise: np.ndarray, budget: np.ndarray) -> np.n
     return gains
 
 
-def solve_channel(channel: tuple, gains_for_moves: np.ndarray | None, *, schedule: str,
-                  tol: float, max_iter: int, p0, step: float, step_decay: float,
-                  measurement_noise: float, update_prob: float, max_delay: int, order,
-                  seed) -> IWFResult:
+def solve_channel(
+    channel: tuple,
+    gains_for_moves: np.ndarray | None,
+    *,
+    schedule: str,
+    tol: float,
+    max_iter: int,
+    p0,
+    step: float,
+    step_decay: float,
+    measurement_noise: float,
+    update_prob: float,
+    max_delay: int,
+    order,
+    seed,
+) -> IWFResult:
     """:func:`iterative_waterfill` on an already validated channel.
 
     The unchecked path for callers that solve one channel many times
@@ -238,15 +267,20 @@ def solve_channel(channel: tuple, gains_for_moves: np.ndarray | None, *, schedul
         raise ValueError(f"update_prob must be in (0, 1], got {update_prob}")
     max_delay = check_int("max_delay", max_delay, low=0)
     if schedule == "accelerated" and (step != 1.0 or step_decay != 0.0 or sigma != 0.0):
-        raise ValueError("schedule 'accelerated' takes no step, step_decay or "
-                         "measurement_noise (it is exact, undamped sequential IWF); leave "
-                         "them at 1, 0 and 0")
+        raise ValueError(
+            "schedule 'accelerated' takes no step, step_decay or "
+            "measurement_noise (it is exact, undamped sequential IWF); leave "
+            "them at 1, 0 and 0"
+        )
     if order is None:
         order_a = np.arange(nq, dtype=np.int64)
     else:
         order_a = np.asarray(order)
-        if order_a.dtype.kind not in "iu" or order_a.shape != (nq,) or not np.array_equal(
-                np.sort(order_a), np.arange(nq)):
+        if (
+            order_a.dtype.kind not in "iu"
+            or order_a.shape != (nq,)
+            or not np.array_equal(np.sort(order_a), np.arange(nq))
+        ):
             raise ValueError(f"order must be a permutation of 0..{nq - 1}")
         order_a = np.ascontiguousarray(order_a, dtype=np.int64)
     if p0 is None:
@@ -258,16 +292,19 @@ def solve_channel(channel: tuple, gains_for_moves: np.ndarray | None, *, schedul
         history = np.empty(max_iter + 1)
         interf = np.empty((nq, nk))
         moves = move_gains(g, nz, b) if gains_for_moves is None else gains_for_moves
-        done, converged = _anderson_kernel(accelerated_channel(g, nz, b, c, moves), order_a,
-                                           p, tol, history, interf)
-        return _result(p, int(done), bool(converged), history[: done + 1], schedule, tol,
-                       max_iter, interf)
+        done, converged = _anderson_kernel(
+            accelerated_channel(g, nz, b, c, moves), order_a, p, tol, history, interf
+        )
+        return _result(
+            p, int(done), bool(converged), history[: done + 1], schedule, tol, max_iter, interf
+        )
 
     past = np.empty((max_delay + 1, nq, nk))
     interf = np.empty((nq, nk))
     if schedule == "sequential" and gains_for_moves is None:
         gains_for_moves = move_gains(g, nz, b)
     no_noise = np.empty((0, nq, nk))
+    ch = Channel(g, nz, b, c)
     parts = []
     done = 0
     converged = False
@@ -275,28 +312,30 @@ def solve_channel(channel: tuple, gains_for_moves: np.ndarray | None, *, schedul
     while True:
         chunk = min(size, max_iter - done)
         local = np.empty(chunk + 1)
-        factor = (np.exp(sigma * rng.standard_normal((chunk, nq, nk)) - 0.5 * sigma**2)
-                  if sigma > 0 else no_noise)
+        factor = (
+            np.exp(sigma * rng.standard_normal((chunk, nq, nk)) - 0.5 * sigma**2)
+            if sigma > 0
+            else no_noise
+        )
+        run = Run(step, step_decay, done, chunk, tol)
         if schedule == "sequential":
-            steps, converged = _sequential_kernel(g, gains_for_moves, nz, b, c, p, order_a,
-                                                  step, step_decay, factor, done, chunk, tol,
-                                                  local, interf)
+            steps, converged = _sequential_kernel(
+                ch, gains_for_moves, p, order_a, run, factor, local, interf
+            )
         elif schedule == "simultaneous":
-            steps, converged = _simultaneous_kernel(g, nz, b, c, p, step, step_decay,
-                                                    factor, done, chunk, tol, local, interf)
+            steps, converged = _simultaneous_kernel(ch, p, run, factor, local, interf)
         else:
             update = rng.random((chunk, nq)) < update_prob
             delay = rng.integers(0, max_delay + 1, size=(chunk, nq))
-            steps, converged = _asynchronous_kernel(g, nz, b, c, p, past, step, step_decay,
-                                                    factor, update, delay, done, chunk, tol,
-                                                    local, interf)
+            steps, converged = _asynchronous_kernel(
+                ch, p, past, run, AsyncDraws(factor, update, delay), local, interf
+            )
         # A chunk starts by re-evaluating the profile the previous one ended on.
         parts.append(local[: steps + 1] if not parts else local[1 : steps + 1])
         done += int(steps)
         if converged or done >= max_iter:
             break
-    return _result(p, done, bool(converged), np.concatenate(parts), schedule, tol, max_iter,
-                   interf)
+    return _result(p, done, bool(converged), np.concatenate(parts), schedule, tol, max_iter, interf)
 
 
 def _result(p, done, converged, history, schedule, tol, max_iter, interf) -> IWFResult:
@@ -309,5 +348,12 @@ def _result(p, done, converged, history, schedule, tol, max_iter, interf) -> IWF
             ConvergenceWarning,
             stacklevel=4,
         )
-    return IWFResult(solution=p, iterations=done, converged=converged, residuals=history,
-                     nash_gap=float(history[-1]), schedule=schedule, interference=interf)
+    return IWFResult(
+        solution=p,
+        iterations=done,
+        converged=converged,
+        residuals=history,
+        nash_gap=float(history[-1]),
+        schedule=schedule,
+        interference=interf,
+    )

@@ -24,6 +24,19 @@ def _waterfill_kernel(a, cap, budget, out, state):
     overshoot the budget) or at their cap the carriers above it (if it would fall
     short). Every pass fixes at least one carrier, so it ends in at most ``N`` passes
     with the exact level on the final active set.
+
+    Parameters
+    ----------
+    a : numpy.ndarray, shape (N,)
+        Interference-plus-noise over direct gain (read).
+    cap : numpy.ndarray, shape (N,)
+        Per-carrier caps, ``inf`` for none (read).
+    budget : float
+        Power to spend, > 0.
+    out : numpy.ndarray, shape (N,)
+        Written: the powers.
+    state : numpy.ndarray of int8, shape (N,)
+        Written: scratch (0 free, 1 empty, 2 capped).
     """
     n = a.shape[0]
     total_cap = 0.0
@@ -90,7 +103,7 @@ def _split_level(a, cap, budget, guess):
 
     Carriers with ``guess - a <= 0`` are empty, those with ``guess - a >= cap`` (and
     above the water) sit at their cap, the rest are free. Returns ``inf`` when no
-    carrier is free.
+    carrier is free. ``a`` and ``cap`` are (N,) arrays, read only; nothing is written.
     """
     s = 0.0
     nfree = 0.0
@@ -110,7 +123,10 @@ def _split_level(a, cap, budget, guess):
 
 @njit(cache=True, fastmath=_FASTMATH)
 def _fill_if_same_split(a, cap, guess, mu, out):
-    """``out = clip(mu - a, 0, cap)``; True if ``mu`` splits the carriers as ``guess``."""
+    """``out = clip(mu - a, 0, cap)``; True if ``mu`` splits the carriers as ``guess``.
+
+    ``a``, ``cap`` (N,) are read; ``out`` (N,) is written.
+    """
     changed = 0.0
     for k in range(a.shape[0]):
         x0 = guess - a[k]
@@ -133,6 +149,19 @@ def _waterfill_warm_kernel(a, cap, budget, guess, out, state):
     four times, before falling back on :func:`_waterfill_kernel`. Between IWF
     iterations the split rarely changes, so this costs two vectorised passes over the
     carriers.
+
+    Parameters
+    ----------
+    a, cap : numpy.ndarray, shape (N,)
+        As in :func:`_waterfill_kernel` (read).
+    budget : float
+        Power to spend, > 0.
+    guess : float
+        Guessed level (NaN or inf for none).
+    out : numpy.ndarray, shape (N,)
+        Written: the powers.
+    state : numpy.ndarray of int8, shape (N,)
+        Written: scratch.
     """
     if np.isfinite(guess):
         for _ in range(4):
