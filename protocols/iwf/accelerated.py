@@ -324,7 +324,10 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
     gram = np.zeros((ring, ring))
     x = p.copy()
     ix = np.empty((nq, nk))
-    interference_kernel(ch.gains, ch.noise, x, ix)
+    if np.any(x != 0.0):
+        interference_kernel(ch.gains, ch.noise, x, ix)
+    else:
+        ix[:] = ch.noise  # the interference of the silent profile, without a pass
     y = x.copy()
     br = np.empty((nq, nk))
     scratch = SweepScratch(
