@@ -34,7 +34,7 @@ The Nash gap of a profile is ``max_q max_k |p[q, k] - WF_q(p)[k]| / budget[q]``:
 largest move any user would make to its best response, relative to its budget (zero
 exactly at a Nash equilibrium).
 
-Modules: :mod:`~protocols.iwf.waterfill` (single-user water-filling),
+Modules: :mod:`~protocols.iwf.single_user` (single-user water-filling),
 :mod:`~protocols.iwf.channel` (channel validation, interference, best responses, Nash
 gap), :mod:`~protocols.iwf.schedules`, :mod:`~protocols.iwf.accelerated` and
 :mod:`~protocols.iwf.solve` (:func:`iterative_waterfill`); every public name is
@@ -50,6 +50,7 @@ from protocols.iwf.channel import (
     interference_kernel,
     nash_gap,
 )
+from protocols.iwf.single_user import waterfill
 from protocols.iwf.solve import (
     METHODS,
     OPTION_DEFAULTS,
@@ -59,7 +60,6 @@ from protocols.iwf.solve import (
     move_gains,
     solve_channel,
 )
-from protocols.iwf.waterfill import waterfill
 
 __all__ = [
     "ANDERSON_MEMORY",

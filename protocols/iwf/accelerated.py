@@ -31,7 +31,7 @@ from numba import njit
 
 from protocols.iwf.channel import _best_response_gap_kernel, interference_kernel
 from protocols.iwf.schedules import _pull_moves
-from protocols.iwf.waterfill import _waterfill_warm_kernel
+from protocols.iwf.single_user import _waterfill_warm_kernel
 
 __all__ = ["ANDERSON_MEMORY", "AcceleratedChannel", "accelerated_channel"]
 

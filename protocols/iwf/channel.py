@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from protocols._checks import check_float_array, check_nonneg_float
-from protocols.iwf.waterfill import _waterfill_warm_kernel
+from protocols.iwf.single_user import _waterfill_warm_kernel
 
 __all__ = [
     "Channel",

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from protocols.iwf.channel import _best_response_gap_kernel, _max_move, interference_kernel
-from protocols.iwf.waterfill import _waterfill_warm_kernel
+from protocols.iwf.single_user import _waterfill_warm_kernel
 
 __all__ = ["AsyncDraws", "Run"]
 

@@ -21,7 +21,7 @@ from protocols.iwf import (
     nash_gap,
     waterfill,
 )
-from protocols.iwf.waterfill import _waterfill_warm_kernel
+from protocols.iwf.single_user import _waterfill_warm_kernel
 
 
 def _weak_channel(seed, nq=3, nk=5, cross=0.08):
