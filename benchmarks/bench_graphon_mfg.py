@@ -8,11 +8,13 @@
    rounds per second). Reference: the same round written with numpy and a
    ``scipy.sparse`` matrix-vector product. The dict API is timed too, for information.
 
-Run: ``python benchmarks/bench_graphon_mfg.py`` (or ``swarm bench graphon_mfg``).
+Run: ``python benchmarks/bench_graphon_mfg.py [--smoke]`` (or ``swarm bench graphon_mfg``);
+``--smoke`` runs 10 blocks x 50 steps and 200 players for 20 rounds, once.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -20,7 +22,7 @@ import scipy.sparse as sp
 from scipy.integrate import solve_bvp
 
 from envs import graphon_mfg_v0
-from games.graphon_mfg import LQGraphonMFG
+from games.graphon_mfg import LQGraphonMFG, label_interpolation
 
 COEF = dict(A=0.3, B=1.0, Abar=0.5, Q=1.0, R=0.5, G=0.8, H=0.6, Hbar=0.4, sigma=0.3, T=1.0)
 
@@ -89,7 +91,8 @@ def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
                       shape=(n, n))
     rng = np.random.default_rng(0)
     eq = env.equilibrium
-    left, w, right = env._left, env._weight, env._right
+    left, w = label_interpolation(eq.labels, env.labels, env.intercepts)
+    right = np.minimum(left + 1, eq.intercepts.shape[0] - 1)
     sq = g.sigma * np.sqrt(g.dt)
     state = {"x": env.game.m0_at(env.labels), "k": 0}
     state["z"] = S @ state["x"]
@@ -107,7 +110,7 @@ def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
     envd = graphon_mfg_v0.parallel_env(n_players=n_players, mean_degree=mean_degree,
                                        n_steps=rounds, n_blocks=50)
     obs, _ = envd.reset(seed=0)
-    dict_rounds = 10
+    dict_rounds = min(10, rounds)
     t0 = time.perf_counter()
     for _ in range(dict_rounds):
         obs, *_ = envd.step(envd.equilibrium_policy(obs))
@@ -122,7 +125,18 @@ def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
     print(f"  dict API (per-agent dicts, for information): {dict_rate:8.1f} rounds/s")
 
 
-if __name__ == "__main__":
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, one repeat")
+    if parser.parse_args().smoke:
+        bench_equilibrium(n_blocks=10, n_steps=50, repeats=1)
+        print()
+        bench_env(n_players=200, mean_degree=5.0, rounds=20)
+        return
     bench_equilibrium()
     print()
     bench_env()
+
+
+if __name__ == "__main__":
+    main()

@@ -77,7 +77,7 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         if isinstance(game, QuadraticGame):
             base = game
         elif game == "toy":
-            base = toy_game(1.0 if mu is None else float(mu), float(l12), float(l21))
+            base = toy_game(1.0 if mu is None else mu, l12, l21)
         elif game == "random":
             n = check_int("n_players", n_players, low=1)
             m = check_int("block_size", block_size, low=1)

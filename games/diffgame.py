@@ -20,6 +20,8 @@ each player's feasible set).
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -431,8 +433,19 @@ def toy_game(mu: float = 1.0, l12: float = 10.0, l21: float = 0.05, b=(0.0, 0.0)
     -------
     QuadraticGame
     """
+    mu, l12, l21 = (_finite_real(n, v) for n, v in (("mu", mu), ("l12", l12), ("l21", l21)))
+    b = check_float_array("b", b, shape=(2,), finite=True)
     J = np.array([[mu, l12], [l21, mu]], dtype=np.float64)
     return QuadraticGame(J, b, [1, 1], sets=sets)
+
+
+def _finite_real(name: str, value) -> float:
+    """``value`` as a float; one clear error naming ``name`` unless a finite real."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
 
 
 def random_quadratic_game(
@@ -479,7 +492,9 @@ def random_quadratic_game(
     coupling = check_nonneg_float("coupling", coupling)
     if topology not in ("dense", "ring"):
         raise ValueError(f"topology must be 'dense' or 'ring', got {topology!r}")
-    lo, hi = (float(v) for v in mu)
+    if np.ndim(mu) != 1 or len(mu) != 2:
+        raise ValueError(f"mu must be a range (low, high), got {mu!r}")
+    lo, hi = (_finite_real("mu", v) for v in mu)
     if not lo <= hi:
         raise ValueError(f"mu must be a range (low, high) with low <= high, got {mu}")
     dim = n * m

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -40,19 +41,41 @@ from games.graphon_mfg import LQGraphonMFG
 from protocols._checks import ConvergenceWarning, check_int, check_nonneg_float
 from protocols.graphon import policy_moments, policy_value, sampled_regression
 
-__all__ = ["PolicyOptimizationResult", "policy_optimization"]
+__all__ = ["AffinePolicy", "PolicyOptimizationResult", "policy_optimization"]
 
 
-@dataclass
-class PolicyOptimizationResult:
-    """Outcome of :func:`policy_optimization`.
+class AffinePolicy(NamedTuple):
+    """A learned affine feedback profile ``a = K(t) x + k_j(t)`` on the model grid.
 
     Attributes
     ----------
     slope : numpy.ndarray, shape (n_steps + 1,)
-        Learned shared slope on the model grid.
+        Shared slope ``K``.
     intercepts : numpy.ndarray, shape (n_blocks, n_steps + 1)
-        Learned intercepts.
+        Per-block intercepts ``k_j``.
+    """
+
+    slope: np.ndarray
+    intercepts: np.ndarray
+
+
+@dataclass
+class PolicyOptimizationResult:
+    """Outcome of :func:`policy_optimization` (the common solver-result shape).
+
+    Attributes
+    ----------
+    solution : AffinePolicy
+        The learned profile: ``solution.slope`` (n_steps + 1,) and
+        ``solution.intercepts`` (n_blocks, n_steps + 1); aliases ``slope`` and
+        ``intercepts``.
+    iterations : int
+        Outer iterations done.
+    converged : bool
+        The aggregate changed by less than ``tol`` and the last inner loop converged.
+    residuals : numpy.ndarray, shape (iterations,)
+        Max change of the aggregate ``Z`` at every outer iteration (the quantity compared
+        with ``tol``; the same array as ``history["aggregate_change"]``).
     means : numpy.ndarray, shape (n_blocks, n_steps + 1)
         Block means created by the learned profile.
     aggregate : numpy.ndarray, shape (n_blocks, n_steps + 1)
@@ -62,19 +85,25 @@ class PolicyOptimizationResult:
         relative to the exact equilibrium's max-norm), ``distance`` (their maximum),
         ``exploitability`` (largest gain of a block by deviating), ``aggregate_change``
         (max change of ``Z``) and ``inner_iterations``.
-    converged : bool
-        The aggregate changed by less than ``tol`` and the last inner loop converged.
-    iterations : int
-        Outer iterations done.
     """
 
-    slope: np.ndarray
-    intercepts: np.ndarray
-    means: np.ndarray
-    aggregate: np.ndarray
-    history: dict[str, np.ndarray] = field(repr=False)
-    converged: bool
+    solution: AffinePolicy
     iterations: int
+    converged: bool
+    residuals: np.ndarray = field(repr=False)
+    means: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
+    aggregate: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
+    history: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    @property
+    def slope(self) -> np.ndarray:
+        """Alias of ``solution.slope``."""
+        return self.solution.slope
+
+    @property
+    def intercepts(self) -> np.ndarray:
+        """Alias of ``solution.intercepts``."""
+        return self.solution.intercepts
 
 
 def _relative(err, ref) -> float:
@@ -246,7 +275,7 @@ def policy_optimization(
         warnings.warn(f"policy optimisation stopped after {it} outer iterations "
                       f"(aggregate change {hist['aggregate_change'][-1]:.3g} >= tol {tol:g} "
                       f"or inner loop not converged)", ConvergenceWarning, stacklevel=2)
+    history = {key: np.asarray(v) for key, v in hist.items()}
     return PolicyOptimizationResult(
-        slope=K, intercepts=k, means=means, aggregate=Z,
-        history={key: np.asarray(v) for key, v in hist.items()},
-        converged=converged, iterations=it)
+        solution=AffinePolicy(K, k), iterations=it, converged=converged,
+        residuals=history["aggregate_change"], means=means, aggregate=Z, history=history)

@@ -24,14 +24,14 @@ import numpy as np
 
 from protocols._checks import check_int, check_nonneg_float
 from protocols.iwf import (
+    METHODS,
     OPTION_DEFAULTS,
-    SCHEDULES,
-    _iterate,
-    _move_gains,
     best_response,
     check_channel,
     interference,
+    move_gains,
     nash_gap,
+    solve_channel,
 )
 
 __all__ = [
@@ -157,32 +157,44 @@ class PowerControlResult:
 
     Attributes
     ----------
-    power : numpy.ndarray, shape (Q, N)
-        Powers at the end (the equilibrium when ``converged``).
-    rates : numpy.ndarray, shape (Q,)
-        Each user's rate at ``power`` (bit/s/Hz).
-    converged : bool
-        Whether the Nash gap reached ``tol``.
+    solution : numpy.ndarray, shape (Q, N)
+        Powers at the end (the equilibrium when ``converged``); alias ``power``.
     iterations : int
         Updates performed (sweeps, rounds or ticks).
+    converged : bool
+        Whether the Nash gap reached ``tol``.
+    residuals : numpy.ndarray, shape (iterations + 1,)
+        Alias ``nash_gap_history``: see :class:`protocols.iwf.IWFResult` (the Nash gap
+        at the start and after every update; the last entry is the Nash gap of
+        ``solution``).
+    rates : numpy.ndarray, shape (Q,)
+        Each user's rate at ``solution`` (bit/s/Hz).
     nash_gap : float
-        Relative Nash gap of ``power``.
+        Relative Nash gap of ``solution``.
     spectral_radius : float
         ``rho(S_max)``; below 1 the equilibrium is unique and every schedule reaches it.
-    nash_gap_history : numpy.ndarray, shape (iterations + 1,)
-        Nash gap at the start and after every update.
     schedule : str
         The schedule used.
     """
 
-    power: np.ndarray
-    rates: np.ndarray
-    converged: bool
+    solution: np.ndarray
     iterations: int
-    nash_gap: float
-    spectral_radius: float
-    nash_gap_history: np.ndarray = field(repr=False)
+    converged: bool
+    residuals: np.ndarray = field(repr=False)
+    rates: np.ndarray = field(default_factory=lambda: np.empty(0))
+    nash_gap: float = float("nan")
+    spectral_radius: float = float("nan")
     schedule: str = "sequential"
+
+    @property
+    def power(self) -> np.ndarray:
+        """Alias of :attr:`solution` (the name before the common result shape)."""
+        return self.solution
+
+    @property
+    def nash_gap_history(self) -> np.ndarray:
+        """Alias of :attr:`residuals` (the name before the common result shape)."""
+        return self.residuals
 
     @property
     def sum_rate(self) -> float:
@@ -220,7 +232,7 @@ class PowerControlGame:
     --------
     >>> game = PowerControlGame.rayleigh(4, 16, seed=0)
     >>> result = game.solve("sequential")
-    >>> result.converged, game.nash_gap(result.power) <= 1e-9
+    >>> result.converged, game.nash_gap(result.solution) <= 1e-9
     (True, True)
     """
 
@@ -231,7 +243,7 @@ class PowerControlGame:
         self._gains, self._noise, self._budget, self._mask = (
             g.copy(), nz.copy(), b.copy(), c.copy())
         self._rho: float | None = None
-        self._move_gains: np.ndarray | None = None  # built by the first sequential solve
+        self._move_gains: np.ndarray | None = None  # built on first use
 
     @classmethod
     def rayleigh(
@@ -363,8 +375,10 @@ class PowerControlGame:
 
         Parameters
         ----------
-        schedule : {"sequential", "simultaneous", "asynchronous"}
-            Gauss-Seidel, Jacobi, or totally asynchronous updates.
+        schedule : {"sequential", "simultaneous", "asynchronous", "accelerated"}
+            Gauss-Seidel, Jacobi, or totally asynchronous updates, or Gauss-Seidel with
+            Anderson acceleration (the same equilibrium in far fewer sweeps; no
+            ``step``, ``step_decay`` or ``measurement_noise``).
         tol : float
             Target relative Nash gap.
         max_iter : int
@@ -385,27 +399,27 @@ class PowerControlGame:
         ConvergenceWarning
             When the Nash gap did not reach ``tol`` within ``max_iter`` updates.
         """
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, "
+        if schedule not in METHODS:
+            raise ValueError(f"schedule must be one of {', '.join(METHODS)}, "
                              f"got {schedule!r}")
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))
         if unknown:
             raise TypeError(f"solve() got an unexpected keyword argument {unknown[0]!r}; "
                             f"allowed: {', '.join(sorted(OPTION_DEFAULTS))}")
-        if schedule == "sequential" and self._move_gains is None:
-            self._move_gains = _move_gains(self._gains, self._noise, self._budget)
-        res = _iterate((self._gains, self._noise, self._budget, self._mask),
-                       self._move_gains if schedule == "sequential" else None,
-                       schedule=schedule, tol=tol, max_iter=max_iter, seed=seed,
-                       **(OPTION_DEFAULTS | options))
+        if schedule in ("sequential", "accelerated") and self._move_gains is None:
+            self._move_gains = move_gains(self._gains, self._noise, self._budget)
+        moves = self._move_gains if schedule in ("sequential", "accelerated") else None
+        res = solve_channel((self._gains, self._noise, self._budget, self._mask), moves,
+                            schedule=schedule, tol=tol, max_iter=max_iter, seed=seed,
+                            **(OPTION_DEFAULTS | options))
         return PowerControlResult(
-            power=res.power,
-            rates=self._rates_given(res.power, res.interference),
-            converged=res.converged,
+            solution=res.solution,
             iterations=res.iterations,
+            converged=res.converged,
+            residuals=res.residuals,
+            rates=self._rates_given(res.solution, res.interference),
             nash_gap=res.nash_gap,
             spectral_radius=self.spectral_radius(),
-            nash_gap_history=res.nash_gap_history,
             schedule=schedule,
         )
 

@@ -21,6 +21,7 @@ kernels, which do no checking. Random numbers are drawn by the caller.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -34,6 +35,10 @@ from protocols._checks import (
 )
 
 __all__ = [
+    "Costs",
+    "Dynamics",
+    "Graph",
+    "Profile",
     "graph_means",
     "graphon_step",
     "interpolated_policy",
@@ -43,9 +48,70 @@ __all__ = [
 ]
 
 
+class Dynamics(NamedTuple):
+    """Coefficients of ``dX = (A X + B a + Abar Z) dt + sigma dW`` (floats)."""
+
+    A: float
+    B: float
+    Abar: float
+    sigma: float
+
+
+class Costs(NamedTuple):
+    """Cost weights: running ``1/2 (Q (x - H Z)^2 + R a^2)``, terminal ``1/2 G (x - Hbar Z)^2``."""
+
+    Q: float
+    R: float
+    G: float
+    H: float
+    Hbar: float
+
+
+class Profile(NamedTuple):
+    """A policy profile and the aggregate it plays against (arrays, read only).
+
+    Attributes
+    ----------
+    K : numpy.ndarray, shape (n + 1,)
+        Shared slope at the time nodes.
+    k : numpy.ndarray, shape (M, n + 1)
+        Intercepts, one row per block (or player).
+    Z : numpy.ndarray, shape (M, n + 1)
+        Frozen aggregate.
+    """
+
+    K: np.ndarray
+    k: np.ndarray
+    Z: np.ndarray
+
+
+class Graph(NamedTuple):
+    """A CSR adjacency and the aggregate normalisation (read only).
+
+    Attributes
+    ----------
+    indptr : numpy.ndarray of int64, shape (N + 1,)
+    indices : numpy.ndarray of int64, shape (n_edges,)
+    scale : float
+        ``z_i = scale * sum_{j in N(i)} x_j``.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    scale: float
+
+
 # --------------------------------------------------------------------------- moments
 @njit(cache=True)
-def _moments_rhs(A, B, Abar, sigma, Kt, kt, Zt, mu, var, dmu):
+def _moments_rhs(dyn, node, mu, var, dmu):
+    """Right-hand side of the mean and variance ODEs at one time.
+
+    ``node = (Kt, kt, Zt)``: slope (float), intercepts and aggregate (M,) (read);
+    ``mu`` (M,) and ``var`` (float) the state; ``dmu`` (M,) is written with the mean
+    derivatives and the variance derivative is returned.
+    """
+    A, B, Abar, sigma = dyn.A, dyn.B, dyn.Abar, dyn.sigma
+    Kt, kt, Zt = node
     a = A + B * Kt
     for j in range(mu.shape[0]):
         dmu[j] = a * mu[j] + B * kt[j] + Abar * Zt[j]
@@ -53,7 +119,13 @@ def _moments_rhs(A, B, Abar, sigma, Kt, kt, Zt, mu, var, dmu):
 
 
 @njit(cache=True)
-def _policy_moments_kernel(A, B, Abar, sigma, K, k, Z, m0, var0, dt, mu, var):
+def _policy_moments_kernel(dyn, prof, m0, var0, dt, mu, var):
+    """Forward RK4 of the means and variance under ``prof``.
+
+    ``dyn`` (Dynamics), ``prof`` (Profile: K (n+1,), k and Z (M, n+1)), ``m0`` (M,),
+    ``var0`` and ``dt`` are read; ``mu`` (M, n+1) and ``var`` (n+1,) are written.
+    """
+    K, k, Z = prof.K, prof.k, prof.Z
     nb, n1 = k.shape
     km = np.empty(nb)
     Zm = np.empty(nb)
@@ -71,17 +143,16 @@ def _policy_moments_kernel(A, B, Abar, sigma, K, k, Z, m0, var0, dt, mu, var):
             km[j] = 0.5 * (k[j, n] + k[j, n + 1])
             Zm[j] = 0.5 * (Z[j, n] + Z[j, n + 1])
         v = var[n]
-        v1 = _moments_rhs(A, B, Abar, sigma, K[n], k[:, n], Z[:, n], mu[:, n], v, k1)
+        v1 = _moments_rhs(dyn, (K[n], k[:, n], Z[:, n]), mu[:, n], v, k1)
         for j in range(nb):
             tmp[j] = mu[j, n] + 0.5 * dt * k1[j]
-        v2 = _moments_rhs(A, B, Abar, sigma, Km, km, Zm, tmp, v + 0.5 * dt * v1, k2)
+        v2 = _moments_rhs(dyn, (Km, km, Zm), tmp, v + 0.5 * dt * v1, k2)
         for j in range(nb):
             tmp[j] = mu[j, n] + 0.5 * dt * k2[j]
-        v3 = _moments_rhs(A, B, Abar, sigma, Km, km, Zm, tmp, v + 0.5 * dt * v2, k3)
+        v3 = _moments_rhs(dyn, (Km, km, Zm), tmp, v + 0.5 * dt * v2, k3)
         for j in range(nb):
             tmp[j] = mu[j, n] + dt * k3[j]
-        v4 = _moments_rhs(A, B, Abar, sigma, K[n + 1], k[:, n + 1], Z[:, n + 1], tmp,
-                          v + dt * v3, k4)
+        v4 = _moments_rhs(dyn, (K[n + 1], k[:, n + 1], Z[:, n + 1]), tmp, v + dt * v3, k4)
         for j in range(nb):
             mu[j, n + 1] = mu[j, n] + dt / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
         var[n + 1] = v + dt / 6.0 * (v1 + 2.0 * v2 + 2.0 * v3 + v4)
@@ -89,8 +160,17 @@ def _policy_moments_kernel(A, B, Abar, sigma, K, k, Z, m0, var0, dt, mu, var):
 
 # ----------------------------------------------------------------------------- value
 @njit(cache=True)
-def _value_rhs(A, B, Abar, Q, R, H, sigma, optimal, Kt, kt, Zt, P, s, ds, dc):
-    """Backward-time derivatives (minus d/dt) of P, s and c."""
+def _value_rhs(dyn, cost, optimal, node, P, s, ds, dc):
+    """Backward-time derivatives (minus d/dt) of P, s and c at one time.
+
+    ``node = (Kt, kt, Zt)``: slope (float), intercepts and aggregate (M,) (read; the
+    policy is replaced by the best response when ``optimal``); ``P`` (float) and ``s``
+    (M,) the state. ``ds`` and ``dc`` (M,) are written; the derivative of ``P`` is
+    returned.
+    """
+    A, B, Abar, sigma = dyn.A, dyn.B, dyn.Abar, dyn.sigma
+    Q, R, H = cost.Q, cost.R, cost.H
+    Kt, kt, Zt = node
     if optimal:
         Kt = -B / R * P
     a = A + B * Kt
@@ -103,7 +183,15 @@ def _value_rhs(A, B, Abar, Q, R, H, sigma, optimal, Kt, kt, Zt, P, s, ds, dc):
 
 
 @njit(cache=True)
-def _policy_value_kernel(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, optimal, P, s, c):
+def _policy_value_kernel(dyn, cost, prof, dt, optimal, out):
+    """Backward RK4 of the value coefficients of ``prof`` (or of the best response).
+
+    ``dyn``, ``cost``, ``prof`` (K (n+1,), k and Z (M, n+1)), ``dt`` and ``optimal`` are
+    read; ``out = (P (n+1,), s (M, n+1), c (M, n+1))`` is written.
+    """
+    G, Hbar = cost.G, cost.Hbar
+    K, k, Z = prof.K, prof.k, prof.Z
+    P, s, c = out
     nb, n1 = Z.shape
     last = n1 - 1
     km = np.empty(nb)
@@ -127,20 +215,17 @@ def _policy_value_kernel(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, optim
             km[j] = 0.5 * (k[j, n] + k[j, n - 1])
             Zm[j] = 0.5 * (Z[j, n] + Z[j, n - 1])
         p = P[n]
-        p1 = _value_rhs(A, B, Abar, Q, R, H, sigma, optimal, K[n], k[:, n], Z[:, n], p,
-                        s[:, n], s1, c1)
+        p1 = _value_rhs(dyn, cost, optimal, (K[n], k[:, n], Z[:, n]), p, s[:, n], s1, c1)
         for j in range(nb):
             tmp[j] = s[j, n] + 0.5 * dt * s1[j]
-        p2 = _value_rhs(A, B, Abar, Q, R, H, sigma, optimal, Km, km, Zm, p + 0.5 * dt * p1,
-                        tmp, s2, c2)
+        p2 = _value_rhs(dyn, cost, optimal, (Km, km, Zm), p + 0.5 * dt * p1, tmp, s2, c2)
         for j in range(nb):
             tmp[j] = s[j, n] + 0.5 * dt * s2[j]
-        p3 = _value_rhs(A, B, Abar, Q, R, H, sigma, optimal, Km, km, Zm, p + 0.5 * dt * p2,
-                        tmp, s3, c3)
+        p3 = _value_rhs(dyn, cost, optimal, (Km, km, Zm), p + 0.5 * dt * p2, tmp, s3, c3)
         for j in range(nb):
             tmp[j] = s[j, n] + dt * s3[j]
-        p4 = _value_rhs(A, B, Abar, Q, R, H, sigma, optimal, K[n - 1], k[:, n - 1],
-                        Z[:, n - 1], p + dt * p3, tmp, s4, c4)
+        p4 = _value_rhs(dyn, cost, optimal, (K[n - 1], k[:, n - 1], Z[:, n - 1]),
+                        p + dt * p3, tmp, s4, c4)
         P[n - 1] = p + dt / 6.0 * (p1 + 2.0 * p2 + 2.0 * p3 + p4)
         for j in range(nb):
             s[j, n - 1] = s[j, n] + dt / 6.0 * (s1[j] + 2.0 * s2[j] + 2.0 * s3[j] + s4[j])
@@ -149,7 +234,9 @@ def _policy_value_kernel(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, optim
 
 # ------------------------------------------------------------------- N-player graph
 @njit(cache=True)
-def _graph_aggregate(indptr, indices, scale, x, out):
+def _graph_aggregate(graph, x, out):
+    """``out[i] = scale * sum_{j in N(i)} x[j]``; ``x`` (N,) read, ``out`` (N,) written."""
+    indptr, indices, scale = graph.indptr, graph.indices, graph.scale
     for i in range(indptr.shape[0] - 1):
         acc = 0.0
         for e in range(indptr[i], indptr[i + 1]):
@@ -158,7 +245,13 @@ def _graph_aggregate(indptr, indices, scale, x, out):
 
 
 @njit(cache=True)
-def _graph_means_kernel(indptr, indices, scale, A, B, Abar, K, k, m0, dt, m, z):
+def _graph_means_kernel(graph, dyn, K, k, m0, dt, m, z):
+    """RK4 of the N players' means coupled through ``graph``.
+
+    ``K`` (n+1,), ``k`` (N, n+1), ``m0`` (N,) and ``dt`` are read; ``m`` and ``z``
+    (N, n+1) are written (means and their neighbourhood aggregates).
+    """
+    A, B, Abar = dyn.A, dyn.B, dyn.Abar
     n, n1 = k.shape
     d1 = np.empty(n)
     d2 = np.empty(n)
@@ -170,33 +263,42 @@ def _graph_means_kernel(indptr, indices, scale, A, B, Abar, K, k, m0, dt, m, z):
         m[i, 0] = m0[i]
     for t in range(n1 - 1):
         Km = 0.5 * (K[t] + K[t + 1])
-        _graph_aggregate(indptr, indices, scale, m[:, t], zt)
+        _graph_aggregate(graph, m[:, t], zt)
         for i in range(n):
             z[i, t] = zt[i]
             d1[i] = (A + B * K[t]) * m[i, t] + B * k[i, t] + Abar * zt[i]
             tmp[i] = m[i, t] + 0.5 * dt * d1[i]
-        _graph_aggregate(indptr, indices, scale, tmp, zt)
+        _graph_aggregate(graph, tmp, zt)
         for i in range(n):
             d2[i] = (A + B * Km) * tmp[i] + B * 0.5 * (k[i, t] + k[i, t + 1]) + Abar * zt[i]
         for i in range(n):
             tmp[i] = m[i, t] + 0.5 * dt * d2[i]
-        _graph_aggregate(indptr, indices, scale, tmp, zt)
+        _graph_aggregate(graph, tmp, zt)
         for i in range(n):
             d3[i] = (A + B * Km) * tmp[i] + B * 0.5 * (k[i, t] + k[i, t + 1]) + Abar * zt[i]
         for i in range(n):
             tmp[i] = m[i, t] + dt * d3[i]
-        _graph_aggregate(indptr, indices, scale, tmp, zt)
+        _graph_aggregate(graph, tmp, zt)
         for i in range(n):
             d4[i] = (A + B * K[t + 1]) * tmp[i] + B * k[i, t + 1] + Abar * zt[i]
             m[i, t + 1] = m[i, t] + dt / 6.0 * (d1[i] + 2.0 * d2[i] + 2.0 * d3[i] + d4[i])
-    _graph_aggregate(indptr, indices, scale, m[:, n1 - 1], zt)
+    _graph_aggregate(graph, m[:, n1 - 1], zt)
     for i in range(n):
         z[i, n1 - 1] = zt[i]
 
 
 @njit(cache=True)
-def _graphon_step_kernel(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt,
-                         noise, bound, x_out, z_out, reward_out):
+def _graphon_step_kernel(state, graph, dyn, cost, dt, bound, out):
+    """One Euler-Maruyama round of every player (see :func:`graphon_step`).
+
+    ``state = (x, a, z, noise)``, each (N,), and ``graph``, ``dyn``, ``cost`` (``Q``,
+    ``R``, ``H``), ``dt``, ``bound`` are read; ``out = (x_out, z_out, reward_out)``, each
+    (N,), is written.
+    """
+    x, a, z, noise = state
+    x_out, z_out, reward_out = out
+    A, B, Abar, sigma = dyn.A, dyn.B, dyn.Abar, dyn.sigma
+    Q, R, H = cost.Q, cost.R, cost.H
     n = x.shape[0]
     sq = sigma * np.sqrt(dt)
     for i in range(n):
@@ -210,11 +312,16 @@ def _graphon_step_kernel(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, s
         dev = x[i] - H * z[i]
         reward_out[i] = -0.5 * (Q * dev * dev + R * ai * ai) * dt
         x_out[i] = x[i] + (A * x[i] + B * ai + Abar * z[i]) * dt + sq * noise[i]
-    _graph_aggregate(indptr, indices, scale, x_out, z_out)
+    _graph_aggregate(graph, x_out, z_out)
 
 
 @njit(cache=True)
 def _interpolated_policy_kernel(K, col, left, weight, x, out):
+    """``out[i] = K x[i] + interpolated intercept`` (see :func:`interpolated_policy`).
+
+    ``col`` (M,), ``left`` (N,) int64, ``weight`` (N,) and ``x`` (N,) are read; ``out``
+    (N,) is written.
+    """
     for i in range(x.shape[0]):
         j = left[i]
         w = weight[i]
@@ -224,8 +331,16 @@ def _interpolated_policy_kernel(K, col, left, weight, x, out):
 
 # ------------------------------------------------------------------ sampled gradient
 @njit(cache=True)
-def _sampled_regression_kernel(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, x0, noise,
-                               coef_K, coef_k):
+def _sampled_regression_kernel(dyn, cost, prof, dt, x0, noise, coef_K, coef_k):
+    """Simulate paths, run their pathwise adjoints and fit the per-time least squares.
+
+    ``dyn``, ``cost``, ``prof`` (K (n+1,), k and Z (M, n+1)), ``dt``, ``x0``
+    (M, n_paths) and ``noise`` (M, n_paths, n) are read; ``coef_K`` (n+1,) and
+    ``coef_k`` (M, n+1) are written (see :func:`sampled_regression`).
+    """
+    A, B, Abar, sigma = dyn.A, dyn.B, dyn.Abar, dyn.sigma
+    Q, R, G, H, Hbar = cost.Q, cost.R, cost.G, cost.H, cost.Hbar
+    K, k, Z = prof.K, prof.k, prof.Z
     nb, npath = x0.shape
     n1 = K.shape[0]
     x = np.empty((nb, npath, n1))
@@ -333,7 +448,8 @@ def policy_moments(A, B, Abar, sigma, K, k, Z, m0, var0, dt):
     dt = check_nonneg_float("dt", dt, positive=True)
     mu = np.empty_like(k)
     var = np.empty_like(K)
-    _policy_moments_kernel(c["A"], c["B"], c["Abar"], sigma, K, k, Z, m0, var0, dt, mu, var)
+    _policy_moments_kernel(Dynamics(c["A"], c["B"], c["Abar"], sigma), Profile(K, k, Z), m0,
+                           var0, dt, mu, var)
     return mu, var
 
 
@@ -371,8 +487,9 @@ def policy_value(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, *, optimal=Fa
     P = np.empty_like(K)
     s = np.empty_like(Z)
     c = np.empty_like(Z)
-    _policy_value_kernel(co["A"], co["B"], co["Abar"], co["Q"], R, co["G"], co["H"],
-                         co["Hbar"], sigma, K, k, Z, dt, bool(optimal), P, s, c)
+    _policy_value_kernel(Dynamics(co["A"], co["B"], co["Abar"], sigma),
+                         Costs(co["Q"], R, co["G"], co["H"], co["Hbar"]), Profile(K, k, Z), dt,
+                         bool(optimal), (P, s, c))
     return P, s, c
 
 
@@ -410,7 +527,8 @@ def graph_means(indptr, indices, scale, A, B, Abar, K, k, m0, dt):
     dt = check_nonneg_float("dt", dt, positive=True)
     m = np.empty_like(k)
     z = np.empty_like(k)
-    _graph_means_kernel(indptr, indices, scale, c["A"], c["B"], c["Abar"], K, k, m0, dt, m, z)
+    _graph_means_kernel(Graph(indptr, indices, scale), Dynamics(c["A"], c["B"], c["Abar"], 0.0),
+                        K, k, m0, dt, m, z)
     return m, z
 
 
@@ -448,8 +566,10 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
     x_new, z_new, reward : numpy.ndarray, shape (N,)
     """
     if not check:
-        _graphon_step_kernel(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt,
-                             noise, bound, x_out, z_out, reward_out)
+        _graphon_step_kernel((x, a, z, noise), Graph(indptr, indices, float(scale)),
+                             Dynamics(float(A), float(B), float(Abar), float(sigma)),
+                             Costs(float(Q), float(R), 0.0, float(H), 0.0), float(dt),
+                             float(bound), (x_out, z_out, reward_out))
         return x_out, z_out, reward_out
     x = check_float_array("x", x, ndim=1, finite=True)
     n = x.shape[0]
@@ -467,9 +587,10 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
     reward_out = check_out(reward_out, (n,))
     if np.shares_memory(x_out, x):
         raise ValueError("x_out must not share memory with x")
-    _graphon_step_kernel(x, a, z, indptr, indices, scale, co["A"], co["B"], co["Abar"],
-                         co["Q"], co["R"], co["H"], sigma, dt, noise, bound, x_out, z_out,
-                         reward_out)
+    _graphon_step_kernel((x, a, z, noise), Graph(indptr, indices, scale),
+                         Dynamics(co["A"], co["B"], co["Abar"], sigma),
+                         Costs(co["Q"], co["R"], 0.0, co["H"], 0.0), dt, float(bound),
+                         (x_out, z_out, reward_out))
     return x_out, z_out, reward_out
 
 
@@ -559,6 +680,7 @@ def sampled_regression(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, x0, noi
                               finite=True)
     coef_K = np.empty_like(K)
     coef_k = np.empty_like(k)
-    _sampled_regression_kernel(co["A"], co["B"], co["Abar"], co["Q"], R, co["G"], co["H"],
-                               co["Hbar"], sigma, K, k, Z, dt, x0, noise, coef_K, coef_k)
+    _sampled_regression_kernel(Dynamics(co["A"], co["B"], co["Abar"], sigma),
+                               Costs(co["Q"], R, co["G"], co["H"], co["Hbar"]),
+                               Profile(K, k, Z), dt, x0, noise, coef_K, coef_k)
     return coef_K, coef_k

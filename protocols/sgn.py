@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -33,9 +34,13 @@ from protocols._checks import (
     check_nonneg_float,
 )
 
-__all__ = ["IterationResult", "sgn_iterate"]
+__all__ = ["EULER", "RK4", "AffineField", "BlockSet", "IterationResult", "sgn_iterate"]
 
-_METHODS = {"euler": 0, "rk4": 1}
+#: Kernel code of the projected Euler step.
+EULER = 0
+#: Kernel code of the projected RK4 step.
+RK4 = 1
+_METHODS = {"euler": EULER, "rk4": RK4}
 
 
 @dataclass
@@ -63,23 +68,100 @@ class IterationResult:
     trajectory: np.ndarray | None = None
 
 
+class AffineField(NamedTuple):
+    """The pseudo-gradient ``F(x) = J x + b``, dense or in CSR (read only).
+
+    Attributes
+    ----------
+    dense : numpy.ndarray, shape (n, n) or (1, 1)
+        ``J`` when not sparse (a (1, 1) placeholder otherwise).
+    indptr : numpy.ndarray of int64, shape (n + 1,) or (1,)
+        CSR row pointers of ``J`` when sparse.
+    indices : numpy.ndarray of int64, shape (nnz,)
+        CSR column indices.
+    data : numpy.ndarray, shape (nnz,)
+        CSR values.
+    sparse : bool
+        Multiply in CSR (True) or with BLAS on ``dense``.
+    b : numpy.ndarray, shape (n,)
+        Offset.
+    """
+
+    dense: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    sparse: bool
+    b: np.ndarray
+
+
+class BlockSet(NamedTuple):
+    """The feasible set: per-block boxes or scaled simplices (read only).
+
+    Attributes
+    ----------
+    lo, hi : numpy.ndarray, shape (n,)
+        Box bounds (``-inf`` / ``inf`` allowed).
+    block_ptr : numpy.ndarray of int64, shape (n_blocks + 1,)
+        Block boundaries.
+    radius : numpy.ndarray, shape (n_blocks,)
+        Simplex radius of each block, or 0 to use the box.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    block_ptr: np.ndarray
+    radius: np.ndarray
+
+
+class _Settings(NamedTuple):
+    """Scalars of :func:`_sgn_iterate_kernel`.
+
+    ``step`` (> 0), ``method`` (:data:`EULER` or :data:`RK4`), ``tol``, ``max_iter``
+    and ``record`` (keep the trajectory).
+    """
+
+    step: float
+    method: int
+    tol: float
+    max_iter: int
+    record: bool
+
+
 @njit(cache=True)
-def _affine_kernel(J, indptr, indices, data, sparse, b, x, out):
+def _affine_kernel(field, x, out):
+    """``out = J x + b``.
+
+    Parameters
+    ----------
+    field : AffineField
+        ``J`` and ``b`` (read).
+    x : numpy.ndarray, shape (n,)
+        Point (read).
+    out : numpy.ndarray, shape (n,)
+        Written: ``F(x)``.
+    """
     n = x.shape[0]
-    if sparse:
+    if field.sparse:
+        indptr, indices, data = field.indptr, field.indices, field.data
         for i in range(n):
-            s = b[i]
+            s = field.b[i]
             for k in range(indptr[i], indptr[i + 1]):
                 s += data[k] * x[indices[k]]
             out[i] = s
     else:
-        y = np.dot(J, x)  # BLAS gemv
+        y = np.dot(field.dense, x)  # BLAS gemv
         for i in range(n):
-            out[i] = y[i] + b[i]
+            out[i] = y[i] + field.b[i]
 
 
 @njit(cache=True)
-def _project_kernel(x, lo, hi, block_ptr, radius):
+def _project_kernel(x, feas):
+    """Project ``x`` (n,) in place on ``feas`` (block by block; ``x`` is written).
+
+    Simplex blocks use the sort-based Euclidean projection; box blocks clip.
+    """
+    lo, hi, block_ptr, radius = feas.lo, feas.hi, feas.block_ptr, feas.radius
     for blk in range(block_ptr.shape[0] - 1):
         s = block_ptr[blk]
         e = block_ptr[blk + 1]
@@ -106,33 +188,53 @@ def _project_kernel(x, lo, hi, block_ptr, radius):
 
 
 @njit(cache=True)
-def _sgn_iterate_kernel(J, indptr, indices, data, sparse, b, x, w, step, method, lo, hi,
-                        block_ptr, radius, tol, max_iter, residuals, traj, record,
-                        k1, k2, k3, k4, tmp, xn):
+def _sgn_iterate_kernel(field, feas, cfg, x, w, out, work):
+    """Projected Euler or RK4 from ``x``; returns ``(iterations, converged)``.
+
+    Parameters
+    ----------
+    field : AffineField
+        ``F(x) = J x + b`` (read).
+    feas : BlockSet
+        The feasible set (read).
+    cfg : _Settings
+        Step, method code (:data:`EULER` or :data:`RK4`), tol, max_iter, record.
+    x : numpy.ndarray, shape (n,)
+        Written: the start on entry, the last iterate on return.
+    w : numpy.ndarray, shape (n,)
+        Metric weights of the residual (read).
+    out : tuple of numpy.ndarray
+        Written: ``(residuals (max_iter,), trajectory (max_iter + 1, n) or (1, n))``.
+    work : numpy.ndarray, shape (6, n)
+        Written: scratch (the four stages, a stage point and the next iterate).
+    """
+    residuals, traj = out
+    step = cfg.step
     n = x.shape[0]
-    if record:
+    k1, k2, k3, k4, tmp, xn = work[0], work[1], work[2], work[3], work[4], work[5]
+    if cfg.record:
         traj[0, :] = x
-    for it in range(max_iter):
-        _affine_kernel(J, indptr, indices, data, sparse, b, x, k1)
-        if method == 0:
+    for it in range(cfg.max_iter):
+        _affine_kernel(field, x, k1)
+        if cfg.method == EULER:
             for i in range(n):
                 xn[i] = x[i] - step * k1[i]
         else:
             for i in range(n):
                 tmp[i] = x[i] - 0.5 * step * k1[i]
-            _project_kernel(tmp, lo, hi, block_ptr, radius)
-            _affine_kernel(J, indptr, indices, data, sparse, b, tmp, k2)
+            _project_kernel(tmp, feas)
+            _affine_kernel(field, tmp, k2)
             for i in range(n):
                 tmp[i] = x[i] - 0.5 * step * k2[i]
-            _project_kernel(tmp, lo, hi, block_ptr, radius)
-            _affine_kernel(J, indptr, indices, data, sparse, b, tmp, k3)
+            _project_kernel(tmp, feas)
+            _affine_kernel(field, tmp, k3)
             for i in range(n):
                 tmp[i] = x[i] - step * k3[i]
-            _project_kernel(tmp, lo, hi, block_ptr, radius)
-            _affine_kernel(J, indptr, indices, data, sparse, b, tmp, k4)
+            _project_kernel(tmp, feas)
+            _affine_kernel(field, tmp, k4)
             for i in range(n):
                 xn[i] = x[i] - step * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]) / 6.0
-        _project_kernel(xn, lo, hi, block_ptr, radius)
+        _project_kernel(xn, feas)
         acc = 0.0
         for i in range(n):
             d = xn[i] - x[i]
@@ -141,13 +243,13 @@ def _sgn_iterate_kernel(J, indptr, indices, data, sparse, b, x, w, step, method,
         residuals[it] = res
         for i in range(n):
             x[i] = xn[i]
-        if record:
+        if cfg.record:
             traj[it + 1, :] = x
-        if res <= tol:
+        if res <= cfg.tol:
             return it + 1, True
         if not math.isfinite(res):
             return it + 1, False
-    return max_iter, False
+    return cfg.max_iter, False
 
 
 def sgn_iterate(
@@ -254,7 +356,6 @@ def sgn_iterate(
     max_iter = check_int("max_iter", max_iter, low=1)
     residuals = np.empty(max_iter)
     traj = np.empty((max_iter + 1, n) if trajectory else (1, n))
-    work = [np.empty(n) for _ in range(6)]
     if csr is None and sparse is not False and (
             sparse or np.count_nonzero(J) <= 0.2 * n * n):
         csr = sp.csr_matrix(J)
@@ -270,9 +371,11 @@ def sgn_iterate(
         indptr = np.zeros(1, dtype=np.int64)
         indices = np.zeros(0, dtype=np.int64)
         data = np.zeros(0)
-    iters, conv = _sgn_iterate_kernel(J, indptr, indices, data, bool(sparse), b, x, w, step,
-                                      _METHODS[method], lo, hi, block_ptr, radius, tol,
-                                      max_iter, residuals, traj, trajectory, *work)
+    iters, conv = _sgn_iterate_kernel(
+        AffineField(J, indptr, indices, data, bool(sparse), b),
+        BlockSet(lo, hi, block_ptr, radius),
+        _Settings(step, _METHODS[method], tol, max_iter, bool(trajectory)),
+        x, w, (residuals, traj), np.empty((6, n)))
     if not conv and warn:
         warnings.warn(
             f"sgn_iterate ({method}) stopped after {iters} iterations with residual "

@@ -201,7 +201,7 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     ax = fig.add_subplot(1, 1, 1)
     ax.plot(first["eq"].t, first["eq"].slope, color="k", lw=2, label="exact K(t)")
     for fam in families:
-        ax.plot(first["eq"].t, data[fam]["res"].slope, ls="--", label=f"learned ({fam})")
+        ax.plot(first["eq"].t, data[fam]["res"].solution.slope, ls="--", label=f"learned ({fam})")
     ax.set_xlabel("t")
     ax.set_ylabel("slope K(t)")
     ax.set_title("Equilibrium slope (shared by all labels)")

@@ -121,18 +121,18 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
             results[name] = game.solve(kind, tol=p["tol"], max_iter=p["max_iter"],
                                        seed=rng, measurement_noise=p["measurement_noise"],
                                        **opts)
-    ref = results[schedules[0]].power
+    ref = results[schedules[0]].solution
     summary_sched = {}
     rows = []
     for name, res in results.items():
-        dist = float(np.abs(res.power - ref).max() / game.budget.max())
+        dist = float(np.abs(res.solution - ref).max() / game.budget.max())
         summary_sched[name] = {
             "converged": res.converged, "iterations": res.iterations,
             "nash_gap": res.nash_gap, "sum_rate": res.sum_rate, "rates": res.rates,
             "distance_to_first": dist,
         }
         rows.append([name, res.converged, res.iterations, res.nash_gap, res.sum_rate, dist])
-    converged = [r.power for r in results.values() if r.converged]
+    converged = [r.solution for r in results.values() if r.converged]
     spread = max((float(np.abs(a - b).max() / game.budget.max())
                   for a in converged for b in converged), default=0.0)
     summary = {
@@ -183,7 +183,7 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     for name, res in results.items():
-        hist = np.maximum(res.nash_gap_history, floor)
+        hist = np.maximum(res.residuals, floor)
         label = f"{name} ({'converged' if res.converged else 'not converged'}, "
         label += f"{res.iterations} it.)"
         ax.semilogy(np.arange(hist.size), hist, label=label, lw=1.5)
@@ -209,7 +209,7 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     for q in range(n_show):
         ax = fig.add_subplot(nrows, ncols, q + 1)
         for i, (name, res) in enumerate(results.items()):
-            ax.bar(carriers + (i - (len(results) - 1) / 2) * width, res.power[q], width=width,
+            ax.bar(carriers + (i - (len(results) - 1) / 2) * width, res.solution[q], width=width,
                    label=name)
         ax.set_title(f"user {q}: rate {results[next(iter(results))].rates[q]:.3g}",
                      fontsize="small")

@@ -170,3 +170,14 @@ def test_bad_input_is_refused_with_clear_errors():
         random_quadratic_game(2, 2, np.random.default_rng(0), topology="star")
     with pytest.raises(ValueError, match="singular"):
         toy_game(l21=0.1).equilibrium()
+
+
+@pytest.mark.parametrize(("kwargs", "name"), [
+    ({"mu": float("nan")}, "mu"), ({"l12": float("inf")}, "l12"), ({"l21": float("nan")}, "l21"),
+])
+def test_toy_game_errors_name_the_users_argument(kwargs, name):
+    # Issue 14: a NaN curvature used to surface as "J must be finite".
+    with pytest.raises(ValueError, match=rf"^{name} must be finite"):
+        toy_game(**kwargs)
+    with pytest.raises(ValueError, match=r"^mu must be finite"):
+        random_quadratic_game(2, 1, np.random.default_rng(0), mu=(1.0, float("nan")))

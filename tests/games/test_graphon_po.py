@@ -117,3 +117,16 @@ def test_sampled_needs_spreading_paths():
         policy_optimization(game(sigma=0.0, n_steps=20), gradient="sampled")
     with pytest.raises(TypeError):
         policy_optimization("not a game")
+
+
+
+def test_result_has_the_common_shape_and_old_names():
+    res = policy_optimization(game("sbm", 0.5, n_steps=40, n_blocks=4), max_iter=60, tol=1e-9)
+    assert res.converged
+    assert res.slope is res.solution.slope and res.intercepts is res.solution.intercepts
+    assert res.residuals is res.history["aggregate_change"]
+    assert res.residuals.shape == (res.iterations,)
+    # converged means the last aggregate change fell below tol (and not before).
+    assert res.residuals[-1] < 1e-9 <= res.residuals[:-1].min()
+    with pytest.raises(AttributeError):
+        res.slope = res.slope

@@ -15,6 +15,7 @@ from games.power_control import (
     spectral_radius,
 )
 from protocols._checks import ConvergenceWarning
+from protocols.iwf import iterative_waterfill, waterfill
 
 
 def _weak_game(seed, nq=3, nk=4, cross=0.1, mask=None):
@@ -258,3 +259,122 @@ def test_rayleigh_defaults_work_with_few_carriers():
     assert game.gains.shape == (3, 3, 4)
     with pytest.raises(ValueError, match="n_taps must be <= 4"):
         PowerControlGame.rayleigh(3, 4, seed=0, n_taps=8)
+
+
+# ------------------------------------------------------------ accelerated solver
+
+
+def _independent_gap(game, power):
+    """Nash gap from the public single-user water-filling, user by user."""
+    interf = game.interference(power)
+    nq = game.n_users
+    gap = 0.0
+    for q in range(nq):
+        br = waterfill(interf[q] / game.gains[q, q], game.budget[q], game.mask[q])
+        gap = max(gap, float(np.abs(power[q] - br).max() / game.budget[q]))
+    return gap
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_accelerated_matches_sequential_and_the_vi_reference(masked):
+    mask = None
+    if masked:
+        mask = np.full((3, 4), np.inf)
+        mask[0, 1] = 0.05
+        mask[2, 3] = 0.0
+    game = _weak_game(4, mask=mask)
+    res = game.solve("accelerated", tol=1e-12)
+    assert res.converged and res.schedule == "accelerated"
+    assert game.is_feasible(res.solution)
+    assert _independent_gap(game, res.solution) <= 1e-12
+    seq = game.solve("sequential", tol=1e-13)
+    np.testing.assert_allclose(res.solution, seq.solution, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(res.solution, _vi_equilibrium(game), rtol=0, atol=1e-8)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.integers(1, 12))
+def test_accelerated_on_certified_rayleigh_channels(seed, nq, nk):
+    game = PowerControlGame.rayleigh(nq, nk, seed=seed, area=2000.0, noise=1e-6)
+    if game.spectral_radius() >= 1:
+        return
+    res = game.solve("accelerated", tol=1e-11)
+    assert res.converged
+    assert res.residuals[-1] == res.nash_gap
+    assert game.nash_gap(res.solution) <= 1e-11
+    assert _independent_gap(game, res.solution) <= 1e-11
+    seq = game.solve("sequential", tol=1e-13, max_iter=100_000)
+    np.testing.assert_allclose(res.solution, seq.solution, rtol=0,
+                               atol=1e-9 * game.budget.max())
+
+
+def test_accelerated_needs_fewer_sweeps_than_sequential():
+    # The benchmark's channel, smaller: strong interference (rho(S_max) >> 1) but IWF
+    # converges; Anderson extrapolation must reach the same gap in fewer sweeps.
+    game = PowerControlGame.rayleigh(20, 64, seed=0, area=1500.0)
+    seq = game.solve("sequential", tol=1e-9)
+    acc = game.solve("accelerated", tol=1e-9)
+    assert seq.converged and acc.converged
+    assert acc.iterations < seq.iterations
+    assert _independent_gap(game, acc.solution) <= 1e-9
+
+
+def test_accelerated_on_rho_above_one_converges_or_says_so():
+    # rho = 2: simultaneous IWF oscillates; the accelerated solver must either reach a
+    # true equilibrium (checked independently) or report that it did not.
+    for cross in (2.0, 1.3, 5.0):
+        g = np.full((2, 2, 2), cross)
+        g[0, 0] = g[1, 1] = 1.0
+        game = PowerControlGame(g, np.array([[0.1, 0.2], [0.1, 0.2]]), 1.0)
+        assert game.spectral_radius() > 1
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = game.solve("accelerated", tol=1e-12, max_iter=50)
+        gap = _independent_gap(game, res.solution)
+        assert res.nash_gap == pytest.approx(gap, abs=1e-15)
+        if res.converged:
+            assert gap <= 1e-12 and not caught
+        else:
+            assert gap > 1e-12
+            assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    # Strong interference among many users (rho >> 1), stopped early: never a silent
+    # wrong answer.
+    game = PowerControlGame.rayleigh(8, 16, seed=3, area=60.0)
+    assert game.spectral_radius() > 1
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=2.*converged=False"):
+        res = game.solve("accelerated", tol=1e-14, max_iter=2)
+    assert not res.converged and res.iterations == 2
+    assert res.nash_gap == pytest.approx(_independent_gap(game, res.solution), abs=1e-15)
+    assert res.nash_gap > 1e-14
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = game.solve("accelerated", tol=1e-10, max_iter=2000)
+    gap = _independent_gap(game, res.solution)
+    assert (res.converged and gap <= 1e-10) or (not res.converged and gap > 1e-10)
+    assert game.is_feasible(res.solution)
+
+
+def test_accelerated_order_and_refused_options():
+    game = _weak_game(5, nq=4, nk=6, cross=0.2)
+    a = game.solve("accelerated", tol=1e-12)
+    b = game.solve("accelerated", tol=1e-12, order=[3, 1, 0, 2])
+    np.testing.assert_allclose(a.solution, b.solution, rtol=0, atol=1e-10)
+    for opt in ({"step": 0.5}, {"step_decay": 0.7}, {"measurement_noise": 0.1}):
+        with pytest.raises(ValueError, match="accelerated"):
+            game.solve("accelerated", **opt)
+    # p0 is honoured: starting at the equilibrium needs one sweep.
+    c = game.solve("accelerated", tol=1e-12, p0=a.solution)
+    assert c.converged and c.iterations == 1
+
+
+def test_result_aliases_keep_the_old_names():
+    game = _weak_game(6)
+    res = game.solve("sequential", tol=1e-12)
+    assert res.power is res.solution
+    assert res.nash_gap_history is res.residuals
+    assert res.residuals.shape == (res.iterations + 1,)
+    with pytest.raises(AttributeError):
+        res.power = np.zeros_like(res.solution)
+    low = iterative_waterfill(game.gains, game.noise, game.budget, tol=1e-12)
+    assert low.power is low.solution and low.nash_gap_history is low.residuals
+    np.testing.assert_array_equal(low.solution, res.solution)

@@ -449,3 +449,14 @@ def test_certificate_must_fit_the_game():
     g = random_quadratic_game(3, 1, np.random.default_rng(0), coupling=0.1)
     with pytest.raises(ValueError, match="blocks"):
         projected_euler(g, c)
+
+
+
+def test_results_share_the_common_shape():
+    r = projected_euler(toy_game(), tol=1e-10)
+    assert r.converged and r.residuals.shape == (r.iterations,) and r.residuals[-1] <= 1e-10
+    e = entropic_npg(MarkovGame.matrix_game(PENNIES), 1.5, tol=1e-10)
+    assert e.policies is e.solution and len(e.solution) == 2
+    assert e.converged and e.residuals.shape == (e.iterations,) and e.residuals[-1] <= 1e-10
+    with pytest.raises(AttributeError):
+        e.policies = e.solution

@@ -9,19 +9,19 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import brentq
 
-import protocols.iwf as iwf_module
+import protocols.iwf.solve as iwf_module
 from protocols._checks import ConvergenceWarning
 from protocols.iwf import (
     SCHEDULES,
-    _move_gains,
-    _waterfill_warm_kernel,
     best_response,
     check_channel,
     interference,
     iterative_waterfill,
+    move_gains,
     nash_gap,
     waterfill,
 )
+from protocols.iwf.single_user import _waterfill_warm_kernel
 
 
 def _weak_channel(seed, nq=3, nk=5, cross=0.08):
@@ -267,11 +267,11 @@ def test_sequential_follows_plain_gauss_seidel(order, step):
 def test_sequential_chunks_and_float64_bookkeeping_agree(monkeypatch):
     g, noise, budget = _weak_channel(22, nq=5, nk=12, cross=0.6)
     whole = iterative_waterfill(g, noise, budget, tol=1e-12)
-    assert _move_gains(g, noise, budget).dtype == np.float32
+    assert move_gains(g, noise, budget).dtype == np.float32
     # Scaling gains and noise by 1e35 leaves every SINR, hence the game, unchanged, but
     # puts the gains beyond float32, so the moves are applied in float64.
     scale = 1e35
-    assert _move_gains(g * scale, noise * scale, budget).dtype == np.float64
+    assert move_gains(g * scale, noise * scale, budget).dtype == np.float64
     scaled = iterative_waterfill(g * scale, noise * scale, budget, tol=1e-12)
     monkeypatch.setattr(iwf_module, "_CHUNK_DETERMINISTIC", 3)
     chunked = iterative_waterfill(g, noise, budget, tol=1e-12)
