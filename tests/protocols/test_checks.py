@@ -35,7 +35,7 @@ def test_check_int_accepts_numpy_integers(dtype):
 
 @pytest.mark.parametrize("value", [True, np.bool_(False), 1.0, "3", None, np.float64(2)])
 def test_check_int_refuses_non_integers(value):
-    with pytest.raises(TypeError, match="^k must be an integer, got "):
+    with pytest.raises(TypeError, match=r"^k must be an integer, got "):
         check_int("k", value)
 
 
@@ -62,7 +62,7 @@ def test_check_float_matches_interval_membership(value, low, high, low_open, hig
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, np.float64("nan")])
 def test_check_float_refuses_non_finite(value):
-    with pytest.raises(ValueError, match="^tol must be finite and > 0, got"):
+    with pytest.raises(ValueError, match=r"^tol must be finite and > 0, got"):
         check_float("tol", value, low=0.0, low_open=True)
 
 
@@ -77,13 +77,13 @@ def test_messages_use_interval_notation_and_plain_numbers():
 
 def test_check_float_refuses_bool_and_strings():
     for bad in (True, "1.0", None, [1.0]):
-        with pytest.raises(TypeError, match="^x must be a real number, got "):
+        with pytest.raises(TypeError, match=r"^x must be a real number, got "):
             check_float("x", bad)
 
 
 def test_check_nonneg_float_is_check_float_from_zero():
     assert check_nonneg_float("a", 0.0) == 0.0
-    with pytest.raises(ValueError, match="^a must be finite and > 0, got 0.0$"):
+    with pytest.raises(ValueError, match=r"^a must be finite and > 0, got 0.0$"):
         check_nonneg_float("a", 0.0, positive=True)
     with pytest.raises(ValueError, match=r"^a must be finite and in \[0, 0.5\], got 0.6$"):
         check_nonneg_float("a", 0.6, high=0.5)
@@ -91,7 +91,7 @@ def test_check_nonneg_float_is_check_float_from_zero():
 
 def test_check_choice():
     assert check_choice("m", "a", ["a", "b"]) == "a"
-    with pytest.raises(ValueError, match="^m must be one of 'a', 'b'; got 'c'$"):
+    with pytest.raises(ValueError, match=r"^m must be one of 'a', 'b'; got 'c'$"):
         check_choice("m", "c", ["a", "b"])
     with pytest.raises(ValueError):
         check_choice("m", 1, ["a", "b"])
