@@ -65,7 +65,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from envs._common import AgentSpacesMixin, FrameRenderMixin, HumanWindow, aec_from_parallel
-from envs._consensus_world import ConsensusConfig, ConsensusWorld
+from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
 from protocols.wmsr import _attacked_round_batch, _lcp_kernel, _wmsr_kernel, wmsr_step
 from swarm.plots import network_frame
 
@@ -330,27 +330,30 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
                                             shape=((nb + 1) * n + 1,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(nb * n,), dtype=np.float32)
 
-    def _team_obs(self, obs: dict) -> np.ndarray:
+    def _team_obs(self) -> np.ndarray:
+        """Return the team observation (:func:`envs._consensus_world.team_observations`)."""
+        w = self._env.world
         c = self._env.config
-        n = c.n_robots
-        first = obs[self._env.possible_agents[0]]
-        masks = [obs[a][n:2 * n] for a in self._env.possible_agents]
-        return np.concatenate([first[:n], *masks, first[-1:]]).astype(np.float32)
+        obs = np.empty((1, self.observation_space.shape[0]), dtype=np.float32)
+        team_observations(w.values[None], np.array([w.lo]), np.array([w.width]), c.n_honest,
+                          c.obs_clip, w.team_masks[None], np.array([w.t]), c.max_cycles, obs,
+                          np.empty(1), np.empty(1))
+        return obs[0]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw a new swarm."""
         super().reset(seed=seed)
-        obs, infos = self._env.reset(seed=int(self.np_random.integers(2**63)))
-        return self._team_obs(obs), infos[self._env.possible_agents[0]]
+        _, infos = self._env.reset(seed=int(self.np_random.integers(2**63)))
+        return self._team_obs(), infos[self._env.possible_agents[0]]
 
     def step(self, action):
         """Every Byzantine robot sends its row of ``action``."""
         c = self._env.config
         a = np.asarray(action, dtype=np.float64).reshape(c.n_byzantine, c.n_robots)
         acts = {agent: a[k] for k, agent in enumerate(self._env.possible_agents)}
-        obs, rew, term, trunc, infos = self._env.step(acts)
+        _, rew, term, trunc, infos = self._env.step(acts)
         first = self._env.possible_agents[0]
-        return (self._team_obs(obs), rew[first], term[first], trunc[first], infos[first])
+        return (self._team_obs(), rew[first], term[first], trunc[first], infos[first])
 
     def render(self):
         """As :meth:`raw_env.render`."""
