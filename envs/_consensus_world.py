@@ -76,7 +76,13 @@ def team_observations(values, lo, width, n_honest, clip, masks, t, max_cycles, o
 
 @dataclass(frozen=True)
 class ConsensusConfig:
-    """Checked constructor arguments shared by the consensus environments."""
+    """Checked constructor arguments shared by the consensus environments.
+
+    The defaults here are the only ones: :class:`envs.byzantine_consensus_v0.raw_env`
+    and the batched forms take theirs from this class. ``hull_penalty`` weighs a
+    defender's distance outside the honest hull against its distance to the mean (10:
+    leaving the hull, which W-MSR never does, costs far more than slow agreement).
+    """
 
     n_robots: int = 20
     n_byzantine: int = 2
@@ -88,6 +94,7 @@ class ConsensusConfig:
     message_bound: float = 2.0
     tol: float = 1e-3
     max_cycles: int = 100
+    hull_penalty: float = 10.0
 
     def __post_init__(self):
         check_int("n_robots", self.n_robots, low=2)
@@ -108,6 +115,7 @@ class ConsensusConfig:
         check_nonneg_float("message_bound", self.message_bound)
         check_nonneg_float("tol", self.tol, positive=True)
         check_int("max_cycles", self.max_cycles, low=1)
+        check_nonneg_float("hull_penalty", self.hull_penalty)
 
     @property
     def trim(self) -> int:
@@ -274,6 +282,71 @@ class ConsensusWorld:
         blocked = self.blocklist.blocked
         messages[blocked[self.indices]] = np.nan
         return messages
+
+    # ------------------------------------------------------------------ defender
+    def defender_round(self, units: np.ndarray) -> tuple[float, float]:
+        """One defender round: move the honest robots, then draw the attack's messages.
+
+        Parameters
+        ----------
+        units : numpy.ndarray, shape (n_honest,)
+            Every honest robot's next value in hull units (NaN keeps it in place).
+
+        Returns
+        -------
+        spread, mean : float
+            The honest spread and mean after the move (hull units).
+        """
+        nh = self.config.n_honest
+        ok = np.isfinite(units)
+        self.values[:nh][ok] = self.lo + self.width * units[ok]
+        spread, _, mean = self.finish_round()
+        self.gather(self.builtin_attack_messages())
+        return spread, mean
+
+    def defender_observations(self, out: np.ndarray) -> np.ndarray:
+        """Every honest robot's defender observation (the one place it is computed).
+
+        Parameters
+        ----------
+        out : numpy.ndarray of float32, shape (n_honest, 2n + 2)
+            Written: own value (hull units, clipped), elapsed fraction of
+            ``max_cycles``, the message received from each robot this round (hull
+            units, clipped, 0 if none or non-finite), the mask of who sent one.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``out``.
+        """
+        c = self.config
+        n, nh = c.n_robots, c.n_honest
+        received = np.zeros((n, n))
+        mask = np.zeros((n, n))
+        finite = np.isfinite(self.messages)
+        received[self.receivers, self.indices] = self.to_units(self.messages)
+        mask[self.receivers[finite], self.indices[finite]] = 1.0
+        out[:, 0] = self.to_units(self.values)[:nh]
+        out[:, 1] = np.float32(self.t / c.max_cycles)
+        out[:, 2:2 + n] = received[:nh]
+        out[:, 2 + n:] = mask[:nh]
+        return out
+
+    def defender_rewards(self, mean: float) -> np.ndarray:
+        """Each honest robot's ``-|x_i - mean| - hull_penalty * (distance outside hull)``.
+
+        Parameters
+        ----------
+        mean : float
+            The honest mean in hull units.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_honest,)
+        """
+        h = (self.values[self.honest] - self.lo) / self.width
+        outside = np.maximum(0.0, np.maximum(h - 1.0, -h))
+        return -np.abs(h - mean) - self.config.hull_penalty * outside
 
     # ------------------------------------------------------------------ metrics
     def honest_stats(self) -> tuple[float, float, float]:

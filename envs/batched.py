@@ -175,7 +175,7 @@ class BatchedCore(abc.ABC):
         """Per sub-environment view of a flag array (any agent's flag: all end together)."""
         return x.any(axis=1) if self._agent_axis else x
 
-    def _spread(self, x: np.ndarray) -> np.ndarray:
+    def _per_flag(self, x: np.ndarray) -> np.ndarray:
         """Broadcast a per sub-environment flag to the flag arrays' shape."""
         return np.repeat(x[:, None], self.n_agents, axis=1) if self._agent_axis else x
 
@@ -208,13 +208,13 @@ class BatchedCore(abc.ABC):
                 "before stepping"
             )
         obs, rewards, terminated, truncated, infos = self._advance(actions, active)
-        live = self._spread(active)
+        live = self._per_flag(active)
         rewards = np.where(live, rewards, 0.0)
         terminated = terminated & live
         truncated = truncated & live
         self._elapsed[active] += 1
         if self.max_episode_steps is not None:
-            truncated = truncated | self._spread(active & (self._elapsed >= self.max_episode_steps))
+            truncated = truncated | self._per_flag(active & (self._elapsed >= self.max_episode_steps))
         ended = self._flags(terminated) | self._flags(truncated)
         if mode == AutoresetMode.SAME_STEP and ended.any():
             idx = np.flatnonzero(ended)

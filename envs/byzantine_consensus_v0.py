@@ -134,6 +134,10 @@ def _attacked_round(world: ConsensusWorld, actions: np.ndarray) -> None:
     world.values[world.honest] = new[0, world.honest]
 
 
+#: The single source of every default (:class:`envs._consensus_world.ConsensusConfig`).
+_D = ConsensusConfig
+
+
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """Byzantine consensus environment; see the module docstring."""
 
@@ -143,20 +147,23 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
 
     def __init__(
         self,
-        n_robots: int = 20,
-        n_byzantine: int = 2,
-        role: str = "attacker",
-        protocol: str = "wmsr",
-        f: int | None = None,
-        attack: str = "two_faced",
-        radio_range: float = 0.3,
-        message_bound: float = 2.0,
-        tol: float = 1e-3,
-        max_cycles: int = 100,
+        n_robots: int = _D.n_robots,
+        n_byzantine: int = _D.n_byzantine,
+        role: str = _D.role,
+        protocol: str = _D.protocol,
+        f: int | None = _D.f,
+        attack: str = _D.attack,
+        radio_range: float = _D.radio_range,
+        message_bound: float = _D.message_bound,
+        tol: float = _D.tol,
+        max_cycles: int = _D.max_cycles,
+        hull_penalty: float = _D.hull_penalty,
         render_mode: str | None = None,
     ):
-        self.config = ConsensusConfig(n_robots, n_byzantine, role, protocol, f, attack,
-                                      radio_range, message_bound, tol, max_cycles)
+        self.config = ConsensusConfig(
+            n_robots=n_robots, n_byzantine=n_byzantine, role=role, protocol=protocol, f=f,
+            attack=attack, radio_range=radio_range, message_bound=message_bound, tol=tol,
+            max_cycles=max_cycles, hull_penalty=hull_penalty)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
@@ -197,14 +204,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
                 obs[c.n_robots:2 * c.n_robots] = w.adjacency[:, self._robot[a]]
                 out[a] = obs.astype(np.float32)
             return out
-        received = np.zeros((c.n_robots, c.n_robots))
-        mask = np.zeros((c.n_robots, c.n_robots))
-        finite = np.isfinite(w.messages)
-        received[w.receivers, w.indices] = w.to_units(w.messages)
-        mask[w.receivers[finite], w.indices[finite]] = 1.0
-        own = w.to_units(w.values)
-        return {a: np.concatenate([[own[i], frac], received[i], mask[i]]).astype(np.float32)
-                for a, i in ((a, self._robot[a]) for a in self.agents)}
+        obs = w.defender_observations(np.empty((c.n_honest, 2 * c.n_robots + 2),
+                                               dtype=np.float32))
+        return {a: obs[self._robot[a]] for a in self.agents}
 
     def _infos(self, spread: float, mean: float) -> dict:
         info = {"honest_spread": spread, "hull_violation": self.world.violation,
@@ -240,22 +242,17 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
                 _update(w, w.gather(w.attacker_messages(self._to_units(act))))
             else:
                 _attacked_round(w, act)
-        else:
-            for agent, a in actions.items():
-                u = self._to_units(self._check_action(agent, a))[0]
-                if np.isfinite(u):
-                    w.values[self._robot[agent]] = w.lo + w.width * u
-        spread, _, mean = w.finish_round()
-        if c.role == "defender":
-            w.gather(w.builtin_attack_messages())
-        h = (w.values[w.honest] - w.lo) / w.width
-        if c.role == "attacker":
+            spread, _, mean = w.finish_round()
+            h = (w.values[w.honest] - w.lo) / w.width
             team = spread + max(0.0, float(h.max()) - 1.0, -float(h.min()))
             rewards = dict.fromkeys(self.agents, team)
         else:
-            outside = np.maximum(0.0, np.maximum(h - 1.0, -h))
-            rewards = {a: float(-abs(h[self._robot[a]] - mean) - 10.0 * outside[self._robot[a]])
-                       for a in self.agents}
+            units = np.full(c.n_honest, np.nan)
+            for agent, a in actions.items():
+                units[self._robot[agent]] = self._to_units(self._check_action(agent, a))[0]
+            spread, mean = w.defender_round(units)
+            r = w.defender_rewards(mean)
+            rewards = {a: float(r[self._robot[a]]) for a in self.agents}
         done = spread < c.tol
         truncated = w.t >= c.max_cycles
         obs = self._observe()
