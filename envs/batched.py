@@ -214,7 +214,8 @@ class BatchedCore(abc.ABC):
         truncated = truncated & live
         self._elapsed[active] += 1
         if self.max_episode_steps is not None:
-            truncated = truncated | self._per_flag(active & (self._elapsed >= self.max_episode_steps))
+            out_of_time = active & (self._elapsed >= self.max_episode_steps)
+            truncated = truncated | self._per_flag(out_of_time)
         ended = self._flags(terminated) | self._flags(truncated)
         if mode == AutoresetMode.SAME_STEP and ended.any():
             idx = np.flatnonzero(ended)

@@ -65,9 +65,14 @@ class ConsensusDefenderBatchedEnv(BatchedParallelEnv):
         ``hull_penalty``); unknown ones are an error.
     """
 
-    def __init__(self, num_envs: int, *,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 max_episode_steps: int | None = None, **kwargs):
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **kwargs,
+    ):
         for bad in ("role", "protocol", "f", "render_mode"):
             if bad in kwargs:
                 raise TypeError(f"ConsensusDefenderBatchedEnv takes no {bad!r}")
@@ -75,8 +80,11 @@ class ConsensusDefenderBatchedEnv(BatchedParallelEnv):
         self.config = ConsensusConfig(role="defender", **kwargs)
         template = raw_env(role="defender", **kwargs)
         first = template.possible_agents[0]
-        self._init_spaces(template.possible_agents, template.observation_space(first),
-                          template.action_space(first))
+        self._init_spaces(
+            template.possible_agents,
+            template.observation_space(first),
+            template.action_space(first),
+        )
         c = self.config
         self.worlds = [ConsensusWorld(c) for _ in range(self.num_envs)]
         self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
@@ -96,10 +104,14 @@ class ConsensusDefenderBatchedEnv(BatchedParallelEnv):
 
     def _infos(self) -> dict:
         every = np.ones(self.num_envs, dtype=bool)
-        return {"honest_spread": self._spread.copy(), "_honest_spread": every,
-                "hull_violation": np.array([w.violation for w in self.worlds]),
-                "_hull_violation": every.copy(),
-                "honest_mean": self._mean.copy(), "_honest_mean": every.copy()}
+        return {
+            "honest_spread": self._spread.copy(),
+            "_honest_spread": every,
+            "hull_violation": np.array([w.violation for w in self.worlds]),
+            "_hull_violation": every.copy(),
+            "honest_mean": self._mean.copy(),
+            "_honest_mean": every.copy(),
+        }
 
     def _observe(self) -> tuple[np.ndarray, dict]:
         return self._obs.copy(), self._infos()

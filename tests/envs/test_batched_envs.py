@@ -21,10 +21,16 @@ def test_vector_entry_point_matches_gymnasium_sync_vector_env_in_every_mode(mode
     """Gymnasium's own SyncVectorEnv over single envs (with its TimeLimit) is the reference."""
     B = 3
     kw = dict(ATTACK_KW, max_episode_steps=7)
-    ours = gymnasium.make_vec(ATTACK_ID, num_envs=B, vectorization_mode="vector_entry_point",
-                              autoreset_mode=mode, **kw)
-    ref = gymnasium.make_vec(ATTACK_ID, num_envs=B, vectorization_mode="sync",
-                             vector_kwargs={"autoreset_mode": mode}, **kw)
+    ours = gymnasium.make_vec(
+        ATTACK_ID, num_envs=B, vectorization_mode="vector_entry_point", autoreset_mode=mode, **kw
+    )
+    ref = gymnasium.make_vec(
+        ATTACK_ID,
+        num_envs=B,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": mode},
+        **kw,
+    )
     assert ours.metadata["autoreset_mode"] == ours.autoreset_mode == mode
     o1, _ = ours.reset(seed=5)
     o2, _ = ref.reset(seed=5)
@@ -47,11 +53,12 @@ def test_vector_entry_point_matches_gymnasium_sync_vector_env_in_every_mode(mode
         ended = te1 | tr1
         n_ends += int(ended.sum())
         if mode == AutoresetMode.SAME_STEP:
-            np.testing.assert_array_equal(i1.get("_final_obs", np.zeros(B, bool)),
-                                          i2.get("_final_obs", np.zeros(B, bool)))
+            np.testing.assert_array_equal(
+                i1.get("_final_obs", np.zeros(B, bool)), i2.get("_final_obs", np.zeros(B, bool))
+            )
             for i in np.flatnonzero(ended):
                 np.testing.assert_array_equal(i1["final_obs"][i], i2["final_obs"][i])
-    assert n_ends >= 2 * B       # the time limit (7 steps) ended every episode several times
+    assert n_ends >= 2 * B  # the time limit (7 steps) ended every episode several times
 
 
 def test_disabled_mode_refuses_to_step_an_ended_sub_env():
@@ -102,8 +109,14 @@ def test_defender_batched_equals_single_envs_bit_for_bit(mode, attack):
     batched = ConsensusDefenderBatchedEnv(3, autoreset_mode=mode, **kw)
     assert batched.observation_space.shape == (3, 7, 2 * 9 + 2)
     resets = compare_with_singles(
-        batched, lambda: consensus_parallel(role="defender", **kw), seed=20, steps=20,
-        mode=mode, rng=np.random.default_rng(3), nan_every=4)
+        batched,
+        lambda: consensus_parallel(role="defender", **kw),
+        seed=20,
+        steps=20,
+        mode=mode,
+        rng=np.random.default_rng(3),
+        nan_every=4,
+    )
     assert resets >= 3
 
 
