@@ -64,7 +64,13 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs._common import AgentSpacesMixin, FrameRenderMixin, HumanWindow, aec_from_parallel
+from envs._common import (
+    AgentSpacesMixin,
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    check_actions,
+)
 from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
 from protocols.wmsr import _attacked_round_batch, _lcp_kernel, _wmsr_kernel, wmsr_step
 from swarm.plots import network_frame
@@ -231,9 +237,7 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
             raise RuntimeError("step() called with no live agents; call reset() first")
         w = self.world
         c = self.config
-        for agent in actions:
-            if agent not in self._robot:
-                raise KeyError(f"unknown agent {agent!r}")
+        check_actions(actions, self.agents)
         if c.role == "attacker":
             act = np.full((c.n_byzantine, c.n_robots), np.nan)
             for agent, a in actions.items():

@@ -45,6 +45,7 @@ from envs._common import (
     FrameRenderMixin,
     HumanWindow,
     aec_from_parallel,
+    check_actions,
     figure_to_rgb,
 )
 from games.diffgame import Box, QuadraticGame, random_quadratic_game, toy_game
@@ -127,10 +128,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         """Apply every agent's new decision; reward each with minus its cost."""
         if not self.agents:
             raise RuntimeError("step() called after every agent is done; call reset()")
+        check_actions(actions, self.agents)
         x = self._x.copy()
         for agent, act in actions.items():
-            if agent not in self._index or agent not in self.agents:
-                raise ValueError(f"unknown or inactive agent {agent!r}")
             a = np.asarray(act, dtype=np.float64).reshape(-1)
             sl = self.game.block(self._index[agent])
             if a.shape[0] != sl.stop - sl.start:

@@ -4,7 +4,7 @@
 Agents             ``player_0`` ... ``player_{N-1}``; player ``i`` has label
                    ``u_i = (i + 1/2) / N``
 Action space       ``Box(-action_bound, action_bound, (1,), float64)``: the control ``a_i``
-                   (clipped into the box; NaN counts as 0; a missing agent plays 0)
+                   (clipped into the box; NaN counts as 0)
 Observation space  ``Box(4,)``: ``(x_i, z_i, t, u_i)``: own state, neighbourhood aggregate
                    ``z_i = scale * sum_{j ~ i} x_j``, time, label
 Rewards            minus the running cost ``1/2 (Q (x_i - H z_i)^2 + R a_i^2) dt`` of the
@@ -50,7 +50,13 @@ from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 
-from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
+from envs._common import (
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    check_actions,
+    figure_to_rgb,
+)
 from games.graphon_mfg import LQGraphonMFG, label_interpolation, sample_graphon_graph
 from protocols._checks import check_float_array, check_int, check_nonneg_float
 from protocols.graphon import graphon_step, interpolated_policy
@@ -116,7 +122,6 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         self.intercepts = intercepts
         self._left, self._weight = label_interpolation(self.equilibrium.labels, self.labels,
                                                        intercepts)
-        self._right = np.minimum(self._left + 1, self.game.n_blocks - 1)
         self._columns = np.ascontiguousarray(self.equilibrium.intercepts.T)
         self.possible_agents = [f"player_{i}" for i in range(self.n_players)]
         self.agents: list[str] = []
@@ -228,10 +233,9 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         """Every player applies its control; rewards are minus the step's cost."""
         if not self.agents:
             raise RuntimeError("step() called with no live agents; call reset() first")
+        check_actions(actions, self.agents)
         a = np.zeros(self.n_players)
         for agent, action in actions.items():
-            if agent not in self._index:
-                raise KeyError(f"unknown agent {agent!r}")
             val = np.asarray(action, dtype=np.float64).reshape(-1)
             if val.shape != (1,):
                 raise ValueError(f"action of {agent} must have shape (1,), got {val.shape}")

@@ -12,6 +12,15 @@ def _stack(d, agents):
     return np.stack([np.asarray(d[a]) for a in agents])
 
 
+def _check_infos(info_b, i, info, agents, where):
+    """Batched infos (B,) or (B, n_agents) against the single env's per-agent infos."""
+    for k in info[agents[0]]:
+        got = np.asarray(info_b[k][i])
+        want = (np.array([info[a][k] for a in agents]) if got.ndim == 1
+                else info[agents[0]][k])
+        np.testing.assert_array_equal(got, want, err_msg=f"{k} {where}")
+
+
 def compare_with_singles(batched, make_single, *, seed, steps, mode, rng, nan_every=0):
     """Step ``batched`` and B singles with the same actions; assert equal results.
 
@@ -24,8 +33,7 @@ def compare_with_singles(batched, make_single, *, seed, steps, mode, rng, nan_ev
     for i, env in enumerate(singles):
         o, info = env.reset(seed=seed + i)
         np.testing.assert_array_equal(obs_b[i], _stack(o, agents))
-        for k, v in info[agents[0]].items():
-            assert info_b[k][i] == v, (k, i)
+        _check_infos(info_b, i, info, agents, (i, "reset"))
     ended = np.zeros(B, dtype=bool)
     resets = 0
     space = batched.action_space
@@ -60,8 +68,7 @@ def compare_with_singles(batched, make_single, *, seed, steps, mode, rng, nan_ev
                 o, _ = env.reset()
                 resets += 1
             else:
-                for k, v in info[agents[0]].items():
-                    assert info_b[k][i] == v, (k, i, t)
+                _check_infos(info_b, i, info, agents, (i, t))
             np.testing.assert_array_equal(obs_b[i], _stack(o, agents), err_msg=f"{t} {i}")
             ended[i] = done
     return resets
