@@ -16,8 +16,7 @@ def _check_infos(info_b, i, info, agents, where):
     """Batched infos (B,) or (B, n_agents) against the single env's per-agent infos."""
     for k in info[agents[0]]:
         got = np.asarray(info_b[k][i])
-        want = (np.array([info[a][k] for a in agents]) if got.ndim == 1
-                else info[agents[0]][k])
+        want = np.array([info[a][k] for a in agents]) if got.ndim == 1 else info[agents[0]][k]
         np.testing.assert_array_equal(got, want, err_msg=f"{k} {where}")
 
 

@@ -140,28 +140,32 @@ def test_power_control_batched_equals_single_envs_bit_for_bit(mode):
 
     batched = PowerControlBatchedEnv(3, autoreset_mode=mode, nash_info=True, **POWER_KW)
     assert batched.observation_space.shape == (3, 3, 10)
-    resets = compare_with_singles(batched, lambda: parallel_env(**POWER_KW), seed=7, steps=16,
-                                  mode=mode, rng=np.random.default_rng(5), nan_every=3)
+    resets = compare_with_singles(
+        batched,
+        lambda: parallel_env(**POWER_KW),
+        seed=7,
+        steps=16,
+        mode=mode,
+        rng=np.random.default_rng(5),
+        nan_every=3,
+    )
     assert resets >= 3
 
 
 def test_power_control_batched_iwf_reaches_the_equilibrium_of_each_game():
     """Water-filling on the batched observations is simultaneous IWF in every game."""
-    from envs.power_control_v0 import PowerControlBatchedEnv
+    from envs.power_control_v0 import PowerControlBatchedEnv, iwf_policy
 
     env = PowerControlBatchedEnv(4, n_users=3, n_carriers=8, max_cycles=200, nash_info=True)
     obs, _ = env.reset(seed=0)
-    from protocols.iwf import waterfill
-
     for _ in range(60):
         acts = np.empty(env.action_space.shape)
         for b in range(4):
             for q in range(3):
-                o = obs[b, q]
-                acts[b, q] = waterfill(o[:8] / o[8:], env.games[b].budget[q]) / env.games[b].budget[q]
+                acts[b, q] = iwf_policy(obs[b, q], env.games[b].budget[q])
         obs, _, _, _, infos = env.step(acts)
     for b, game in enumerate(env.games):
-        if game.spectral_radius() < 1:       # certified: the unique equilibrium
+        if game.spectral_radius() < 1:  # certified: the unique equilibrium
             eq = game.solve("sequential", tol=1e-12).power
             np.testing.assert_allclose(env.state.power[b], eq, atol=1e-6)
             assert infos["nash_gap"][b] < 1e-6
