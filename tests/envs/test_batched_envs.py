@@ -169,3 +169,71 @@ def test_power_control_batched_iwf_reaches_the_equilibrium_of_each_game():
             eq = game.solve("sequential", tol=1e-12).power
             np.testing.assert_allclose(env.state.power[b], eq, atol=1e-6)
             assert infos["nash_gap"][b] < 1e-6
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.name)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"max_cycles": 5},
+        {"game": "random", "n_players": 3, "block_size": 2, "max_cycles": 4, "bound": 3.0},
+    ],
+    ids=["toy", "random"],
+)
+def test_differentiable_game_batched_equals_single_envs_bit_for_bit(mode, kw):
+    from envs.differentiable_game_v0 import DifferentiableGameBatchedEnv, parallel_env
+
+    batched = DifferentiableGameBatchedEnv(3, autoreset_mode=mode, **kw)
+    single = parallel_env(**kw)
+    assert batched.action_space.shape == (
+        3,
+        len(single.possible_agents),
+        single.action_space("player_0").shape[0],
+    )
+    resets = compare_with_singles(
+        batched,
+        lambda: parallel_env(**kw),
+        seed=11,
+        steps=14,
+        mode=mode,
+        rng=np.random.default_rng(2),
+        nan_every=3,
+    )
+    assert resets >= 3
+
+
+def test_differentiable_game_batched_rewards_are_minus_costs():
+    from envs.differentiable_game_v0 import DifferentiableGameBatchedEnv
+
+    env = DifferentiableGameBatchedEnv(2, max_cycles=5)
+    env.reset(seed=0)
+    _, rew, *_ = env.step(np.array([[[2.0], [3.0]], [[1.0], [-1.0]]]))
+    # toy game, mu = 1, l12 = 10, l21 = 0.05: f1 = x1^2/2 + 10 x1 x2, f2 = x2^2/2 + .05 x1 x2
+    np.testing.assert_allclose(rew, [[-(2 + 60), -(4.5 + 0.3)], [-(0.5 - 10), -(0.5 - 0.05)]])
+
+
+def _batched_classes():
+    from envs.differentiable_game_v0 import DifferentiableGameBatchedEnv
+    from envs.power_control_v0 import PowerControlBatchedEnv
+    from envs.vector import ByzantineConsensusVectorEnv
+
+    return [
+        ByzantineConsensusVectorEnv,
+        ConsensusDefenderBatchedEnv,
+        PowerControlBatchedEnv,
+        DifferentiableGameBatchedEnv,
+    ]
+
+
+@pytest.mark.parametrize("cls", _batched_classes(), ids=lambda c: c.__name__)
+def test_unknown_keyword_arguments_are_an_error(cls):
+    with pytest.raises(TypeError, match="no_such_argument"):
+        cls(2, no_such_argument=1)
+
+
+@pytest.mark.parametrize(
+    "env_id", ["swarmgym/ByzantineConsensusAttack-v0", "swarmgym/TargetTrackingTeam-v0"]
+)
+def test_gymnasium_ids_refuse_unknown_keyword_arguments(env_id):
+    with pytest.raises(TypeError, match="no_such_argument"):
+        gymnasium.make(env_id, no_such_argument=1)
