@@ -68,6 +68,7 @@ __all__ = [
     "nash_infos",
     "parallel_env",
     "raw_env",
+    "sum_rates",
 ]
 
 #: Small, fast arguments for the conformance suite.
@@ -95,8 +96,8 @@ def iwf_policy(observation: np.ndarray, budget: float = 1.0) -> np.ndarray:
     return waterfill(obs[:n] / obs[n:], budget) / budget
 
 
-def nash_infos(game: PowerControlGame, power: np.ndarray) -> tuple[float, np.ndarray, float]:
-    """Return the infos of a power profile: Nash gap, possible rate gains, sum rate.
+def nash_infos(game: PowerControlGame, power: np.ndarray) -> tuple[float, np.ndarray]:
+    """Return how far a power profile is from equilibrium: Nash gap and rate gains.
 
     Parameters
     ----------
@@ -111,8 +112,6 @@ def nash_infos(game: PowerControlGame, power: np.ndarray) -> tuple[float, np.nda
         ``max_q max_k |p - WF_q(p)| / budget[q]``.
     rate_gain : numpy.ndarray, shape (Q,)
         The rate user ``q`` would gain by water-filling against the others.
-    sum_rate : float
-        Sum of the users' rates.
     """
     rates = game.rates(power)
     br = game.best_response(power)
@@ -122,7 +121,12 @@ def nash_infos(game: PowerControlGame, power: np.ndarray) -> tuple[float, np.nda
         alt[q] = br[q]
         gains[q] = game.rates(alt)[q] - rates[q]
     gap = float(np.max(np.abs(power - br) / game.budget[:, None]))
-    return gap, gains, float(rates.sum())
+    return gap, gains
+
+
+def sum_rates(rates: np.ndarray) -> np.ndarray:
+    """Sum rate of each game, shape (B,), from the rates (B, Q) (one reduction for all)."""
+    return np.add.reduce(rates, axis=1)
 
 
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
@@ -188,6 +192,7 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         self._window = HumanWindow(self.metadata["render_fps"])
         self.power = np.zeros((self.n_users, self.n_carriers))
         self.measured = np.zeros((self.n_users, self.n_carriers))
+        self.rates = np.zeros(self.n_users)
         self.cycles = 0
 
     # ---------------------------------------------------------------------- model
@@ -207,15 +212,16 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
                          np.empty((1, self.n_users, self.n_carriers)), np.empty((1, self.n_users)))
         channel = PowerChannel(g.gains[None], g.noise[None], g.budget[None])
         power_control_round_kernel(channel, weights[None], np.ones(1, dtype=bool), out)
-        self.power, self.measured = out.power[0], out.measured[0]
-        return out.rates[0]
+        self.power, self.measured, self.rates = out.power[0], out.measured[0], out.rates[0]
+        return self.rates
 
     def _observe(self, agent: str) -> np.ndarray:
         q = self._index[agent]
         return np.concatenate([self.measured[q], self.game.gains[q, q]])
 
     def _infos(self) -> dict:
-        gap, gains, total = nash_infos(self.game, self.power)
+        gap, gains = nash_infos(self.game, self.power)
+        total = float(sum_rates(self.rates[None])[0])
         return {a: {"nash_gap": gap, "rate_gain": float(gains[q]), "sum_rate": total}
                 for a, q in self._index.items() if a in self.agents}
 
@@ -228,6 +234,7 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         self.agents = list(self.possible_agents)
         self.cycles = 0
         self.power = np.zeros((self.n_users, self.n_carriers))
+        self.rates = np.zeros(self.n_users)
         self.measured = self.game.interference(self.power)
         obs = {a: self._observe(a) for a in self.agents}
         return obs, self._infos()
@@ -359,6 +366,7 @@ class PowerControlBatchedEnv(BatchedParallelEnv):
             self.channel.budget[b] = game.budget
             self._direct[b] = game.gains[np.arange(nq), np.arange(nq)]
             self.state.power[b] = 0.0
+            self.state.rates[b] = 0.0
             self.state.measured[b] = game.interference(self.state.power[b])
             self.cycles[b] = 0
 
@@ -367,17 +375,14 @@ class PowerControlBatchedEnv(BatchedParallelEnv):
 
     def _infos(self) -> dict:
         every = np.ones(self.num_envs, dtype=bool)
-        infos = {"sum_rate": np.empty(self.num_envs), "_sum_rate": every}
+        infos = {"sum_rate": sum_rates(self.state.rates), "_sum_rate": every}
         if self.nash_info:
-            infos.update({"nash_gap": np.empty(self.num_envs), "_nash_gap": every.copy(),
-                          "rate_gain": np.empty((self.num_envs, self.n_agents)),
+            gap = np.empty(self.num_envs)
+            gains = np.empty((self.num_envs, self.n_agents))
+            for b, game in enumerate(self.games):
+                gap[b], gains[b] = nash_infos(game, self.state.power[b])
+            infos.update({"nash_gap": gap, "_nash_gap": every.copy(), "rate_gain": gains,
                           "_rate_gain": every.copy()})
-        for b, game in enumerate(self.games):
-            if self.nash_info:
-                infos["nash_gap"][b], infos["rate_gain"][b], infos["sum_rate"][b] = nash_infos(
-                    game, self.state.power[b])
-            else:
-                infos["sum_rate"][b] = float(game.rates(self.state.power[b]).sum())
         return infos
 
     def _advance(self, actions: np.ndarray, active: np.ndarray):
