@@ -1,58 +1,7 @@
 """Byzantine consensus as a PettingZoo parallel environment (and a Gymnasium team view).
 
-==================  ==========================================================================
-Agents              ``role="attacker"``: ``byzantine_0 .. byzantine_{F-1}`` (robot ids
-                    ``n-F .. n-1``); ``role="defender"``: ``robot_0 .. robot_{n-F-1}``
-                    (the honest robots)
-Action space        ``Box(-1, 1, ., float32)``, mapped affinely onto ``[-b, 1+b]`` hull units
-                    (``b = message_bound``): attacker, shape ``(n,)``, the message to each
-                    robot (entries for non-neighbours ignored, NaN is silence); defender,
-                    shape ``(1,)``, the robot's next value
-Observation space   attacker: ``Box(-b-1, b+2, (3n+1,), float32)``: every robot's value in hull
-                    units (0 for Byzantine robots), this attacker's out-neighbour mask, the
-                    Byzantine mask, the elapsed fraction of ``max_cycles``;
-                    defender: ``Box(-b-1, b+2, (2n+2,), float32)``: own value, elapsed
-                    fraction, the message received from each robot this round (hull units,
-                    clipped, 0 if none or non-finite), the mask of who sent one
-Rewards             attacker (shared): honest spread plus how far the honest values are
-                    outside the honest initial hull, in hull widths, every round;
-                    defender: ``-|x_i - mean| - 10 * (distance of x_i outside the hull)``
-Termination         all agents when the honest spread falls below ``tol`` hull widths;
-                    truncation after ``max_cycles`` rounds
-Info                ``honest_spread``, ``hull_violation`` (largest excursion so far) and
-                    ``honest_mean``, in hull units
-==================  ==========================================================================
-
-*Hull units* map the interval of honest initial values to [0, 1], whatever the episode
-draws. Each ``reset(seed=...)`` draws a new swarm: robots in the unit square linked
-within ``radio_range`` and made (2F+1)-robust by construction
-(:func:`swarm.topology.robust_geometric`), robot ids shuffled, values uniform in [0, 1).
-With ``role="attacker"`` the honest robots run ``protocol``; with ``role="defender"``
-the Byzantine robots run the built-in ``attack`` and :func:`protocol_policy` is the
-ready policy that reproduces W-MSR (or LCP) from an observation. Against attacker
-actions, which are bounded, W-MSR and LCP run the one-pass kernel of the batched mode
-(:func:`protocols.wmsr._bounded_node`, within a few roundings of the exact mean), so
-:class:`envs.vector.ByzantineConsensusVectorEnv` reproduces this environment bit for
-bit; against the built-in attacks, which may send anything, they run
-:func:`protocols.wmsr.wmsr_step`'s exact kernel.
-
-Arguments:
-
-- ``n_robots``: robots in the swarm, >= 4F + 1.
-- ``n_byzantine``: number of Byzantine robots F, >= 0.
-- ``role``: ``"attacker"`` or ``"defender"``: who the learning policy controls.
-- ``protocol``: the honest robots' rule (attacker role): ``"wmsr"``, ``"lcp"`` or
-  ``"dbp"`` (LCP over robots not on the DBP blocklist; robots accuse an origin that
-  told two honest robots within one relay hop different things, see
-  :meth:`envs._consensus_world.ConsensusWorld.dbp_filter`).
-- ``f``: W-MSR parameter of the honest robots (default F).
-- ``attack``: built-in attack of the Byzantine robots (defender role), see
-  :data:`swarm.attacks.ATTACKS`.
-- ``radio_range``: radio range, in units of the side of the square.
-- ``message_bound``: how far beyond the hull actions may reach, in hull widths.
-- ``tol``: spread (hull widths) at which the swarm counts as agreed.
-- ``max_cycles``: rounds before truncation.
-- ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
+:class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
 """
 
 from __future__ import annotations
@@ -145,7 +94,68 @@ _D = ConsensusConfig
 
 
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
-    """Byzantine consensus environment; see the module docstring."""
+    """Byzantine consensus: robots agreeing while Byzantine robots lie.
+
+    ==================  ==========================================================================
+    Agents              ``role="attacker"``: ``byzantine_0 .. byzantine_{F-1}`` (robot ids
+                        ``n-F .. n-1``); ``role="defender"``: ``robot_0 .. robot_{n-F-1}``
+                        (the honest robots)
+    Action space        ``Box(-1, 1, ., float32)``, mapped affinely onto ``[-b, 1+b]`` hull units
+                        (``b = message_bound``): attacker, shape ``(n,)``, the message to each
+                        robot (entries for non-neighbours ignored, NaN is silence); defender,
+                        shape ``(1,)``, the robot's next value
+    Observation space   attacker: ``Box(-b-1, b+2, (3n+1,), float32)``: every robot's value in hull
+                        units (0 for Byzantine robots), this attacker's out-neighbour mask, the
+                        Byzantine mask, the elapsed fraction of ``max_cycles``;
+                        defender: ``Box(-b-1, b+2, (2n+2,), float32)``: own value, elapsed
+                        fraction, the message received from each robot this round (hull units,
+                        clipped, 0 if none or non-finite), the mask of who sent one
+    Rewards             attacker (shared): honest spread plus how far the honest values are
+                        outside the honest initial hull, in hull widths, every round;
+                        defender: ``-|x_i - mean| - hull_penalty * (distance outside the hull)``
+    Termination         all agents when the honest spread falls below ``tol`` hull widths;
+                        truncation after ``max_cycles`` rounds
+    Info                ``honest_spread``, ``hull_violation`` (largest excursion so far) and
+                        ``honest_mean``, in hull units
+    ==================  ==========================================================================
+
+    *Hull units* map the interval of honest initial values to [0, 1], whatever the episode
+    draws. Each ``reset(seed=...)`` draws a new swarm: robots in the unit square linked
+    within ``radio_range`` and made (2F+1)-robust by construction
+    (:func:`swarm.topology.robust_geometric`), robot ids shuffled, values uniform in [0, 1).
+    With ``role="attacker"`` the honest robots run ``protocol``; with ``role="defender"``
+    the Byzantine robots run the built-in ``attack`` and :func:`protocol_policy` is the
+    ready policy that reproduces W-MSR (or LCP) from an observation. Against attacker
+    actions, which are bounded, W-MSR and LCP run the one-pass kernel of the batched mode
+    (:func:`protocols.wmsr._bounded_node`, within a few roundings of the exact mean), so
+    :class:`envs.vector.ByzantineConsensusVectorEnv` reproduces this environment bit for
+    bit; against the built-in attacks, which may send anything, they run
+    :func:`protocols.wmsr.wmsr_step`'s exact kernel.
+
+    Arguments:
+
+    - ``n_robots``: robots in the swarm, >= 4F + 1.
+    - ``n_byzantine``: number of Byzantine robots F, >= 0.
+    - ``role``: ``"attacker"`` or ``"defender"``: who the learning policy controls.
+    - ``protocol``: the honest robots' rule (attacker role): ``"wmsr"``, ``"lcp"`` or
+      ``"dbp"`` (LCP over robots not on the DBP blocklist; robots accuse an origin that
+      told two honest robots within one relay hop different things, see
+      :meth:`envs._consensus_world.ConsensusWorld.dbp_filter`).
+    - ``f``: W-MSR parameter of the honest robots (default F).
+    - ``attack``: built-in attack of the Byzantine robots (defender role), see
+      :data:`swarm.attacks.ATTACKS`.
+    - ``radio_range``: radio range, in units of the side of the square.
+    - ``message_bound``: how far beyond the hull actions may reach, in hull widths.
+    - ``tol``: spread (hull widths) at which the swarm counts as agreed.
+    - ``max_cycles``: rounds before truncation.
+    - ``hull_penalty``: weight of a defender's distance outside the honest hull.
+    - ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+
+    Defaults come from :class:`envs._consensus_world.ConsensusConfig`. Batched forms:
+    :class:`envs.vector.ByzantineConsensusVectorEnv` (attacker team, Gymnasium vector)
+    and :class:`envs.consensus_batched.ConsensusDefenderBatchedEnv` (defenders, per
+    agent).
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
                                 "name": "byzantine_consensus_v0",
@@ -311,8 +321,10 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
     what Byzantine robot k tells each robot (mapped onto ``[-b, 1+b]`` hull units).
     Reward, termination and truncation are those of the attackers in :class:`raw_env`;
     the same seed gives the same episode.
-    Registered as ``swarmgym/ByzantineConsensusAttack-v0``; arguments as
-    :class:`raw_env` without ``role``.
+    Registered as ``swarmgym/ByzantineConsensusAttack-v0`` with ``max_episode_steps``
+    100 (the default ``max_cycles``; pass both to change the horizon) and
+    :class:`envs.vector.ByzantineConsensusVectorEnv` as its ``vector_entry_point``;
+    arguments as :class:`raw_env` without ``role``.
     """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "render_fps": 5}

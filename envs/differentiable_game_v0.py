@@ -1,33 +1,7 @@
 """Differentiable game: every agent controls its block of a quadratic game.
 
-=====================  =====================================================================
-Agents                 ``player_0`` ... ``player_{N-1}``, one per block
-Action space           ``Box(-bound, bound, (block_i,), float32)``: the agent's new decision
-                       ``x_i`` (clipped to the box)
-Observation space      ``Box(-bound, bound, (dim,), float32)``: the joint decision ``x``
-Rewards                ``-f_i(x)``: minus the agent's cost after the joint move
-Termination            never (the game is repeated)
-Truncation             all agents after ``max_cycles`` steps
-=====================  =====================================================================
-
-The game is a :class:`games.sgn.QuadraticGame` (pseudo-gradient ``F(x) = J x + b``)
-certified by :func:`games.sgn.certify`; :meth:`raw_env.certified_actions` is a ready
-policy: every agent plays one certified projected-Euler step ``x_i - h F_i(x)`` at the
-certificate's best step, which contracts to the Nash equilibrium in the certified metric.
-
-Arguments:
-
-- ``game``: ``"toy"`` (two players, ``J = [[mu, l12], [l21, mu]]``), ``"random"``
-  (:func:`games.diffgame.random_quadratic_game`) or a ``QuadraticGame`` with symmetric
-  own blocks.
-- ``n_players``, ``block_size``: size of the random game.
-- ``mu``: own curvature (toy), or ``(low, high)`` own-eigenvalue range (random).
-- ``l12``, ``l21``: the toy game's couplings.
-- ``coupling``: scale of the random game's cross blocks.
-- ``game_seed``: seed of the random game's matrices (the game's structure).
-- ``bound``: half-width of every player's box of decisions.
-- ``max_cycles``: steps before truncation.
-- ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
+:class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
 """
 
 from __future__ import annotations
@@ -76,7 +50,40 @@ TEST_KWARGS = {"game": "random", "n_players": 3, "block_size": 2, "max_cycles": 
 
 
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
-    """The parallel differentiable-game environment (see the module docstring)."""
+    """Differentiable game: every agent controls its block of a quadratic game.
+
+    =====================  =====================================================================
+    Agents                 ``player_0`` ... ``player_{N-1}``, one per block
+    Action space           ``Box(-bound, bound, (block_i,), float32)``: the agent's new decision
+                           ``x_i`` (clipped to the box)
+    Observation space      ``Box(-bound, bound, (dim,), float32)``: the joint decision ``x``
+    Rewards                ``-f_i(x)``: minus the agent's cost after the joint move
+    Termination            never (the game is repeated)
+    Truncation             all agents after ``max_cycles`` steps
+    =====================  =====================================================================
+
+    The game is a :class:`games.sgn.QuadraticGame` (pseudo-gradient ``F(x) = J x + b``)
+    certified by :func:`games.sgn.certify`; :meth:`raw_env.certified_actions` is a ready
+    policy: every agent plays one certified projected-Euler step ``x_i - h F_i(x)`` at the
+    certificate's best step, which contracts to the Nash equilibrium in the certified metric.
+
+    Arguments:
+
+    - ``game``: ``"toy"`` (two players, ``J = [[mu, l12], [l21, mu]]``), ``"random"``
+      (:func:`games.diffgame.random_quadratic_game`) or a ``QuadraticGame`` with symmetric
+      own blocks.
+    - ``n_players``, ``block_size``: size of the random game (only with ``game="random"``;
+      default :data:`RANDOM_GAME_DEFAULTS`).
+    - ``mu``: own curvature (toy), or ``(low, high)`` own-eigenvalue range (random).
+    - ``l12``, ``l21``: the toy game's couplings.
+    - ``coupling``: scale of the random game's cross blocks.
+    - ``game_seed``: seed of the random game's matrices (the game's structure).
+    - ``bound``: half-width of every player's box of decisions.
+    - ``max_cycles``: steps before truncation.
+    - ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+
+    :class:`DifferentiableGameBatchedEnv` is the per-agent batched form.
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
                                 "name": "differentiable_game_v0",

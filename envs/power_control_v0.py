@@ -1,39 +1,7 @@
 """Multi-carrier power control as a PettingZoo parallel environment.
 
-=================  ===========================================================================
-Agents             ``user_0`` ... ``user_{Q-1}``: one per transmitter-receiver pair
-Action space       ``Box(0, 1, (N,), float64)``: power weights over the carriers, mapped onto
-                   the budget simplex ``p = budget * w / sum(w)`` (uniform when ``w = 0``;
-                   NaN and out-of-range entries are clipped into [0, 1] first)
-Observation space  ``Box(0, inf, (2N,), float64)``: the interference-plus-noise the user
-                   measured on each carrier last round (W), then its own direct gains
-Rewards            the user's rate ``sum_k log2(1 + SINR_k)`` (bit/s/Hz)
-Termination        never; truncation after ``max_cycles`` rounds
-Info               ``nash_gap`` (relative Nash gap of the profile), ``rate_gain`` (rate the
-                   user would gain by water-filling instead), ``sum_rate``
-=================  ===========================================================================
-
-Every round all users transmit at once; the round's interference is what each observes
-next. At reset nobody has transmitted yet, so the first observation is the noise alone.
-Playing :func:`iwf_policy` for every agent is simultaneous iterative water-filling: the
-profile after ``n`` rounds is :meth:`games.power_control.PowerControlGame.solve`'s with
-``schedule="simultaneous", max_iter=n``.
-
-Arguments:
-
-- ``n_users``: number of users ``Q`` (>= 1).
-- ``n_carriers``: number of carriers ``N`` (>= 1).
-- ``noise``: noise power per carrier at every receiver (W, > 0).
-- ``budget``: power budget of every user (W, > 0).
-- ``area``: side of the square the transmitters are dropped in (m).
-- ``link_length``: (min, max) transmitter-receiver distance (m).
-- ``path_loss_exponent``: distance path-loss exponent.
-- ``n_taps``: taps of the frequency-selective Rayleigh channel (<= ``n_carriers``;
-  default ``min(4, n_carriers)``).
-- ``game``: a fixed :class:`~games.power_control.PowerControlGame` (overrides every
-  channel argument above); by default each reset draws a new channel from its seed.
-- ``max_cycles``: rounds before truncation (>= 1).
-- ``render_mode``: None, ``"rgb_array"`` (an HxWx3 uint8 frame) or ``"human"``.
+The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
+:class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
 """
 
 from __future__ import annotations
@@ -130,7 +98,45 @@ def sum_rates(rates: np.ndarray) -> np.ndarray:
 
 
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
-    """Power-control game environment; see the module docstring."""
+    """Multi-carrier power control: users share carriers and interfere.
+
+    =================  ===========================================================================
+    Agents             ``user_0`` ... ``user_{Q-1}``: one per transmitter-receiver pair
+    Action space       ``Box(0, 1, (N,), float64)``: power weights over the carriers, mapped onto
+                       the budget simplex ``p = budget * w / sum(w)`` (uniform when ``w = 0``;
+                       NaN and out-of-range entries are clipped into [0, 1] first)
+    Observation space  ``Box(0, inf, (2N,), float64)``: the interference-plus-noise the user
+                       measured on each carrier last round (W), then its own direct gains
+    Rewards            the user's rate ``sum_k log2(1 + SINR_k)`` (bit/s/Hz)
+    Termination        never; truncation after ``max_cycles`` rounds
+    Info               ``nash_gap`` (relative Nash gap of the profile), ``rate_gain`` (rate the
+                       user would gain by water-filling instead), ``sum_rate``
+    =================  ===========================================================================
+
+    Every round all users transmit at once; the round's interference is what each observes
+    next. At reset nobody has transmitted yet, so the first observation is the noise alone.
+    Playing :func:`iwf_policy` for every agent is simultaneous iterative water-filling: the
+    profile after ``n`` rounds is :meth:`games.power_control.PowerControlGame.solve`'s with
+    ``schedule="simultaneous", max_iter=n``.
+
+    Arguments:
+
+    - ``n_users``: number of users ``Q`` (>= 1).
+    - ``n_carriers``: number of carriers ``N`` (>= 1).
+    - ``noise``: noise power per carrier at every receiver (W, > 0).
+    - ``budget``: power budget of every user (W, > 0).
+    - ``area``: side of the square the transmitters are dropped in (m).
+    - ``link_length``: (min, max) transmitter-receiver distance (m).
+    - ``path_loss_exponent``: distance path-loss exponent.
+    - ``n_taps``: taps of the frequency-selective Rayleigh channel (<= ``n_carriers``;
+      default ``min(4, n_carriers)``).
+    - ``game``: a fixed :class:`~games.power_control.PowerControlGame` (overrides every
+      channel argument above); by default each reset draws a new channel from its seed.
+    - ``max_cycles``: rounds before truncation (>= 1).
+    - ``render_mode``: None, ``"rgb_array"`` (an HxWx3 uint8 frame) or ``"human"``.
+
+    :class:`PowerControlBatchedEnv` is the per-agent batched form.
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "name": "power_control_v0",
                 "is_parallelizable": True, "render_fps": 4}
