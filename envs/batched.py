@@ -44,6 +44,17 @@ A subclass implements three hooks over its own state arrays:
 - ``_advance(actions, active) -> (observations, rewards, terminated, truncated,
   infos)``: step the sub-environments where ``active`` is true (the others keep their
   state) and return every sub-environment's results.
+
+Example
+-------
+>>> import gymnasium, envs
+>>> vec = gymnasium.make_vec("swarmgym/ByzantineConsensusAttack-v0", num_envs=2,
+...                          autoreset_mode="SAME_STEP", n_robots=10, n_byzantine=1)
+>>> type(vec).__name__, vec.autoreset_mode.name
+('ByzantineConsensusVectorEnv', 'SAME_STEP')
+>>> obs, infos = vec.reset(seed=0)
+>>> obs.shape
+(2, 21)
 """
 
 from __future__ import annotations

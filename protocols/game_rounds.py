@@ -191,7 +191,8 @@ def quadratic_game_round_kernel(game, x, actions, bound, equilibrium, active, ou
     x : numpy.ndarray, shape (B, dim)
         Joint decisions; overwritten, for active games, by the new ones: each action
         (non-finite keeps the current decision) clipped to ``[-bound, bound]`` and
-        rounded to float32 precision.
+        rounded to float32 precision (the state is exactly what the float32
+        observation shows).
     actions : numpy.ndarray, shape (B, dim)
         The players' blocks side by side.
     bound : float
