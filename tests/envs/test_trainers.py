@@ -110,3 +110,34 @@ def test_envs_prefixed_id_works_in_sb3_subproc_vec_env():
         assert obs[:, -1].tolist() == [0.0, 0.0]
     finally:
         vec.close()
+
+
+@pytest.mark.parametrize(
+    "env_id", ["swarmgym/ByzantineConsensusAttack-v0", "swarmgym/TargetTrackingTeam-v0"]
+)
+def test_sb3_env_checker_on_every_numeric_gymnasium_id(env_id):
+    """SB3's own checker (MultihopQA-v0 has text spaces, which SB3 does not take)."""
+    pytest.importorskip("stable_baselines3")
+    import warnings
+
+    from stable_baselines3.common.env_checker import check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SB3 warns about anything non-conformant
+        check_env(gymnasium.make(env_id, **_gym_test_kwargs(env_id)).unwrapped)
+
+
+def test_sb3_vec_env_checks_on_the_batched_consensus_env():
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3.common.vec_env import VecCheckNan
+
+    from envs.sb3 import SB3ConsensusVecEnv
+
+    vec = VecCheckNan(SB3ConsensusVecEnv(3, **KW), raise_exception=True)
+    vec.seed(4)
+    obs = vec.reset()
+    assert obs.shape == (3, 21)
+    for t in range(1, 7):
+        obs, _, done, _ = vec.step(np.zeros((3, 10), dtype=np.float32))
+        assert done.tolist() == [t == 5] * 3
+    np.testing.assert_array_equal(obs[:, -1], np.float32(1 / 5))  # reset at 5, one round since
