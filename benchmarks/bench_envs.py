@@ -98,7 +98,7 @@ def vmas_batched(num_envs: int, n_agents: int) -> float | None:
 
 
 def fmt(x: float | None) -> str:
-    return "   (not installed)" if x is None else f"{x / 1e6:10.3f} M/s"
+    return "    (not installed)" if x is None else f"{x / 1e6:11.4f} M/s"
 
 
 def ratio(ours: float, ref: float | None) -> str:
