@@ -1,29 +1,41 @@
-"""Environment throughput: byzantine_consensus_v0 against MPE2 and VMAS, in one run.
+"""Environment throughput: the batched forms against their own parallel API, in one run.
 
-Agent-steps per second (robots simulated per second):
+Agent-steps per second (agents simulated per second, CPU time of this process):
 
 - ``byzantine_consensus_v0`` through the PettingZoo parallel API at 10 and 100 robots
   (``role="defender"``, so every honest robot is an agent), against MPE2's
   ``simple_spread_v3`` with the same number of agents;
-- the batched mode, ``ByzantineConsensusVectorEnv`` with B = 1,024 swarms of 100 robots
-  (every robot counted), against VMAS ``simple_spread`` on the CPU with 1,024
-  environments of 100 agents.
+- ``ByzantineConsensusVectorEnv`` with B = 1,024 swarms of 100 robots (every robot
+  counted), against VMAS ``simple_spread`` on the CPU with 1,024 environments of 100
+  agents;
+- the per-agent batched forms against the parallel API of the same environment:
+  ``PowerControlBatchedEnv`` (Q = 4 users, N = 64 carriers), ``DifferentiableGameBatchedEnv``
+  (random game, 8 players of block 2) and ``ConsensusDefenderBatchedEnv`` (100 robots).
 
-Goals from the environments issue: the parallel API at least 50x MPE2 at 100 agents;
-the batched mode at least 10 million agent-steps per second on one core. The anchors
-are installed for the benchmark only: ``pip install mpe2 vmas``. Run:
-``python benchmarks/bench_envs.py`` or ``swarm bench envs``.
+Goals from the issues: the consensus vector env at least 10 million agent-steps per
+second on one core; batched power control and differentiable game at least 30x their
+parallel API. The anchors are installed with the ``bench`` extra
+(``pip install -e '.[bench]'``) and skipped when absent. Run
+``python benchmarks/bench_envs.py`` (``--smoke``: tiny sizes, a few seconds) or
+``swarm bench envs``.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
 
-from envs.byzantine_consensus_v0 import parallel_env
+from envs.byzantine_consensus_v0 import parallel_env as consensus_parallel
+from envs.consensus_batched import ConsensusDefenderBatchedEnv
+from envs.differentiable_game_v0 import DifferentiableGameBatchedEnv
+from envs.differentiable_game_v0 import parallel_env as game_parallel
+from envs.power_control_v0 import PowerControlBatchedEnv
+from envs.power_control_v0 import parallel_env as power_parallel
 from envs.vector import ByzantineConsensusVectorEnv
 
+NEVER = 10**9  # max_cycles that no measurement reaches
 SECONDS = 3.0
 
 
@@ -38,12 +50,22 @@ def rate(step, agents_per_step: int) -> float:
     return n * agents_per_step / (time.process_time() - t0)
 
 
-def ours_parallel(n_robots: int) -> float:
-    env = parallel_env(n_robots=n_robots, n_byzantine=1, role="defender", max_cycles=10**9,
-                       tol=1e-300)
+def parallel_rate(env) -> float:
+    """Measure the PettingZoo parallel API: steps with a fixed dict of actions."""
     env.reset(seed=0)
+    for i, a in enumerate(env.agents):
+        env.action_space(a).seed(i)
     actions = {a: env.action_space(a).sample() for a in env.agents}
     return rate(lambda: env.step(actions), len(env.agents))
+
+
+def batched_rate(env) -> float:
+    """Measure a per-agent or vector batched env: steps with a fixed action array."""
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    actions = env.action_space.sample()
+    per_step = int(np.prod(env.action_space.shape[:-1]))
+    return rate(lambda: env.step(actions), per_step)
 
 
 def mpe2_parallel(n_agents: int) -> float | None:
@@ -51,20 +73,8 @@ def mpe2_parallel(n_agents: int) -> float | None:
         from mpe2 import simple_spread_v3
     except ImportError:
         return None
-    env = simple_spread_v3.parallel_env(N=n_agents, max_cycles=10**9, continuous_actions=True)
-    env.reset(seed=0)
-    actions = {a: env.action_space(a).sample() for a in env.agents}
-    return rate(lambda: env.step(actions), len(env.agents))
-
-
-def ours_batched(num_envs: int, n_robots: int) -> tuple[float, float]:
-    vec = ByzantineConsensusVectorEnv(num_envs, n_robots=n_robots, n_byzantine=2,
-                                      max_cycles=10**9, tol=1e-300)
-    vec.reset(seed=0)
-    actions = np.random.default_rng(0).uniform(
-        -1, 1, (num_envs, vec.single_action_space.shape[0])).astype(np.float32)
-    degree = float(np.diff(vec.indptr, axis=1).mean())
-    return rate(lambda: vec.step(actions), num_envs * n_robots), degree
+    env = simple_spread_v3.parallel_env(N=n_agents, max_cycles=NEVER, continuous_actions=True)
+    return parallel_rate(env)
 
 
 def vmas_batched(num_envs: int, n_agents: int) -> float | None:
@@ -74,31 +84,91 @@ def vmas_batched(num_envs: int, n_agents: int) -> float | None:
     except ImportError:
         return None
     torch.set_num_threads(1)
-    env = vmas.make_env("simple_spread", num_envs=num_envs, device="cpu", continuous_actions=True,
-                        n_agents=n_agents, seed=0)
+    env = vmas.make_env(
+        "simple_spread",
+        num_envs=num_envs,
+        device="cpu",
+        continuous_actions=True,
+        n_agents=n_agents,
+        seed=0,
+    )
     env.reset()
     actions = [torch.zeros(num_envs, 2) for _ in range(n_agents)]
     return rate(lambda: env.step(actions), num_envs * n_agents)
 
 
 def fmt(x: float | None) -> str:
-    return "   (not installed)" if x is None else f"{x / 1e6:10.3f} M/s"
+    return "    (not installed)" if x is None else f"{x / 1e6:11.4f} M/s"
 
 
-def main() -> None:
+def ratio(ours: float, ref: float | None) -> str:
+    return f"{ours / ref:8.1f}x" if ref else "       -"
+
+
+def main(smoke: bool) -> None:
+    global SECONDS
+    if smoke:
+        SECONDS = 0.05
+    robots = (6, 10) if smoke else (10, 100)
+    B = 8 if smoke else 1024
     print("agent-steps per second (CPU time, one core):")
-    for n in (10, 100):
-        ours, ref = ours_parallel(n), mpe2_parallel(n)
-        ratio = f"{ours / ref:8.1f}x" if ref else "      -"
-        goal = "  (goal >= 50x)" if n == 100 else ""
-        print(f"  parallel API, {n:3d} agents: swarmgym {fmt(ours)}   MPE2 {fmt(ref)}   "
-              f"ratio {ratio}{goal}")
-    ours, degree = ours_batched(1024, 100)
-    ref = vmas_batched(1024, 100)
-    ratio = f"{ours / ref:8.1f}x" if ref else "      -"
-    print(f"  batched, 1024 x 100 robots (mean degree {degree:.1f}): swarmgym {fmt(ours)}   "
-          f"VMAS {fmt(ref)}   ratio {ratio}   (goal >= 10 M/s)")
+
+    print("PettingZoo parallel API against MPE2 simple_spread (same agents):")
+    for n in robots:
+        env = consensus_parallel(
+            n_robots=n, n_byzantine=1, role="defender", max_cycles=NEVER, tol=1e-300
+        )
+        ours, ref = parallel_rate(env), (None if smoke else mpe2_parallel(n - 1))
+        print(
+            f"  consensus defender, {n - 1:3d} agents: swarmgym {fmt(ours)}   "
+            f"MPE2 {fmt(ref)}   ratio {ratio(ours, ref)}"
+        )
+
+    n = robots[-1]
+    vec = ByzantineConsensusVectorEnv(B, n_robots=n, n_byzantine=2, max_cycles=NEVER, tol=1e-300)
+    ours = batched_rate(vec) * n  # every robot counted, not only the attackers
+    ref = None if smoke else vmas_batched(B, n)
+    print(
+        f"consensus vector env, {B} x {n} robots: swarmgym {fmt(ours)}   VMAS {fmt(ref)}   "
+        f"ratio {ratio(ours, ref)}   (goal >= 10 M/s)"
+    )
+
+    print("per-agent batched forms against their own parallel API (same run):")
+    Bb = 8 if smoke else 256
+    nc = 8 if smoke else 64
+    cases = [
+        (
+            f"power control, Q = 4, N = {nc}",
+            {"n_users": 4, "n_carriers": nc},
+            power_parallel,
+            PowerControlBatchedEnv,
+            "(goal >= 30x)",
+        ),
+        (
+            "differentiable game, 8 players x 2",
+            {"game": "random", "n_players": 8, "block_size": 2},
+            game_parallel,
+            DifferentiableGameBatchedEnv,
+            "(goal >= 30x)",
+        ),
+        (
+            f"consensus defender, {n} robots",
+            {"n_robots": n, "n_byzantine": 1, "tol": 1e-300},
+            lambda **kw: consensus_parallel(role="defender", **kw),
+            ConsensusDefenderBatchedEnv,
+            "",
+        ),
+    ]
+    for label, kw, make_parallel, batched_cls, goal in cases:
+        par = parallel_rate(make_parallel(max_cycles=NEVER, **kw))
+        bat = batched_rate(batched_cls(Bb, max_cycles=NEVER, **kw))
+        print(
+            f"  {label}: parallel {fmt(par)}   batched B = {Bb} {fmt(bat)}   "
+            f"ratio {ratio(bat, par)} {goal}"
+        )
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds")
+    main(parser.parse_args().smoke)

@@ -1,8 +1,9 @@
-"""Pieces shared by the PettingZoo environments: rendering and the AEC form."""
+"""Pieces shared by the PettingZoo environments: rendering, the AEC form, action checks."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import matplotlib
 import numpy as np
@@ -10,7 +11,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pettingzoo.utils import conversions, wrappers
 
-__all__ = ["FrameRenderMixin", "HumanWindow", "aec_from_parallel", "figure_to_rgb"]
+__all__ = [
+    "AgentSpacesMixin",
+    "FrameRenderMixin",
+    "HumanWindow",
+    "aec_from_parallel",
+    "check_actions",
+    "figure_to_rgb",
+]
 
 _NON_INTERACTIVE = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
 
@@ -134,3 +142,45 @@ def aec_from_parallel(raw_env_cls, **kwargs):
     aec = conversions.parallel_to_aec(raw_env_cls(**kwargs))
     aec = wrappers.AssertOutOfBoundsWrapper(aec)
     return wrappers.OrderEnforcingWrapper(aec)
+
+
+def check_actions(actions, agents: list[str]) -> Mapping:
+    """Check a parallel ``step`` argument: a dict with one action for every live agent.
+
+    This is the PettingZoo parallel API (``step`` receives a dictionary of actions keyed
+    by agent name, one per agent in ``env.agents``), enforced the same way by every
+    swarmgym PettingZoo environment: anything but a mapping is a ``TypeError``; a live
+    agent without an action, or an action for an agent that is unknown or no longer
+    live, is a ``ValueError`` naming them.
+
+    Parameters
+    ----------
+    actions : mapping
+        Agent -> action.
+    agents : list of str
+        The live agents (``env.agents``).
+
+    Returns
+    -------
+    Mapping
+        ``actions``.
+    """
+    if not isinstance(actions, Mapping):
+        raise TypeError(f"actions must be a dict of agent name -> action (one for every "
+                        f"agent in env.agents), got {type(actions).__name__}")
+    if len(actions) != len(agents) or any(a not in actions for a in agents):
+        live = set(agents)
+        missing = [a for a in agents if a not in actions]
+        extra = [a for a in actions if a not in live]
+        if missing:
+            raise ValueError(f"actions has no action for live agent(s) {_names(missing)}; "
+                             "step() takes one for every agent in env.agents")
+        raise ValueError(f"actions names agent(s) {_names(extra)} that are not live "
+                         f"(env.agents: {_names(agents)})")
+    return actions
+
+
+def _names(agents: list) -> str:
+    """At most five agent names, then how many more."""
+    shown = ", ".join(repr(a) for a in agents[:5])
+    return shown + (f" and {len(agents) - 5} more" if len(agents) > 5 else "")

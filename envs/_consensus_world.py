@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
+from numba import njit
 
 from protocols._checks import check_int, check_nonneg_float
 from protocols.dbp import DynamicBlocklist
@@ -18,15 +19,70 @@ from protocols.wmsr import _message_sources
 from swarm.attacks import ATTACKS, AttackContext, make_attack
 from swarm.topology import csr_from_edges, robust_geometric_edges
 
-__all__ = ["ConsensusConfig", "ConsensusWorld"]
+__all__ = ["ConsensusConfig", "ConsensusWorld", "team_observations"]
 
 ROLES = ("attacker", "defender")
 PROTOCOLS = ("wmsr", "lcp", "dbp")
 
 
+@njit(cache=True)
+def team_observations(values, lo, width, n_honest, clip, masks, t, max_cycles, obs, hmax, hmin):
+    """Team observations of B swarms: the one place the attacker-team view is computed.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (B, n)
+        Every robot's value (the last ``n - n_honest`` are Byzantine).
+    lo, width : numpy.ndarray, shape (B,)
+        Each swarm's hull: ``(x - lo) / width`` is a value in hull units.
+    n_honest : int
+        Honest robots per swarm.
+    clip : float
+        Observed values are clipped to ``[-clip, 1 + clip]``.
+    masks : numpy.ndarray of float32, shape (B, F * n)
+        Row ``k`` (of the reshaped ``(F, n)``): which robots Byzantine robot ``k`` reaches.
+    t : numpy.ndarray of int64, shape (B,)
+        Rounds played.
+    max_cycles : int
+        Rounds of an episode.
+    obs : numpy.ndarray of float32, shape (B, (F + 1) n + 1)
+        Written: the honest values in hull units (non-finite as 0, clipped; 0 for
+        Byzantine robots), then ``masks[b]``, then ``t[b] / max_cycles``.
+    hmax, hmin : numpy.ndarray, shape (B,)
+        Written: the honest values' largest and smallest in hull units (unclipped).
+    """
+    B, n = values.shape
+    m = masks.shape[1]
+    for b in range(B):
+        top = -np.inf
+        bottom = np.inf
+        for i in range(n):
+            if i < n_honest:
+                u = (values[b, i] - lo[b]) / width[b]
+                top = max(top, u)
+                bottom = min(bottom, u)
+                if not np.isfinite(u):
+                    u = 0.0
+                obs[b, i] = min(max(u, -clip), 1.0 + clip)
+            else:
+                obs[b, i] = 0.0
+        for j in range(m):
+            obs[b, n + j] = masks[b, j]
+        obs[b, n + m] = t[b] / max_cycles
+        hmax[b] = top
+        hmin[b] = bottom
+
+
+
 @dataclass(frozen=True)
 class ConsensusConfig:
-    """Checked constructor arguments shared by the consensus environments."""
+    """Checked constructor arguments shared by the consensus environments.
+
+    The defaults here are the only ones: :class:`envs.byzantine_consensus_v0.raw_env`
+    and the batched forms take theirs from this class. ``hull_penalty`` weighs a
+    defender's distance outside the honest hull against its distance to the mean (10:
+    leaving the hull, which W-MSR never does, costs far more than slow agreement).
+    """
 
     n_robots: int = 20
     n_byzantine: int = 2
@@ -38,6 +94,7 @@ class ConsensusConfig:
     message_bound: float = 2.0
     tol: float = 1e-3
     max_cycles: int = 100
+    hull_penalty: float = 10.0
 
     def __post_init__(self):
         check_int("n_robots", self.n_robots, low=2)
@@ -58,6 +115,7 @@ class ConsensusConfig:
         check_nonneg_float("message_bound", self.message_bound)
         check_nonneg_float("tol", self.tol, positive=True)
         check_int("max_cycles", self.max_cycles, low=1)
+        check_nonneg_float("hull_penalty", self.hull_penalty)
 
     @property
     def trim(self) -> int:
@@ -128,6 +186,7 @@ class ConsensusWorld:
         self.messages[self.ctx.edge_index] = np.nan
         self.adjacency = np.zeros((n, n), dtype=bool)
         self.adjacency[self.receivers, self.indices] = True
+        self.team_masks = self.adjacency[:, c.n_honest:].T.reshape(-1).astype(np.float32)
         self.violation = 0.0
         self.t = 0
         self.blocklist = DynamicBlocklist(n)
@@ -223,6 +282,71 @@ class ConsensusWorld:
         blocked = self.blocklist.blocked
         messages[blocked[self.indices]] = np.nan
         return messages
+
+    # ------------------------------------------------------------------ defender
+    def defender_round(self, units: np.ndarray) -> tuple[float, float]:
+        """One defender round: move the honest robots, then draw the attack's messages.
+
+        Parameters
+        ----------
+        units : numpy.ndarray, shape (n_honest,)
+            Every honest robot's next value in hull units (NaN keeps it in place).
+
+        Returns
+        -------
+        spread, mean : float
+            The honest spread and mean after the move (hull units).
+        """
+        nh = self.config.n_honest
+        ok = np.isfinite(units)
+        self.values[:nh][ok] = self.lo + self.width * units[ok]
+        spread, _, mean = self.finish_round()
+        self.gather(self.builtin_attack_messages())
+        return spread, mean
+
+    def defender_observations(self, out: np.ndarray) -> np.ndarray:
+        """Every honest robot's defender observation (the one place it is computed).
+
+        Parameters
+        ----------
+        out : numpy.ndarray of float32, shape (n_honest, 2n + 2)
+            Written: own value (hull units, clipped), elapsed fraction of
+            ``max_cycles``, the message received from each robot this round (hull
+            units, clipped, 0 if none or non-finite), the mask of who sent one.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``out``.
+        """
+        c = self.config
+        n, nh = c.n_robots, c.n_honest
+        received = np.zeros((n, n))
+        mask = np.zeros((n, n))
+        finite = np.isfinite(self.messages)
+        received[self.receivers, self.indices] = self.to_units(self.messages)
+        mask[self.receivers[finite], self.indices[finite]] = 1.0
+        out[:, 0] = self.to_units(self.values)[:nh]
+        out[:, 1] = np.float32(self.t / c.max_cycles)
+        out[:, 2:2 + n] = received[:nh]
+        out[:, 2 + n:] = mask[:nh]
+        return out
+
+    def defender_rewards(self, mean: float) -> np.ndarray:
+        """Each honest robot's ``-|x_i - mean| - hull_penalty * (distance outside hull)``.
+
+        Parameters
+        ----------
+        mean : float
+            The honest mean in hull units.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_honest,)
+        """
+        h = (self.values[self.honest] - self.lo) / self.width
+        outside = np.maximum(0.0, np.maximum(h - 1.0, -h))
+        return -np.abs(h - mean) - self.config.hull_penalty * outside
 
     # ------------------------------------------------------------------ metrics
     def honest_stats(self) -> tuple[float, float, float]:

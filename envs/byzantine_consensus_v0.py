@@ -1,58 +1,7 @@
 """Byzantine consensus as a PettingZoo parallel environment (and a Gymnasium team view).
 
-==================  ==========================================================================
-Agents              ``role="attacker"``: ``byzantine_0 .. byzantine_{F-1}`` (robot ids
-                    ``n-F .. n-1``); ``role="defender"``: ``robot_0 .. robot_{n-F-1}``
-                    (the honest robots)
-Action space        ``Box(-1, 1, ., float32)``, mapped affinely onto ``[-b, 1+b]`` hull units
-                    (``b = message_bound``): attacker, shape ``(n,)``, the message to each
-                    robot (entries for non-neighbours ignored, NaN is silence); defender,
-                    shape ``(1,)``, the robot's next value
-Observation space   attacker: ``Box(-b-1, b+2, (3n+1,), float32)``: every robot's value in hull
-                    units (0 for Byzantine robots), this attacker's out-neighbour mask, the
-                    Byzantine mask, the elapsed fraction of ``max_cycles``;
-                    defender: ``Box(-b-1, b+2, (2n+2,), float32)``: own value, elapsed
-                    fraction, the message received from each robot this round (hull units,
-                    clipped, 0 if none or non-finite), the mask of who sent one
-Rewards             attacker (shared): honest spread plus how far the honest values are
-                    outside the honest initial hull, in hull widths, every round;
-                    defender: ``-|x_i - mean| - 10 * (distance of x_i outside the hull)``
-Termination         all agents when the honest spread falls below ``tol`` hull widths;
-                    truncation after ``max_cycles`` rounds
-Info                ``honest_spread``, ``hull_violation`` (largest excursion so far) and
-                    ``honest_mean``, in hull units
-==================  ==========================================================================
-
-*Hull units* map the interval of honest initial values to [0, 1], whatever the episode
-draws. Each ``reset(seed=...)`` draws a new swarm: robots in the unit square linked
-within ``radio_range`` and made (2F+1)-robust by construction
-(:func:`swarm.topology.robust_geometric`), robot ids shuffled, values uniform in [0, 1).
-With ``role="attacker"`` the honest robots run ``protocol``; with ``role="defender"``
-the Byzantine robots run the built-in ``attack`` and :func:`protocol_policy` is the
-ready policy that reproduces W-MSR (or LCP) from an observation. Against attacker
-actions, which are bounded, W-MSR and LCP run the one-pass kernel of the batched mode
-(:func:`protocols.wmsr._bounded_node`, within a few roundings of the exact mean), so
-:class:`envs.vector.ByzantineConsensusVectorEnv` reproduces this environment bit for
-bit; against the built-in attacks, which may send anything, they run
-:func:`protocols.wmsr.wmsr_step`'s exact kernel.
-
-Arguments:
-
-- ``n_robots``: robots in the swarm, >= 4F + 1.
-- ``n_byzantine``: number of Byzantine robots F, >= 0.
-- ``role``: ``"attacker"`` or ``"defender"``: who the learning policy controls.
-- ``protocol``: the honest robots' rule (attacker role): ``"wmsr"``, ``"lcp"`` or
-  ``"dbp"`` (LCP over robots not on the DBP blocklist; robots accuse an origin that
-  told two honest robots within one relay hop different things, see
-  :meth:`envs._consensus_world.ConsensusWorld.dbp_filter`).
-- ``f``: W-MSR parameter of the honest robots (default F).
-- ``attack``: built-in attack of the Byzantine robots (defender role), see
-  :data:`swarm.attacks.ATTACKS`.
-- ``radio_range``: radio range, in units of the side of the square.
-- ``message_bound``: how far beyond the hull actions may reach, in hull widths.
-- ``tol``: spread (hull widths) at which the swarm counts as agreed.
-- ``max_cycles``: rounds before truncation.
-- ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
+:class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
 """
 
 from __future__ import annotations
@@ -64,8 +13,14 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs._common import AgentSpacesMixin, FrameRenderMixin, HumanWindow, aec_from_parallel
-from envs._consensus_world import ConsensusConfig, ConsensusWorld
+from envs._common import (
+    AgentSpacesMixin,
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    check_actions,
+)
+from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
 from protocols.wmsr import _attacked_round_batch, _lcp_kernel, _wmsr_kernel, wmsr_step
 from swarm.plots import network_frame
 
@@ -134,8 +89,73 @@ def _attacked_round(world: ConsensusWorld, actions: np.ndarray) -> None:
     world.values[world.honest] = new[0, world.honest]
 
 
+#: The single source of every default (:class:`envs._consensus_world.ConsensusConfig`).
+_D = ConsensusConfig
+
+
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
-    """Byzantine consensus environment; see the module docstring."""
+    """Byzantine consensus: robots agreeing while Byzantine robots lie.
+
+    ==================  ==========================================================================
+    Agents              ``role="attacker"``: ``byzantine_0 .. byzantine_{F-1}`` (robot ids
+                        ``n-F .. n-1``); ``role="defender"``: ``robot_0 .. robot_{n-F-1}``
+                        (the honest robots)
+    Action space        ``Box(-1, 1, ., float32)``, mapped affinely onto ``[-b, 1+b]`` hull units
+                        (``b = message_bound``): attacker, shape ``(n,)``, the message to each
+                        robot (entries for non-neighbours ignored, NaN is silence); defender,
+                        shape ``(1,)``, the robot's next value
+    Observation space   attacker: ``Box(-b-1, b+2, (3n+1,), float32)``: every robot's value in hull
+                        units (0 for Byzantine robots), this attacker's out-neighbour mask, the
+                        Byzantine mask, the elapsed fraction of ``max_cycles``;
+                        defender: ``Box(-b-1, b+2, (2n+2,), float32)``: own value, elapsed
+                        fraction, the message received from each robot this round (hull units,
+                        clipped, 0 if none or non-finite), the mask of who sent one
+    Rewards             attacker (shared): honest spread plus how far the honest values are
+                        outside the honest initial hull, in hull widths, every round;
+                        defender: ``-|x_i - mean| - hull_penalty * (distance outside the hull)``
+    Termination         all agents when the honest spread falls below ``tol`` hull widths;
+                        truncation after ``max_cycles`` rounds
+    Info                ``honest_spread``, ``hull_violation`` (largest excursion so far) and
+                        ``honest_mean``, in hull units
+    ==================  ==========================================================================
+
+    *Hull units* map the interval of honest initial values to [0, 1], whatever the episode
+    draws. Each ``reset(seed=...)`` draws a new swarm: robots in the unit square linked
+    within ``radio_range`` and made (2F+1)-robust by construction
+    (:func:`swarm.topology.robust_geometric`), robot ids shuffled, values uniform in [0, 1).
+    With ``role="attacker"`` the honest robots run ``protocol``; with ``role="defender"``
+    the Byzantine robots run the built-in ``attack`` and :func:`protocol_policy` is the
+    ready policy that reproduces W-MSR (or LCP) from an observation. Against attacker
+    actions, which are bounded, W-MSR and LCP run the one-pass kernel of the batched mode
+    (:func:`protocols.wmsr._bounded_node`, within a few roundings of the exact mean), so
+    :class:`envs.vector.ByzantineConsensusVectorEnv` reproduces this environment bit for
+    bit; against the built-in attacks, which may send anything, they run
+    :func:`protocols.wmsr.wmsr_step`'s exact kernel.
+
+    Arguments:
+
+    - ``n_robots``: robots in the swarm, >= 4F + 1.
+    - ``n_byzantine``: number of Byzantine robots F, >= 0.
+    - ``role``: ``"attacker"`` or ``"defender"``: who the learning policy controls.
+    - ``protocol``: the honest robots' rule (attacker role): ``"wmsr"``, ``"lcp"`` or
+      ``"dbp"`` (LCP over robots not on the DBP blocklist; robots accuse an origin that
+      told two honest robots within one relay hop different things, see
+      :meth:`envs._consensus_world.ConsensusWorld.dbp_filter`).
+    - ``f``: W-MSR parameter of the honest robots (default F).
+    - ``attack``: built-in attack of the Byzantine robots (defender role), see
+      :data:`swarm.attacks.ATTACKS`.
+    - ``radio_range``: radio range, in units of the side of the square.
+    - ``message_bound``: how far beyond the hull actions may reach, in hull widths.
+    - ``tol``: spread (hull widths) at which the swarm counts as agreed.
+    - ``max_cycles``: rounds before truncation.
+    - ``hull_penalty``: weight of a defender's distance outside the honest hull.
+    - ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+
+    Defaults come from :class:`envs._consensus_world.ConsensusConfig`. Batched forms:
+    :class:`envs.vector.ByzantineConsensusVectorEnv` (attacker team, Gymnasium vector)
+    and :class:`envs.consensus_batched.ConsensusDefenderBatchedEnv` (defenders, per
+    agent).
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
                                 "name": "byzantine_consensus_v0",
@@ -143,20 +163,23 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
 
     def __init__(
         self,
-        n_robots: int = 20,
-        n_byzantine: int = 2,
-        role: str = "attacker",
-        protocol: str = "wmsr",
-        f: int | None = None,
-        attack: str = "two_faced",
-        radio_range: float = 0.3,
-        message_bound: float = 2.0,
-        tol: float = 1e-3,
-        max_cycles: int = 100,
+        n_robots: int = _D.n_robots,
+        n_byzantine: int = _D.n_byzantine,
+        role: str = _D.role,
+        protocol: str = _D.protocol,
+        f: int | None = _D.f,
+        attack: str = _D.attack,
+        radio_range: float = _D.radio_range,
+        message_bound: float = _D.message_bound,
+        tol: float = _D.tol,
+        max_cycles: int = _D.max_cycles,
+        hull_penalty: float = _D.hull_penalty,
         render_mode: str | None = None,
     ):
-        self.config = ConsensusConfig(n_robots, n_byzantine, role, protocol, f, attack,
-                                      radio_range, message_bound, tol, max_cycles)
+        self.config = ConsensusConfig(
+            n_robots=n_robots, n_byzantine=n_byzantine, role=role, protocol=protocol, f=f,
+            attack=attack, radio_range=radio_range, message_bound=message_bound, tol=tol,
+            max_cycles=max_cycles, hull_penalty=hull_penalty)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
@@ -197,14 +220,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
                 obs[c.n_robots:2 * c.n_robots] = w.adjacency[:, self._robot[a]]
                 out[a] = obs.astype(np.float32)
             return out
-        received = np.zeros((c.n_robots, c.n_robots))
-        mask = np.zeros((c.n_robots, c.n_robots))
-        finite = np.isfinite(w.messages)
-        received[w.receivers, w.indices] = w.to_units(w.messages)
-        mask[w.receivers[finite], w.indices[finite]] = 1.0
-        own = w.to_units(w.values)
-        return {a: np.concatenate([[own[i], frac], received[i], mask[i]]).astype(np.float32)
-                for a, i in ((a, self._robot[a]) for a in self.agents)}
+        obs = w.defender_observations(np.empty((c.n_honest, 2 * c.n_robots + 2),
+                                               dtype=np.float32))
+        return {a: obs[self._robot[a]] for a in self.agents}
 
     def _infos(self, spread: float, mean: float) -> dict:
         info = {"honest_spread": spread, "hull_violation": self.world.violation,
@@ -229,9 +247,7 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
             raise RuntimeError("step() called with no live agents; call reset() first")
         w = self.world
         c = self.config
-        for agent in actions:
-            if agent not in self._robot:
-                raise KeyError(f"unknown agent {agent!r}")
+        check_actions(actions, self.agents)
         if c.role == "attacker":
             act = np.full((c.n_byzantine, c.n_robots), np.nan)
             for agent, a in actions.items():
@@ -240,22 +256,17 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
                 _update(w, w.gather(w.attacker_messages(self._to_units(act))))
             else:
                 _attacked_round(w, act)
-        else:
-            for agent, a in actions.items():
-                u = self._to_units(self._check_action(agent, a))[0]
-                if np.isfinite(u):
-                    w.values[self._robot[agent]] = w.lo + w.width * u
-        spread, _, mean = w.finish_round()
-        if c.role == "defender":
-            w.gather(w.builtin_attack_messages())
-        h = (w.values[w.honest] - w.lo) / w.width
-        if c.role == "attacker":
+            spread, _, mean = w.finish_round()
+            h = (w.values[w.honest] - w.lo) / w.width
             team = spread + max(0.0, float(h.max()) - 1.0, -float(h.min()))
             rewards = dict.fromkeys(self.agents, team)
         else:
-            outside = np.maximum(0.0, np.maximum(h - 1.0, -h))
-            rewards = {a: float(-abs(h[self._robot[a]] - mean) - 10.0 * outside[self._robot[a]])
-                       for a in self.agents}
+            units = np.full(c.n_honest, np.nan)
+            for agent, a in actions.items():
+                units[self._robot[agent]] = self._to_units(self._check_action(agent, a))[0]
+            spread, mean = w.defender_round(units)
+            r = w.defender_rewards(mean)
+            rewards = {a: float(r[self._robot[a]]) for a in self.agents}
         done = spread < c.tol
         truncated = w.t >= c.max_cycles
         obs = self._observe()
@@ -310,8 +321,10 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
     what Byzantine robot k tells each robot (mapped onto ``[-b, 1+b]`` hull units).
     Reward, termination and truncation are those of the attackers in :class:`raw_env`;
     the same seed gives the same episode.
-    Registered as ``swarmgym/ByzantineConsensusAttack-v0``; arguments as
-    :class:`raw_env` without ``role``.
+    Registered as ``swarmgym/ByzantineConsensusAttack-v0`` with ``max_episode_steps``
+    100 (the default ``max_cycles``; pass both to change the horizon) and
+    :class:`envs.vector.ByzantineConsensusVectorEnv` as its ``vector_entry_point``;
+    arguments as :class:`raw_env` without ``role``.
     """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "render_fps": 5}
@@ -330,27 +343,30 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
                                             shape=((nb + 1) * n + 1,), dtype=np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(nb * n,), dtype=np.float32)
 
-    def _team_obs(self, obs: dict) -> np.ndarray:
+    def _team_obs(self) -> np.ndarray:
+        """Return the team observation (:func:`envs._consensus_world.team_observations`)."""
+        w = self._env.world
         c = self._env.config
-        n = c.n_robots
-        first = obs[self._env.possible_agents[0]]
-        masks = [obs[a][n:2 * n] for a in self._env.possible_agents]
-        return np.concatenate([first[:n], *masks, first[-1:]]).astype(np.float32)
+        obs = np.empty((1, self.observation_space.shape[0]), dtype=np.float32)
+        team_observations(w.values[None], np.array([w.lo]), np.array([w.width]), c.n_honest,
+                          c.obs_clip, w.team_masks[None], np.array([w.t]), c.max_cycles, obs,
+                          np.empty(1), np.empty(1))
+        return obs[0]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw a new swarm."""
         super().reset(seed=seed)
-        obs, infos = self._env.reset(seed=int(self.np_random.integers(2**63)))
-        return self._team_obs(obs), infos[self._env.possible_agents[0]]
+        _, infos = self._env.reset(seed=int(self.np_random.integers(2**63)))
+        return self._team_obs(), infos[self._env.possible_agents[0]]
 
     def step(self, action):
         """Every Byzantine robot sends its row of ``action``."""
         c = self._env.config
         a = np.asarray(action, dtype=np.float64).reshape(c.n_byzantine, c.n_robots)
         acts = {agent: a[k] for k, agent in enumerate(self._env.possible_agents)}
-        obs, rew, term, trunc, infos = self._env.step(acts)
+        _, rew, term, trunc, infos = self._env.step(acts)
         first = self._env.possible_agents[0]
-        return (self._team_obs(obs), rew[first], term[first], trunc[first], infos[first])
+        return (self._team_obs(), rew[first], term[first], trunc[first], infos[first])
 
     def render(self):
         """As :meth:`raw_env.render`."""

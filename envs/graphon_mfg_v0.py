@@ -1,44 +1,7 @@
 """The N-player linear-quadratic graphon game as a PettingZoo parallel environment.
 
-=================  ===========================================================================
-Agents             ``player_0`` ... ``player_{N-1}``; player ``i`` has label
-                   ``u_i = (i + 1/2) / N``
-Action space       ``Box(-action_bound, action_bound, (1,), float64)``: the control ``a_i``
-                   (clipped into the box; NaN counts as 0; a missing agent plays 0)
-Observation space  ``Box(4,)``: ``(x_i, z_i, t, u_i)``: own state, neighbourhood aggregate
-                   ``z_i = scale * sum_{j ~ i} x_j``, time, label
-Rewards            minus the running cost ``1/2 (Q (x_i - H z_i)^2 + R a_i^2) dt`` of the
-                   step; the last step also subtracts ``1/2 G (x_i - Hbar z_i)^2`` at ``T``
-Termination        every agent at ``t = T`` (after ``n_steps`` rounds); truncation after
-                   ``max_cycles`` rounds if that comes first
-=================  ===========================================================================
-
-The graph is sampled from the graphon at every reset (see
-:func:`games.graphon_mfg.sample_graphon_graph`): dense (``z_i`` normalised by ``1/N``) or
-sparse with ``mean_degree``. States follow Euler-Maruyama steps of
-``dX_i = (A X_i + B a_i + Abar z_i) dt + sigma dW_i``; ``X_i(0) ~ N(m0(u_i), var0)``.
-The graphon equilibrium policy ``a = K(t) x + k(u, t)`` is the ready policy:
-:meth:`raw_env.equilibrium_policy` (dict of observations to dict of actions) and
-:meth:`raw_env.equilibrium_actions` (all players at once). The batched mode,
-:meth:`raw_env.step_batch`, steps every player in one compiled kernel from an action
-array, without per-agent dictionaries.
-
-Arguments:
-
-- ``n_players``: number of players ``N`` (>= 1).
-- ``graphon``: a family name of :data:`games.graphon_mfg.GRAPHON_FAMILIES` or a symmetric
-  callable ``W(u, v)``.
-- ``A``, ``B``, ``Abar``, ``Q``, ``R``, ``G``, ``H``, ``Hbar``, ``sigma``: model coefficients
-  as in :class:`games.graphon_mfg.LQGraphonMFG`.
-- ``T``: horizon; ``n_steps``: rounds per episode (``dt = T / n_steps``).
-- ``m0``: initial mean (a number or a callable of ``u``); ``var0``: initial variance.
-- ``n_blocks``: label blocks of the equilibrium the ready policy uses.
-- ``intercepts``: how the ready policy reads intercepts off the blocks: ``"linear"``
-  between block midpoints (smooth graphons) or ``"block"`` (piecewise constant).
-- ``mean_degree``: None for dense graphs, else the sparse degree scale (> 0).
-- ``action_bound``: the action box half-width (> 0).
-- ``max_cycles``: rounds before truncation (default ``n_steps``).
-- ``render_mode``: None, ``"rgb_array"`` (an HxWx3 uint8 frame) or ``"human"``.
+The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
+:class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
 """
 
 from __future__ import annotations
@@ -50,19 +13,70 @@ from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
 
-from envs._common import FrameRenderMixin, HumanWindow, aec_from_parallel, figure_to_rgb
+from envs._common import (
+    FrameRenderMixin,
+    HumanWindow,
+    aec_from_parallel,
+    check_actions,
+    figure_to_rgb,
+)
 from games.graphon_mfg import LQGraphonMFG, label_interpolation, sample_graphon_graph
 from protocols._checks import check_float_array, check_int, check_nonneg_float
 from protocols.graphon import graphon_step, interpolated_policy
 
-__all__ = ["TEST_KWARGS", "env", "parallel_env", "raw_env"]
+__all__ = ["DENSE_MAX_PLAYERS", "TEST_KWARGS", "env", "parallel_env", "raw_env"]
+
+#: Largest dense graph: its CSR holds up to N^2 int64 entries (8000 players: 0.5 GB);
+#: larger games need ``mean_degree``.
+DENSE_MAX_PLAYERS = 8000
 
 #: Small, fast arguments for the conformance suite.
 TEST_KWARGS = {"n_players": 6, "n_steps": 30, "n_blocks": 4}
 
 
 class raw_env(FrameRenderMixin, ParallelEnv):
-    """N-player graphon game environment; see the module docstring."""
+    """The N-player linear-quadratic graphon game.
+
+    =================  ===========================================================================
+    Agents             ``player_0`` ... ``player_{N-1}``; player ``i`` has label
+                       ``u_i = (i + 1/2) / N``
+    Action space       ``Box(-action_bound, action_bound, (1,), float64)``: the control ``a_i``
+                       (clipped into the box; NaN counts as 0)
+    Observation space  ``Box(4,)``: ``(x_i, z_i, t, u_i)``: own state, neighbourhood aggregate
+                       ``z_i = scale * sum_{j ~ i} x_j``, time, label
+    Rewards            minus the running cost ``1/2 (Q (x_i - H z_i)^2 + R a_i^2) dt`` of the
+                       step; the last step also subtracts ``1/2 G (x_i - Hbar z_i)^2`` at ``T``
+    Termination        every agent at ``t = T`` (after ``n_steps`` rounds); truncation after
+                       ``max_cycles`` rounds if that comes first
+    =================  ===========================================================================
+
+    The graph is sampled from the graphon at every reset (see
+    :func:`games.graphon_mfg.sample_graphon_graph`): dense (``z_i`` normalised by ``1/N``) or
+    sparse with ``mean_degree``. States follow Euler-Maruyama steps of
+    ``dX_i = (A X_i + B a_i + Abar z_i) dt + sigma dW_i``; ``X_i(0) ~ N(m0(u_i), var0)``.
+    The graphon equilibrium policy ``a = K(t) x + k(u, t)`` is the ready policy:
+    :meth:`raw_env.equilibrium_policy` (dict of observations to dict of actions) and
+    :meth:`raw_env.equilibrium_actions` (all players at once). The batched mode,
+    :meth:`raw_env.step_batch`, steps every player in one compiled kernel from an action
+    array, without per-agent dictionaries.
+
+    Arguments:
+
+    - ``n_players``: number of players ``N`` (>= 1).
+    - ``graphon``: a family name of :data:`games.graphon_mfg.GRAPHON_FAMILIES` or a symmetric
+      callable ``W(u, v)``.
+    - ``A``, ``B``, ``Abar``, ``Q``, ``R``, ``G``, ``H``, ``Hbar``, ``sigma``: model coefficients
+      as in :class:`games.graphon_mfg.LQGraphonMFG`.
+    - ``T``: horizon; ``n_steps``: rounds per episode (``dt = T / n_steps``).
+    - ``m0``: initial mean (a number or a callable of ``u``); ``var0``: initial variance.
+    - ``n_blocks``: label blocks of the equilibrium the ready policy uses.
+    - ``intercepts``: how the ready policy reads intercepts off the blocks: ``"linear"``
+      between block midpoints (smooth graphons) or ``"block"`` (piecewise constant).
+    - ``mean_degree``: None for dense graphs, else the sparse degree scale (> 0).
+    - ``action_bound``: the action box half-width (> 0).
+    - ``max_cycles``: rounds before truncation (default ``n_steps``).
+    - ``render_mode``: None, ``"rgb_array"`` (an HxWx3 uint8 frame) or ``"human"``.
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
                                 "name": "graphon_mfg_v0", "is_parallelizable": True,
@@ -97,9 +111,9 @@ class raw_env(FrameRenderMixin, ParallelEnv):
                                  n_steps, var0=var0)
         if mean_degree is not None:
             mean_degree = check_nonneg_float("mean_degree", mean_degree, positive=True)
-        elif self.n_players > 8000:
-            raise ValueError(f"n_players = {self.n_players} > 8000 needs sparse graphs: "
-                             "pass mean_degree")
+        elif self.n_players > DENSE_MAX_PLAYERS:
+            raise ValueError(f"n_players = {self.n_players} > {DENSE_MAX_PLAYERS} needs sparse "
+                             "graphs: pass mean_degree")
         self.mean_degree = mean_degree
         self.action_bound = check_nonneg_float("action_bound", action_bound, positive=True)
         self.n_steps = self.game.n_steps
@@ -116,7 +130,6 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         self.intercepts = intercepts
         self._left, self._weight = label_interpolation(self.equilibrium.labels, self.labels,
                                                        intercepts)
-        self._right = np.minimum(self._left + 1, self.game.n_blocks - 1)
         self._columns = np.ascontiguousarray(self.equilibrium.intercepts.T)
         self.possible_agents = [f"player_{i}" for i in range(self.n_players)]
         self.agents: list[str] = []
@@ -228,10 +241,9 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         """Every player applies its control; rewards are minus the step's cost."""
         if not self.agents:
             raise RuntimeError("step() called with no live agents; call reset() first")
+        check_actions(actions, self.agents)
         a = np.zeros(self.n_players)
         for agent, action in actions.items():
-            if agent not in self._index:
-                raise KeyError(f"unknown agent {agent!r}")
             val = np.asarray(action, dtype=np.float64).reshape(-1)
             if val.shape != (1,):
                 raise ValueError(f"action of {agent} must have shape (1,), got {val.shape}")

@@ -15,7 +15,9 @@ import gymnasium
 
 __all__ = [
     "GYMNASIUM_ENVS",
+    "MAX_EPISODE_STEPS",
     "PARALLEL_ENVS",
+    "VECTOR_ENTRY_POINTS",
     "load_env_module",
     "make_parallel",
     "register_gymnasium_envs",
@@ -35,6 +37,21 @@ GYMNASIUM_ENVS: dict[str, str] = {
     "swarmgym/TargetTrackingTeam-v0": "envs.target_tracking_v0:TargetTrackingTeamEnv",
     "swarmgym/ByzantineConsensusAttack-v0": "envs.byzantine_consensus_v0:ByzantineConsensusTeamEnv",
     "swarmgym/MultihopQA-v0": "envs.multihop_qa_v0:MultihopQAEnv",
+}
+
+
+#: Batched forms: id -> ``module:Class`` for ``gymnasium.make_vec`` (``vector_entry_point``).
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "swarmgym/ByzantineConsensusAttack-v0": "envs.vector:ByzantineConsensusVectorEnv",
+}
+
+#: Episode length of every id (the env's default ``max_cycles`` / ``max_steps``). Gymnasium
+#: adds a ``TimeLimit`` of this length: pass ``max_episode_steps=`` with a longer
+#: ``max_cycles``.
+MAX_EPISODE_STEPS: dict[str, int] = {
+    "swarmgym/TargetTrackingTeam-v0": 200,
+    "swarmgym/ByzantineConsensusAttack-v0": 100,
+    "swarmgym/MultihopQA-v0": 16,
 }
 
 
@@ -76,7 +93,15 @@ def make_parallel(name: str, **kwargs):
 
 
 def register_gymnasium_envs() -> None:
-    """Register every single-agent view of :data:`GYMNASIUM_ENVS` with Gymnasium."""
+    """Register every id of :data:`GYMNASIUM_ENVS` with Gymnasium.
+
+    Each id gets its :data:`MAX_EPISODE_STEPS` and, where it has a batched form, its
+    :data:`VECTOR_ENTRY_POINTS` entry. In worker processes (``AsyncVectorEnv``, SB3's
+    ``SubprocVecEnv``, RLlib env runners) write ``"envs:swarmgym/<Id>"``: Gymnasium
+    imports ``envs`` (which registers the ids) before it looks the id up.
+    """
     for env_id, entry_point in GYMNASIUM_ENVS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point)
+            gymnasium.register(id=env_id, entry_point=entry_point,
+                               vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
+                               max_episode_steps=MAX_EPISODE_STEPS.get(env_id))

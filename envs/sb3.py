@@ -44,7 +44,10 @@ class SB3ConsensusVecEnv(VecEnv):
     render_mode = None
 
     def __init__(self, num_envs: int, **kwargs):
-        self.venv = ByzantineConsensusVectorEnv(num_envs, **kwargs)
+        if "autoreset_mode" in kwargs:
+            raise TypeError("SB3ConsensusVecEnv takes no 'autoreset_mode': it resets finished "
+                            "swarms itself, as SB3 expects")
+        self.venv = ByzantineConsensusVectorEnv(num_envs, autoreset_mode="DISABLED", **kwargs)
         super().__init__(num_envs, self.venv.single_observation_space,
                          self.venv.single_action_space)
         self._actions: np.ndarray | None = None

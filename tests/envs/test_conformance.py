@@ -136,3 +136,26 @@ def test_same_seed_same_rollout_and_pickle(name):
     clone = pickle.loads(pickle.dumps(env))
     _assert_same(_rollout(env, 3), _rollout(clone, 3))
     _assert_same(_rollout(mod.parallel_env(**kw), 3), _rollout(mod.parallel_env(**kw), 3))
+
+
+# target_tracking_v0 is being rebuilt on another branch, which adopts
+# envs._common.check_actions; the coordinator drops this entry at the merge.
+_ACTION_CHECKS_PENDING = {"target_tracking_v0"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_step_takes_a_dict_with_one_action_per_live_agent(name):
+    """PettingZoo's parallel API: step() gets a dict keyed by every agent in env.agents."""
+    if name in _ACTION_CHECKS_PENDING:
+        pytest.skip("adopts envs._common.check_actions on its own branch")
+    env = load_env_module(name).parallel_env(**_kwargs(name))
+    env.reset(seed=0)
+    actions = {a: env.action_space(a).sample() for a in env.agents}
+    with pytest.raises(TypeError, match="actions must be a dict"):
+        env.step(list(actions.values()))
+    first = env.agents[0]
+    with pytest.raises(ValueError, match=f"no action for live agent.*'{first}'"):
+        env.step({a: v for a, v in actions.items() if a != first})
+    with pytest.raises(ValueError, match="'nobody' that are not live"):
+        env.step({**actions, "nobody": actions[first]})
+    env.step(actions)               # the complete dict still steps after the refusals

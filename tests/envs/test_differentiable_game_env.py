@@ -83,3 +83,17 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="no certified policy"):
         e.certified_actions({"player_0": np.zeros(2)})
     assert "not certified" in json.dumps(e.certificate.reason)
+
+
+def test_size_arguments_are_checked_and_belong_to_the_random_game():
+    with pytest.raises(ValueError, match="n_players must be >= 1"):
+        parallel_env(n_players=0)
+    with pytest.raises(ValueError, match="n_players must be >= 1"):
+        parallel_env(game="random", n_players=0)
+    with pytest.raises(ValueError, match=r"size the random game .*game='toy'"):
+        parallel_env(n_players=3)
+    with pytest.raises(ValueError, match="mu must be finite"):
+        parallel_env(mu=float("nan"))
+    with pytest.raises(ValueError, match="mu must have shape"):
+        parallel_env(game="random", mu=1.0)
+    assert len(parallel_env(game="random").possible_agents) == 2

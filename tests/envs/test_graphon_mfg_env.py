@@ -84,7 +84,7 @@ def test_actions_are_clipped_and_nan_is_zero():
     np.testing.assert_allclose(obs[:, 0], want, rtol=1e-12)
     with pytest.raises(ValueError, match="shape"):
         env.step_batch(np.zeros(3))
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match="no action for live agent"):
         env.step({"nobody": np.zeros(1)})
 
 
