@@ -24,7 +24,7 @@ from numba import njit
 from envs._consensus_world import ConsensusConfig, ConsensusWorld
 from envs.byzantine_consensus_v0 import ByzantineConsensusTeamEnv
 from protocols._checks import check_int
-from protocols.wmsr import _attacked_round_batch
+from protocols.wmsr import AttackedSwarms, attacked_round_batch
 
 __all__ = ["ByzantineConsensusVectorEnv"]
 
@@ -200,9 +200,10 @@ class ByzantineConsensusVectorEnv(VectorEnv):
         for b in np.flatnonzero(resetting):
             self._reset_one(int(b), None)
         active = ~resetting
-        _attacked_round_batch(self.values, self.indptr, self.sources, self.n_honest,
-                              a.reshape(B, c.n_byzantine, c.n_robots), self.lo, self.width,
-                              c.message_bound, c.trim, active, self._new)
+        swarms = AttackedSwarms(self.indptr, self.sources, self.lo, self.width, self.n_honest,
+                                c.message_bound, c.trim)
+        attacked_round_batch(swarms, self.values, a.reshape(B, c.n_byzantine, c.n_robots),
+                             active, self._new, check=False)
         self.values, self._new = self._new, self.values
         self.t[active] += 1
         obs, hmax, hmin = self._observe()

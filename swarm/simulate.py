@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from protocols._checks import check_csr, check_float_array, check_int, check_nonneg_float
-from protocols.wmsr import _lcp_kernel, _wmsr_kernel
+from protocols.wmsr import wmsr_step
 from swarm.attacks import Attack, AttackContext
 from swarm.metrics import converged_round, honest_spread, hull_violation
 from swarm.topology import to_csr
@@ -175,10 +175,9 @@ def simulate_consensus(
         else:
             sent = np.full(n_byz_edges, np.nan)
         messages[ctx.edge_index] = sent
-        if protocol == "wmsr":
-            _wmsr_kernel(values, indptr, indices, messages, f, new)
-        else:
-            _lcp_kernel(values, indptr, indices, messages, new)
+        # Arrays checked once above: the unchecked per-round path.
+        wmsr_step(values, indptr, indices, messages, f if protocol == "wmsr" else 0, new,
+                  check=False)
         # A Byzantine robot's trajectory: the mean of the finite messages it sent.
         finite = np.isfinite(sent)
         sent_sum[:] = 0.0

@@ -7,13 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.wmsr import (
-    _attacked_round_batch,
-    _insert_high,
-    _insert_low,
-    _message_sources,
+    AttackedSwarms,
+    attacked_round_batch,
     lcp_step,
+    message_sources,
     wmsr_step,
 )
+from protocols.wmsr._nodes import _insert_high, _insert_low
 
 
 def reference_wmsr(values, indptr, indices, messages, f):
@@ -144,7 +144,7 @@ def test_bad_input_errors(kwargs, exc, match):
 
 
 def _bounded_round(values, indptr, indices, messages, f):
-    """Run :func:`_attacked_round_batch` with every message an attacker action.
+    """Run :func:`attacked_round_batch` with every message an attacker action.
 
     Each in-edge gets its own "Byzantine" sender whose action reproduces ``messages``
     (robots are honest, senders are extra robots), so the kernel sees exactly these
@@ -165,10 +165,10 @@ def _bounded_round(values, indptr, indices, messages, f):
         acts[0, e, i] = (messages[e] - 0.5) / (0.5 + bound)
     vals = np.concatenate([np.asarray(values, dtype=float), np.zeros(m)])
     full_indptr = np.concatenate([indptr, np.full(m, indptr[-1])])
-    sources = _message_sources(full_indptr, senders, n, total)
-    out = np.empty((1, total))
-    _attacked_round_batch(vals[None], full_indptr[None], sources[None], n, acts,
-                          np.zeros(1), np.ones(1), bound, f, np.ones(1, dtype=bool), out)
+    sources = message_sources(full_indptr, senders, n)
+    swarms = AttackedSwarms(full_indptr[None], sources[None], np.zeros(1), np.ones(1), n,
+                            bound, f)
+    out = attacked_round_batch(swarms, vals[None], acts)
     # The messages the kernel actually used (the action mapping rounds).
     used = np.array([0.5 + (0.5 + bound) * acts[0, e, int(np.searchsorted(indptr, e, "right") - 1)]
                      for e in range(m)])
