@@ -5,7 +5,7 @@ to every robot, as an action in [-1, 1] mapped affinely onto the honest hull wid
 ``bound`` hull widths. These messages are bounded by construction, so the honest robots'
 W-MSR (or LCP, ``f = 0``) can run a one-pass kernel: offsets from the own value are
 summed and the trimmed ones subtracted, a few roundings from the exact mean and clamped
-to the kept values' range (:func:`protocols.wmsr._nodes._bounded_node`; ``f > 2`` runs
+to the kept values' range (:func:`protocols.wmsr._fast._bounded_node`; ``f > 2`` runs
 the exact kernel of :func:`protocols.wmsr.wmsr_step`).
 
 :func:`attacked_round_batch` steps B independent swarms at once, in parallel over the
@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from protocols._checks import check_csr, check_float_array, check_int, check_out
-from protocols.wmsr._nodes import _bounded_node
+from protocols.wmsr._fast import _bounded_node
 from protocols.wmsr.rounds import F_MAX
 
 __all__ = ["AttackedSwarms", "attacked_round_batch", "message_sources"]

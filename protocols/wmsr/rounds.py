@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit, prange
 
 from protocols._checks import check_csr, check_float_array, check_int, check_out
-from protocols.wmsr._nodes import _fast_lcp_node, _fast_wmsr_node, _wmsr_node
+from protocols.wmsr._exact import _wmsr_node
+from protocols.wmsr._fast import _fast_lcp_node, _fast_wmsr_node
 
 __all__ = ["CHUNK", "F_MAX", "lcp_step", "wmsr_step"]
 

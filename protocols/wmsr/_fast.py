@@ -1,10 +1,8 @@
 """Per-node W-MSR and LCP updates (inlined into the loops of the sibling modules).
 
-Three ways to compute one node's update, all with the rule of :mod:`protocols.wmsr`:
+Two fast ways to compute one node's update with the rule of :mod:`protocols.wmsr`,
+beside the exact path of :mod:`protocols.wmsr._exact`:
 
-- the exact path (:func:`_wmsr_node`, :func:`_lcp_node`): partition the finite messages
-  around the own value, select the trimmed ones, take a compensated mean over the kept
-  values, exact (Shewchuk) when cancellation could cost accuracy;
 - the two-pass path (:func:`_fast_wmsr_node` for ``f <= 2``, :func:`_fast_lcp_node`):
   one pass finds the trimming cuts with top-3 / bottom-3 trackers, a second pass sums
   the kept values with two compensated chains; it hands over to the exact path
@@ -19,269 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from protocols.wmsr._exact import _EPS, _exact_wmsr_range, _wmsr_node
+
 __all__: list[str] = []
-
-#: Unit roundoff bound used by the error tests (2**-52).
-_EPS = 2.220446049250313e-16
-
-
-@njit(cache=True, inline="always")
-def _select_smallest(buf, lo, hi, k):
-    """Reorder ``buf[lo:hi]`` so that its ``k`` smallest values come first (quickselect)."""
-    left = lo
-    right = hi - 1
-    target = lo + k - 1
-    while left < right:
-        mid = (left + right) // 2
-        # Median of three as pivot.
-        a, b, c = buf[left], buf[mid], buf[right]
-        if a < b:
-            if b < c:
-                pivot = b
-            elif a < c:
-                pivot = c
-            else:
-                pivot = a
-        elif a < c:
-            pivot = a
-        elif b < c:
-            pivot = c
-        else:
-            pivot = b
-        i = left
-        j = right
-        while i <= j:
-            while buf[i] < pivot:
-                i += 1
-            while buf[j] > pivot:
-                j -= 1
-            if i <= j:
-                tmp = buf[i]
-                buf[i] = buf[j]
-                buf[j] = tmp
-                i += 1
-                j -= 1
-        if target <= j:
-            right = j
-        elif target >= i:
-            left = i
-        else:
-            break
-
-
-@njit(cache=True)
-def _exact_sum(buf, a0, a1, x, copies, scale, partials):
-    """Correctly rounded sum of the scaled ``buf[a0:a1]`` and ``copies`` of ``x``.
-
-    Shewchuk's algorithm with non-overlapping partials, rounded as ``math.fsum`` does.
-
-    Parameters
-    ----------
-    buf : float64 (>= a1,)
-        Values; read only.
-    a0, a1 : int
-        Range of ``buf`` to sum.
-    x : float
-        Value added ``copies`` times.
-    copies : int
-    scale : float
-        Exact power of two every value is multiplied by before summing.
-    partials : float64 (>= a1 - a0 + copies + 64,)
-        Scratch, written.
-
-    Returns
-    -------
-    float
-        ``scale * (sum(buf[a0:a1]) + copies * x)``, correctly rounded.
-    """
-    m = 0
-    na = a1 - a0
-    for t in range(na + copies):
-        x_t = buf[a0 + t] if t < na else x
-        y_t = x_t * scale
-        i = 0
-        for j in range(m):
-            y = partials[j]
-            if abs(y_t) < abs(y):
-                y_t, y = y, y_t
-            hi = y_t + y
-            lo = y - (hi - y_t)
-            if lo != 0.0:
-                partials[i] = lo
-                i += 1
-            y_t = hi
-        partials[i] = y_t
-        m = i + 1
-    hi = partials[m - 1]
-    lo = 0.0
-    k = m - 1
-    while k > 0:
-        prev = hi
-        k -= 1
-        y = partials[k]
-        hi = prev + y
-        lo = y - (hi - prev)
-        if lo != 0.0:
-            break
-    if k > 0 and ((lo < 0.0 and partials[k - 1] < 0.0) or (lo > 0.0 and partials[k - 1] > 0.0)):
-        y = lo * 2.0
-        z = hi + y
-        if y == z - hi:
-            hi = z
-    return hi
-
-
-@njit(cache=True)
-def _mean_clamped(buf, a0, a1, x, copies, partials):
-    """Mean of ``buf[a0:a1]`` and ``copies`` of ``x``, clamped to their range.
-
-    A compensated (Neumaier) sum is used when its error bound is below one rounding of
-    the result; otherwise (heavy cancellation between huge values) the sum is computed
-    exactly. Sums of magnitude near the overflow threshold are computed on values
-    scaled by an exact power of two.
-
-    Parameters
-    ----------
-    buf : float64 (>= a1,)
-        Finite values; read only.
-    a0, a1 : int
-        Range of ``buf`` to average.
-    x : float
-        Finite value counted ``copies`` times.
-    copies : int
-    partials : float64 (>= a1 - a0 + copies + 64,)
-        Scratch for the exact sum, written.
-
-    Returns
-    -------
-    float
-        The clamped mean.
-    """
-    s = x * copies
-    c = 0.0
-    a = abs(s)
-    vmin = x
-    vmax = x
-    for t in range(a0, a1):
-        v = buf[t]
-        u = s + v
-        big = abs(s) >= abs(v)
-        c += ((s - u) + v) if big else ((v - u) + s)
-        s = u
-        a += abs(v)
-        vmin = min(vmin, v)
-        vmax = max(vmax, v)
-    count = (a1 - a0) + copies
-    total = s + c
-    if a > 1e300 or not np.isfinite(a):
-        scale = 2.0**-64
-        mean = (_exact_sum(buf, a0, a1, x, copies, scale, partials) / count) / scale
-    elif count * count * _EPS * a > abs(total):
-        mean = _exact_sum(buf, a0, a1, x, copies, 1.0, partials) / count
-    else:
-        mean = total / count
-    return min(max(mean, vmin), vmax)
-
-
-@njit(cache=True, inline="always")
-def _drop_largest(buf, lo, hi, k):
-    """Move the ``k`` largest of ``buf[lo:hi]`` to its end (``k`` branch-free arg-max passes)."""
-    for r in range(k):
-        last = hi - 1 - r
-        best = lo
-        top = buf[lo]
-        for t in range(lo + 1, last + 1):
-            w = buf[t]
-            bigger = w > top
-            best = t if bigger else best
-            top = w if bigger else top
-        buf[best] = buf[last]
-        buf[last] = top
-
-
-@njit(cache=True, inline="always")
-def _drop_smallest(buf, lo, hi, k):
-    """Move the ``k`` smallest of ``buf[lo:hi]`` to its start (``k`` branch-free arg-min passes)."""
-    for r in range(k):
-        first = lo + r
-        best = first
-        low = buf[first]
-        for t in range(first + 1, hi):
-            w = buf[t]
-            smaller = w < low
-            best = t if smaller else best
-            low = w if smaller else low
-        buf[best] = buf[first]
-        buf[first] = low
-
-
-@njit(cache=True, inline="always")
-def _wmsr_trimmed_mean(buf, deg, n_below, top, n_equal, x, f, partials):
-    """Finish a W-MSR update from a partitioned buffer.
-
-    ``buf[:n_below]`` holds the finite messages below ``x``, ``buf[top:deg]`` those
-    above, and ``n_equal`` messages equal ``x``. Drops the ``f`` largest above and the
-    ``f`` smallest below (all if fewer) and returns the clamped mean of what is left
-    with ``x``.
-    """
-    n_above = deg - top
-    if n_above > f:
-        keep_above = n_above - f
-        if f > 0:
-            if f <= 8:
-                _drop_largest(buf, top, deg, f)
-            else:
-                _select_smallest(buf, top, deg, keep_above)
-    else:
-        keep_above = 0
-    if n_below > f:
-        below_start = f
-        if f > 0:
-            if f <= 8:
-                _drop_smallest(buf, 0, n_below, f)
-            else:
-                _select_smallest(buf, 0, n_below, f)
-    else:
-        below_start = n_below
-    # Close the gap: the kept values above follow the kept values below.
-    for t in range(keep_above):
-        buf[n_below + t] = buf[top + t]
-    return _mean_clamped(buf, below_start, n_below + keep_above, x, 1 + n_equal, partials)
-
-
-@njit(cache=True, inline="always")
-def _wmsr_node(raw, x, f, buf, partials):
-    """W-MSR update of one node with value ``x`` from the messages ``raw`` it received.
-
-    ``buf`` (at least ``len(raw)`` long) and ``partials`` are scratch space.
-    """
-    deg = raw.shape[0]
-    # Branch-free partition of the finite messages: below x to the front, above x to
-    # the back; NaN and inf move neither end and are dropped. Values equal to x are
-    # counted (always kept, each adds x to the mean).
-    n_below = 0
-    top = deg
-    n_equal = 0
-    for e in range(deg):
-        v = raw[e]
-        finite = v - v == 0.0
-        buf[n_below] = v
-        buf[top - 1] = v
-        n_below += finite & (v < x)
-        top -= finite & (v > x)
-        n_equal += finite & (v == x)
-    return _wmsr_trimmed_mean(buf, deg, n_below, top, n_equal, x, f, partials)
-
-
-@njit(cache=True, inline="always")
-def _lcp_node(raw, x, buf, partials):
-    """LCP update of one node with value ``x`` from the messages ``raw`` it received."""
-    k = 0
-    for e in range(raw.shape[0]):
-        v = raw[e]
-        buf[k] = v
-        k += v - v == 0.0
-    return _mean_clamped(buf, 0, k, x, 1, partials)
 
 
 @njit(cache=True, inline="always")
@@ -290,6 +28,18 @@ def _insert_high(t, a1, a2, a3):
 
     The comparisons are ordered so that a NaN ``t`` leaves the multiset unchanged (and
     each compiles to one ``maxsd`` or ``minsd``).
+
+    Parameters
+    ----------
+    t : float
+        Value inserted (NaN is ignored).
+    a1, a2, a3 : float
+        The multiset, largest first.
+
+    Returns
+    -------
+    (float, float, float)
+        The new three largest, largest first.
     """
     m1 = a1 if a1 < t else t
     m2 = a2 if a2 < m1 else m1
@@ -301,7 +51,10 @@ def _insert_high(t, a1, a2, a3):
 
 @njit(cache=True, inline="always")
 def _insert_low(t, a1, a2, a3):
-    """Insert ``t`` into the multiset ``a1 <= a2 <= a3``, keeping its three smallest."""
+    """Insert ``t`` into the multiset ``a1 <= a2 <= a3``, keeping its three smallest.
+
+    Mirror of :func:`_insert_high`; returns the new three smallest, smallest first.
+    """
     m1 = a1 if a1 > t else t
     m2 = a2 if a2 > m1 else m1
     a3 = m2 if m2 < a3 else a3
@@ -314,7 +67,7 @@ def _insert_low(t, a1, a2, a3):
 def _bounded_node(ext, src, x, f, buf, scratch, partials):
     """W-MSR update (LCP for ``f = 0``) of a robot with value ``x`` from bounded messages.
 
-    Robot ``i`` receives ``ext[sources[start + e]]`` for ``e < deg``: finite values of
+    The robot receives ``ext[src[e]]`` for ``e < deg``: finite values of
     moderate size, or NaN for silence. For ``f <= 2`` this is one pass over the
     messages: their offsets ``v - x`` are summed (two interleaved chains) while the
     three largest and three smallest messages are tracked; those of the ``f`` largest
@@ -322,6 +75,26 @@ def _bounded_node(ext, src, x, f, buf, scratch, partials):
     and the mean is clamped to the range of the kept values. The subtraction costs
     about one rounding of the trimmed offsets, hence "moderate size" (the
     environments' attacks are bounded). ``f > 2`` uses :func:`_wmsr_node`.
+
+    Parameters
+    ----------
+    ext : float64 (n_ext,)
+        The swarm's message array; read only.
+    src : uint32 (deg,)
+        Where each of the robot's in-edge messages sits in ``ext``.
+    x : float
+        Own value (finite).
+    f : int
+        Trimming parameter, >= 0.
+    buf, scratch : float64 (>= deg + 1,)
+        Scratch, written.
+    partials : float64 (>= deg + 64,)
+        Scratch of the exact sum, written.
+
+    Returns
+    -------
+    float
+        The new value.
     """
     deg = src.shape[0]
     if f > 2:
@@ -638,16 +411,3 @@ def _fast_wmsr_node(msgs, start, deg, x, f, buf, partials):
     if not _accurate_enough(total, max(abs(bottom), abs(top)), count):
         return _exact_wmsr_range(msgs, start, deg, x, f, buf, partials)
     return min(max(total / count, bottom), top)
-
-
-@njit(cache=True)
-def _exact_wmsr_range(msgs, start, deg, x, f, buf, partials):
-    """:func:`_wmsr_node` on ``msgs[start:start + deg]``, kept out of line.
-
-    The fast paths call it rarely; as a separate function it keeps their loops small.
-    Arguments as for :func:`_fast_wmsr_node` (``f >= 0``); writes ``buf`` and
-    ``partials``; returns the new value.
-    """
-    if f == 0:
-        return _lcp_node(msgs[start : start + deg], x, buf, partials)
-    return _wmsr_node(msgs[start : start + deg], x, f, buf, partials)
