@@ -9,7 +9,9 @@ to the kept values' range (:func:`protocols.wmsr._fast._bounded_node`; ``f > 2``
 the exact kernel of :func:`protocols.wmsr.wmsr_step`).
 
 :func:`attacked_round_batch` steps B independent swarms at once, in parallel over the
-batch axis (Numba's threads: ``NUMBA_NUM_THREADS`` or :func:`numba.set_num_threads`);
+batch axis (Numba's threads: ``NUMBA_NUM_THREADS`` or :func:`numba.set_num_threads`;
+small batches, under :data:`protocols.wmsr.rounds.PARALLEL_MIN_EDGES` message slots,
+run on the calling thread);
 each swarm's result is the same bit for bit for any thread count, and swarm ``b`` alone
 (B = 1) is exactly what the single environment computes.
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from protocols._checks import check_csr, check_float_array, check_int, check_out
 from protocols.wmsr._fast import _bounded_node
-from protocols.wmsr.rounds import F_MAX
+from protocols.wmsr.rounds import F_MAX, PARALLEL_MIN_EDGES
 
 __all__ = ["AttackedSwarms", "attacked_round_batch", "message_sources"]
 
@@ -117,8 +120,8 @@ def message_sources(indptr, indices, n_honest: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _attacked_swarm(swarms, values, actions, out, b):
-    """One round of swarm ``b`` (one thread).
+def _attacked_swarm(swarms, values, actions, active, out, b):
+    """One round of swarm ``b`` (one thread), or a copy if it is not active.
 
     Parameters
     ----------
@@ -130,12 +133,18 @@ def _attacked_swarm(swarms, values, actions, out, b):
         ``actions[b, k, j]`` in [-1, 1] (clipped; NaN is silence): Byzantine robot
         ``k`` of swarm ``b`` tells robot ``j``
         ``lo[b] + width[b] * (0.5 + (0.5 + bound) * a)``.
+    active : bool (B,)
+        Swarms to step; the others are copied unchanged.
     out : float64 (B, n)
         Row ``b`` written: new values (Byzantine entries copied).
     b : int
         The swarm.
     """
     n = values.shape[1]
+    if not active[b]:
+        for i in range(n):
+            out[b, i] = values[b, i]
+        return
     n_honest = swarms.n_honest
     nb = n - n_honest
     scale = 0.5 + swarms.bound
@@ -184,13 +193,15 @@ def _attacked_rounds(swarms, values, actions, active, out):
     out : float64 (B, n)
         Written: new values (Byzantine entries copied).
     """
-    B, n = values.shape
-    for b in prange(B):
-        if active[b]:
-            _attacked_swarm(swarms, values, actions, out, b)
-        else:
-            for i in range(n):
-                out[b, i] = values[b, i]
+    for b in prange(values.shape[0]):
+        _attacked_swarm(swarms, values, actions, active, out, b)
+
+
+@njit(cache=True)
+def _attacked_rounds_serial(swarms, values, actions, active, out):
+    """:func:`_attacked_rounds` on the calling thread (same arguments, same bits)."""
+    for b in range(values.shape[0]):
+        _attacked_swarm(swarms, values, actions, active, out, b)
 
 
 def _validate(swarms, values, actions, active, out):
@@ -276,5 +287,9 @@ def attacked_round_batch(
     """
     if check:
         swarms, values, actions, active, out = _validate(swarms, values, actions, active, out)
-    _attacked_rounds(swarms, values, actions, active, out)
+    parallel = values.shape[0] > 1 and numba.get_num_threads() > 1
+    if parallel and swarms.sources.size >= PARALLEL_MIN_EDGES:
+        _attacked_rounds(swarms, values, actions, active, out)
+    else:  # the same per-swarm kernel, hence the same bits
+        _attacked_rounds_serial(swarms, values, actions, active, out)
     return out

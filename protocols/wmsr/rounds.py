@@ -2,7 +2,8 @@
 
 :func:`wmsr_step` and :func:`lcp_step` validate their arguments, then run a parallel
 Numba loop over the nodes (``prange``, in chunks of :data:`CHUNK` nodes with their own
-scratch space). Each node's update depends on its own value and messages only, so the
+scratch space; rounds of fewer than :data:`PARALLEL_MIN_EDGES` edges run on the calling
+thread). Each node's update depends on its own value and messages only, so the
 result is the same bit for bit whatever the number of threads. The thread count is
 Numba's: ``NUMBA_NUM_THREADS`` or :func:`numba.set_num_threads`.
 
@@ -15,6 +16,7 @@ starting at 0 and non-decreasing, ``messages`` float64 of shape (indptr[-1],), a
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -22,10 +24,13 @@ from protocols._checks import check_csr, check_float_array, check_int, check_out
 from protocols.wmsr._exact import _wmsr_node
 from protocols.wmsr._fast import _fast_lcp_node, _fast_wmsr_node
 
-__all__ = ["CHUNK", "F_MAX", "lcp_step", "wmsr_step"]
+__all__ = ["CHUNK", "F_MAX", "PARALLEL_MIN_EDGES", "lcp_step", "wmsr_step"]
 
 #: Nodes per parallel work item (each item allocates its own scratch space once).
 CHUNK = 512
+#: Below this many edges one round runs on the calling thread: waking the pool costs
+#: more than it saves (and on a busy machine a sleeping thread may take long to wake).
+PARALLEL_MIN_EDGES = 1 << 16
 #: Largest trimming parameter accepted (the kernels take ``f`` as int64).
 F_MAX = 2**63 - 1
 
@@ -167,7 +172,10 @@ def wmsr_step(
         values, indptr, messages, out = _validate(values, indptr, indices, messages, out)
     elif out is None:
         out = np.empty(values.shape[0])
-    _wmsr_rows(values, indptr, messages, f, out)
+    if messages.shape[0] >= PARALLEL_MIN_EDGES and numba.get_num_threads() > 1:
+        _wmsr_rows(values, indptr, messages, f, out)
+    else:  # the same per-node kernel, hence the same bits
+        _wmsr_chunk(values, indptr, messages, f, out, 0, values.shape[0])
     return out
 
 
