@@ -144,7 +144,7 @@ def simulate_consensus(
         raise ValueError(f"byzantine must be a boolean mask of shape ({n},)")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    f = check_int("f", f, low=0) if protocol == "wmsr" else 0
+    f = check_int("f", f, low=0, high=2**63 - 1) if protocol == "wmsr" else 0
     rounds = check_int("rounds", rounds, low=0)
     tol = check_nonneg_float("tol", tol, positive=True)
 

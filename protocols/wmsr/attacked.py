@@ -108,9 +108,8 @@ def message_sources(indptr, indices, n_honest: int) -> np.ndarray:
     >>> message_sources([0, 1, 2, 2], [1, 2], n_honest=2)
     array([1, 3], dtype=uint32)
     """
-    indptr_a = np.asarray(indptr)
-    n = indptr_a.shape[0] - 1 if indptr_a.ndim == 1 else -1
-    indptr_a, indices_a = check_csr(indptr, indices, max(n, 0))
+    n = max(np.shape(indptr)[0] - 1, 0) if np.ndim(indptr) == 1 else 0
+    indptr_a, indices_a = check_csr(indptr, indices, n)
     n_honest = check_int("n_honest", n_honest, low=0, high=n)
     if n_honest + (n - n_honest) * n >= 2**32:
         raise ValueError(f"n_robots = {n} is too large for uint32 message sources")

@@ -18,6 +18,8 @@ from protocols.wmsr import (
     message_sources,
     wmsr_step,
 )
+from protocols.wmsr import attacked as wmsr_attacked
+from protocols.wmsr import rounds as wmsr_rounds
 from protocols.wmsr._fast import _insert_high, _insert_low
 
 
@@ -303,7 +305,10 @@ def _attacked_case():
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
-def test_results_are_bit_identical_for_one_and_two_threads():
+def test_results_are_bit_identical_for_one_and_two_threads(monkeypatch):
+    # Small cases, so force the parallel kernels (they run above a size threshold).
+    monkeypatch.setattr(wmsr_rounds, "PARALLEL_MIN_EDGES", 0)
+    monkeypatch.setattr(wmsr_attacked, "PARALLEL_MIN_EDGES", 0)
     args = _thread_case()
     swarms, values, actions = _attacked_case()
     got = {}
@@ -324,7 +329,8 @@ def test_thread_count_from_the_environment_gives_the_same_bits():
     code = (
         "import hashlib, numba, numpy as np\n"
         "from tests.protocols.test_wmsr import _thread_case, _attacked_case\n"
-        "from protocols.wmsr import wmsr_step, attacked_round_batch\n"
+        "from protocols.wmsr import attacked, rounds, wmsr_step, attacked_round_batch\n"
+        "rounds.PARALLEL_MIN_EDGES = attacked.PARALLEL_MIN_EDGES = 0\n"
         "h = hashlib.sha256()\n"
         "for f in (0, 2, 4):\n"
         "    h.update(wmsr_step(*_thread_case(), f).tobytes())\n"
