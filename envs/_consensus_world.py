@@ -15,7 +15,7 @@ from numba import njit
 
 from protocols._checks import check_int, check_nonneg_float
 from protocols.dbp import DynamicBlocklist
-from protocols.wmsr import _message_sources
+from protocols.wmsr import message_sources
 from swarm.attacks import ATTACKS, AttackContext, make_attack
 from swarm.topology import csr_from_edges, robust_geometric_edges
 
@@ -176,7 +176,7 @@ class ConsensusWorld:
         self.lo, self.hi = float(h.min()), float(h.max())
         self.width = self.hi - self.lo if self.hi > self.lo else 1.0
         self.receivers = np.repeat(np.arange(n), np.diff(self.indptr))
-        self.sources = _message_sources(self.indptr, self.indices, c.n_honest, n)
+        self.sources = message_sources(self.indptr, self.indices, c.n_honest)
         self.ctx = AttackContext(self.indptr, self.indices, self.byzantine, self.values.copy(),
                                  c.trim)
         self.byz_sender = self.indices[self.ctx.edge_index] - (n - c.n_byzantine)

@@ -21,7 +21,7 @@ from envs._common import (
     check_actions,
 )
 from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
-from protocols.wmsr import _attacked_round_batch, _lcp_kernel, _wmsr_kernel, wmsr_step
+from protocols.wmsr import AttackedSwarms, attacked_round_batch, wmsr_step
 from swarm.plots import network_frame
 
 __all__ = [
@@ -71,10 +71,8 @@ def _update(world: ConsensusWorld, messages: np.ndarray) -> None:
     new = np.empty_like(world.values)
     if world.config.protocol == "dbp":
         messages = world.dbp_filter(messages)
-    if world.config.protocol == "wmsr":
-        _wmsr_kernel(world.values, world.indptr, world.indices, messages, world.config.trim, new)
-    else:
-        _lcp_kernel(world.values, world.indptr, world.indices, messages, new)
+    f = world.config.trim if world.config.protocol == "wmsr" else 0
+    wmsr_step(world.values, world.indptr, world.indices, messages, f, new, check=False)
     world.values[world.honest] = new[world.honest]
 
 
@@ -82,10 +80,10 @@ def _attacked_round(world: ConsensusWorld, actions: np.ndarray) -> None:
     """W-MSR or LCP round against attacker actions (F, n): the batched kernel with B = 1."""
     c = world.config
     new = np.empty((1, c.n_robots))
-    _attacked_round_batch(world.values[None], world.indptr[None], world.sources[None],
-                          c.n_honest, actions[None], np.array([world.lo]),
-                          np.array([world.width]), c.message_bound, c.trim,
-                          np.ones(1, dtype=bool), new)
+    swarms = AttackedSwarms(world.indptr[None], world.sources[None], np.array([world.lo]),
+                            np.array([world.width]), c.n_honest, c.message_bound, c.trim)
+    attacked_round_batch(swarms, world.values[None], actions[None], np.ones(1, dtype=bool), new,
+                         check=False)
     world.values[world.honest] = new[0, world.honest]
 
 

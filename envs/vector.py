@@ -20,7 +20,7 @@ from gymnasium.vector import AutoresetMode
 from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
 from envs.batched import BatchedVectorEnv
 from envs.byzantine_consensus_v0 import ByzantineConsensusTeamEnv
-from protocols.wmsr import _attacked_round_batch
+from protocols.wmsr import AttackedSwarms, attacked_round_batch
 
 __all__ = ["ByzantineConsensusVectorEnv"]
 
@@ -126,9 +126,10 @@ class ByzantineConsensusVectorEnv(BatchedVectorEnv):
         """One W-MSR / LCP round of every active swarm against its team's messages."""
         c = self.config
         B = self.num_envs
-        _attacked_round_batch(self.values, self.indptr, self.sources, self.n_honest,
-                              actions.reshape(B, c.n_byzantine, c.n_robots), self.lo,
-                              self.width, c.message_bound, c.trim, active, self._new)
+        swarms = AttackedSwarms(self.indptr, self.sources, self.lo, self.width, self.n_honest,
+                                c.message_bound, c.trim)
+        attacked_round_batch(swarms, self.values, actions.reshape(B, c.n_byzantine, c.n_robots),
+                             active, self._new, check=False)
         self.values, self._new = self._new, self.values
         self.t[active] += 1
         obs, hmax, hmin = self._observations()

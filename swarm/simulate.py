@@ -9,7 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from protocols._checks import check_csr, check_float_array, check_int, check_nonneg_float
-from protocols.wmsr import _lcp_kernel, _wmsr_kernel
+from protocols.wmsr import wmsr_step
 from swarm.attacks import Attack, AttackContext
 from swarm.metrics import converged_round, honest_spread, hull_violation
 from swarm.topology import to_csr
@@ -155,7 +155,7 @@ def simulate_consensus(
         raise ValueError("byzantine marks every robot: at least one robot must be honest")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    f = check_int("f", f, low=0) if protocol == "wmsr" else 0
+    f = check_int("f", f, low=0, high=2**63 - 1) if protocol == "wmsr" else 0
     rounds = check_int("rounds", rounds, low=0)
     tol = check_nonneg_float("tol", tol, positive=True)
     record_messages = check_int("record_messages", record_messages, low=0)
@@ -192,10 +192,9 @@ def simulate_consensus(
         messages[ctx.edge_index] = sent
         if kept is not None and t % record_messages == 0:
             kept[t // record_messages] = sent
-        if protocol == "wmsr":
-            _wmsr_kernel(values, indptr, indices, messages, f, new)
-        else:
-            _lcp_kernel(values, indptr, indices, messages, new)
+        # Arrays checked once above: the unchecked per-round path.
+        wmsr_step(values, indptr, indices, messages, f if protocol == "wmsr" else 0, new,
+                  check=False)
         # A Byzantine robot's trajectory: the mean of the finite messages it sent.
         finite = np.isfinite(sent)
         sent_sum[:] = 0.0

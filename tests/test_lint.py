@@ -1,3 +1,4 @@
+import ast
 import shutil
 import subprocess
 import sys
@@ -37,3 +38,46 @@ def test_layering_imports_only_point_down():
                     if top in ours and top not in ok:
                         bad.append(f"{path.relative_to(ROOT)}: {line.strip()}")
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
+
+
+#: Private modules another package may still import (the coordinator renames it).
+PRIVATE_ALLOWED = {"protocols._checks"}
+
+
+def private_imports_across_packages(root: Path = ROOT) -> list[str]:
+    """Every import of a ``_name`` (or from a ``_module``) of another of our packages.
+
+    One line per offender, ``path:line: statement``, so the list shows who to fix.
+    """
+    ours = {"protocols", "games", "swarm", "envs", "scenarios"}
+    bad = []
+    for pkg in sorted(ours):
+        for path in sorted((root / pkg).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    modules = [node.module]
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.Import):
+                    modules = [a.name for a in node.names]
+                    names = []
+                else:
+                    continue
+                for module in modules:
+                    parts = module.split(".")
+                    if parts[0] not in ours or parts[0] == pkg:
+                        continue
+                    private_module = any(p.startswith("_") for p in parts) and not any(
+                        module == ok or module.startswith(ok + ".") for ok in PRIVATE_ALLOWED
+                    )
+                    private_names = [n for n in names if n.startswith("_")]
+                    if private_module or private_names:
+                        what = ", ".join(private_names) or module
+                        bad.append(f"{path.relative_to(root)}:{node.lineno}: {what}")
+    return bad
+
+
+def test_no_private_name_crosses_a_package_boundary():
+    """A ``_name`` of protocols/games/swarm/envs/scenarios is used only inside its package."""
+    bad = private_imports_across_packages()
+    assert not bad, "private names imported across packages:\n" + "\n".join(bad)

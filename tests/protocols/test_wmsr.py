@@ -1,19 +1,26 @@
 import math
+import os
+import subprocess
+import sys
 from fractions import Fraction
+from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols.wmsr import (
-    _attacked_round_batch,
-    _insert_high,
-    _insert_low,
-    _message_sources,
+    AttackedSwarms,
+    attacked_round_batch,
     lcp_step,
+    message_sources,
     wmsr_step,
 )
+from protocols.wmsr import attacked as wmsr_attacked
+from protocols.wmsr import rounds as wmsr_rounds
+from protocols.wmsr._fast import _insert_high, _insert_low
 
 
 def reference_wmsr(values, indptr, indices, messages, f):
@@ -144,7 +151,7 @@ def test_bad_input_errors(kwargs, exc, match):
 
 
 def _bounded_round(values, indptr, indices, messages, f):
-    """Run :func:`_attacked_round_batch` with every message an attacker action.
+    """Run :func:`attacked_round_batch` with every message an attacker action.
 
     Each in-edge gets its own "Byzantine" sender whose action reproduces ``messages``
     (robots are honest, senders are extra robots), so the kernel sees exactly these
@@ -165,10 +172,10 @@ def _bounded_round(values, indptr, indices, messages, f):
         acts[0, e, i] = (messages[e] - 0.5) / (0.5 + bound)
     vals = np.concatenate([np.asarray(values, dtype=float), np.zeros(m)])
     full_indptr = np.concatenate([indptr, np.full(m, indptr[-1])])
-    sources = _message_sources(full_indptr, senders, n, total)
-    out = np.empty((1, total))
-    _attacked_round_batch(vals[None], full_indptr[None], sources[None], n, acts,
-                          np.zeros(1), np.ones(1), bound, f, np.ones(1, dtype=bool), out)
+    sources = message_sources(full_indptr, senders, n)
+    swarms = AttackedSwarms(full_indptr[None], sources[None], np.zeros(1), np.ones(1), n,
+                            bound, f)
+    out = attacked_round_batch(swarms, vals[None], acts)
     # The messages the kernel actually used (the action mapping rounds).
     used = np.array([0.5 + (0.5 + bound) * acts[0, e, int(np.searchsorted(indptr, e, "right") - 1)]
                      for e in range(m)])
@@ -225,3 +232,141 @@ def test_top_three_trackers_ignore_silence(values):
     finite = sorted(v for v in values if not math.isnan(v))
     assert list(high) == (finite[::-1] + [-np.inf] * 3)[:3]
     assert list(low) == (finite + [np.inf] * 3)[:3]
+
+
+# ------------------------------------------------- fast paths, threads, public API
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_two_pass_path_matches_reference_on_continuous_values(seed):
+    # Continuous values (ties at the trimming cut are rare, so the two-pass path of
+    # f <= 2 runs) with Byzantine outliers, silence and inf: within 1.5 roundings of the
+    # exact mean.
+    rng = np.random.default_rng(1000 + seed)
+    n = 200
+    indptr, indices = random_csr(rng, n, 35)
+    values = rng.normal(0.5, 0.3, n) * 10.0 ** rng.integers(-3, 4)
+    messages = values[indices] + rng.normal(0, 0.05, indices.size)
+    special = rng.random(indices.size) < 0.05
+    messages[special] = rng.choice(SPECIAL[:5], size=special.sum())
+    for f in (0, 1, 2):
+        got = wmsr_step(values, indptr, indices, messages, f)
+        want = reference_wmsr(values, indptr, indices, messages, f)
+        np.testing.assert_allclose(got, want, rtol=1.5 * 2.0**-52, atol=0)
+
+
+def test_unchecked_path_gives_the_same_bits():
+    rng = np.random.default_rng(3)
+    indptr, indices = random_csr(rng, 300, 20)
+    values = rng.uniform(size=300)
+    messages = values[indices]
+    messages[::7] = 1e300
+    for f in (0, 2, 5):
+        out = np.empty(300)
+        wmsr_step(values, indptr.astype(np.int64), indices, messages, f, out, check=False)
+        np.testing.assert_array_equal(out, wmsr_step(values, indptr, indices, messages, f))
+
+
+@pytest.mark.parametrize("f", [10**30, 2**63])
+def test_f_too_large_for_int64_is_one_clear_error(f):
+    with pytest.raises(ValueError, match=r"^f must be <= 9223372036854775807, got \d+$"):
+        wmsr_step([0.0], [0, 1], [0], [1.0], f=f)
+
+
+def test_f_larger_than_every_degree_keeps_only_equal_values():
+    # f = 2**63 - 1 trims everything above and below: the own value stays.
+    assert wmsr_step([0.5], [0, 3], [0, 0, 0], [0.5, 9.0, -9.0], f=2**63 - 1)[0] == 0.5
+
+
+def _thread_case():
+    rng = np.random.default_rng(4)
+    n = 5000  # several chunks of nodes
+    indptr, indices = random_csr(rng, n, 30)
+    values = rng.uniform(size=n)
+    messages = values[indices] + rng.normal(0, 0.01, indices.size)
+    messages[rng.random(indices.size) < 0.03] = np.nan
+    messages[rng.random(indices.size) < 0.03] = 1e300
+    return values, indptr, indices, messages
+
+
+def _attacked_case():
+    rng = np.random.default_rng(5)
+    B, n, nb = 40, 12, 2
+    indptr = np.zeros((B, n + 1), dtype=np.int64)
+    sources = np.zeros((B, n * n), dtype=np.uint32)
+    for b in range(B):
+        ip, ind = random_csr(rng, n, n - 1)
+        indptr[b] = ip
+        sources[b, :ind.size] = message_sources(ip, ind, n - nb)
+    swarms = AttackedSwarms(indptr, sources, rng.uniform(size=B), 1.0 + rng.uniform(size=B),
+                            n - nb, 2.0, 1)
+    actions = rng.uniform(-1, 1, (B, nb, n))
+    return swarms, rng.uniform(size=(B, n)), actions
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+def test_results_are_bit_identical_for_one_and_two_threads(monkeypatch):
+    # Small cases, so force the parallel kernels (they run above a size threshold).
+    monkeypatch.setattr(wmsr_rounds, "PARALLEL_MIN_EDGES", 0)
+    monkeypatch.setattr(wmsr_attacked, "PARALLEL_MIN_EDGES", 0)
+    args = _thread_case()
+    swarms, values, actions = _attacked_case()
+    got = {}
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            got[threads] = [wmsr_step(*args, f) for f in (0, 2, 4)]
+            got[threads].append(attacked_round_batch(swarms, values, actions))
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(got[1], got[2], strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
+def test_thread_count_from_the_environment_gives_the_same_bits():
+    # NUMBA_NUM_THREADS fixes the pool at start-up: compare whole processes.
+    code = (
+        "import hashlib, numba, numpy as np\n"
+        "from tests.protocols.test_wmsr import _thread_case, _attacked_case\n"
+        "from protocols.wmsr import attacked, rounds, wmsr_step, attacked_round_batch\n"
+        "rounds.PARALLEL_MIN_EDGES = attacked.PARALLEL_MIN_EDGES = 0\n"
+        "h = hashlib.sha256()\n"
+        "for f in (0, 2, 4):\n"
+        "    h.update(wmsr_step(*_thread_case(), f).tobytes())\n"
+        "h.update(attacked_round_batch(*_attacked_case()).tobytes())\n"
+        "print(numba.get_num_threads(), h.hexdigest())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    digests = set()
+    for threads in ("1", "2"):
+        env = {**os.environ, "NUMBA_NUM_THREADS": threads,
+               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, cwd=root, check=True)
+        used, digest = proc.stdout.split()
+        assert used == threads
+        digests.add(digest)
+    assert len(digests) == 1
+
+
+def test_attacked_round_batch_validates():
+    swarms, values, actions = _attacked_case()
+    with pytest.raises(ValueError, match=r"actions must have shape \(40, 2, 12\)"):
+        attacked_round_batch(swarms, values, actions[:, :1])
+    with pytest.raises(ValueError, match=r"swarms\.width must be > 0"):
+        attacked_round_batch(swarms._replace(width=np.zeros(40)), values, actions)
+    with pytest.raises(ValueError, match=r"swarms.indptr must have shape \(40, 13\)"):
+        attacked_round_batch(swarms._replace(indptr=swarms.indptr[:, :5]), values, actions)
+    with pytest.raises(TypeError, match="swarms must be an AttackedSwarms"):
+        attacked_round_batch(tuple(swarms), values, actions)
+
+
+def test_message_sources_layout_and_errors():
+    # Robot 0 hears honest robot 1 and Byzantine robot 2 (k = 0); robot 2 hears robot 0.
+    got = message_sources([0, 2, 2, 3], [1, 2, 0], n_honest=2)
+    np.testing.assert_array_equal(got, [1, 2 + 0 * 3 + 0, 0])
+    with pytest.raises(ValueError, match=r"n_honest must be <= 3"):
+        message_sources([0, 2, 2, 3], [1, 2, 0], n_honest=4)
+    with pytest.raises(ValueError, match=r"indices must lie in \[0, 3\)"):
+        message_sources([0, 2, 2, 3], [1, 7, 0], n_honest=2)
