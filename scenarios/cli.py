@@ -102,7 +102,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     seed = scenario.seed if args.seed is None else args.seed
     print(_header(scenario, seed), flush=True)
     outcome = run_scenario(scenario, seed=seed, out_dir=out_dir, progress=not args.quiet,
-                           command=["swarm", *sys.argv[1:]])
+                           command=["swarm", *args.argv])
     for title, headers, rows in outcome.tables:
         print()
         print(format_table(title, headers, rows))
@@ -325,7 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 on Ctrl-C, 141 when stdout was closed early (``swarm list | head -1``).
     """
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = _parser().parse_args(argv)
+        args.argv = argv
         return args.func(args)
     except ScenarioError as exc:
         print(f"swarm: error: {exc}", file=sys.stderr)

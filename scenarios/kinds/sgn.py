@@ -20,7 +20,7 @@ from scenarios.config import Outcome, Param, ScenarioError
 
 DESCRIPTION = "SGN certificate of the toy game: phase portrait, timescale band, distances."
 
-_POS = {"low": 0.0, "check": lambda v: v > 0, "check_msg": "and > 0"}
+_POS = {"low": 0.0, "low_open": True}
 
 PARAMS: dict[str, Param] = {
     "mu": Param(1.0, float, "own curvature of both players", **_POS),
@@ -34,6 +34,19 @@ PARAMS: dict[str, Param] = {
     "n_starts": Param(4, int, "random starting points (uniform in the box)", low=1, high=100),
     "radius": Param(2.0, float, "half-width of the box of starts and of the portrait", **_POS),
 }
+
+
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these).
+METRICS = (
+    *(f"certificate.{m}" for m in ("certified", "margin", "beta", "euler_step", "rk4_step",
+                                   "euclidean_margin")),
+    *(f"closed_form.{m}" for m in ("weights_ratio", "margin", "beta", "band_product",
+                                   "euler_step")),
+    "step", "certified_factor", "measured_worst_factor_metric",
+    "measured_worst_factor_euclidean",
+    *(f"outside.{m}" for m in ("l21", "certified", "min_real_eigenvalue", "final_distance",
+                               "initial_distance")),
+)
 
 
 def _distances(traj: np.ndarray, xstar: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:

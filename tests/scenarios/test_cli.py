@@ -37,7 +37,10 @@ def test_same_seed_same_summary(tmp_path):
         main(["run", "byzantine-consensus", "--out", str(tmp_path / d), "--seed", "5", *SMALL])
     a = json.loads((tmp_path / "a" / "summary.json").read_text())
     b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    # Everything but the provenance (times, command line) is the same, bit for bit.
+    run_a, run_b = a.pop("run"), b.pop("run")
     assert a == b
+    assert run_a["command"][-len(SMALL):] == SMALL and run_a["command"] != run_b["command"]
 
 
 def test_list_shows_every_shipped_scenario(capsys):
