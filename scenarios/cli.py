@@ -328,7 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
         args = _parser().parse_args(argv)
         args.argv = argv
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
     except ScenarioError as exc:
         print(f"swarm: error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ import os
 import pkgutil
 import platform
 import shutil
+import tempfile
 import tomllib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -257,14 +258,16 @@ def check_out_dir(out_dir: Path) -> None:
             raise ScenarioError(f"--out {out_dir}: a folder that is not the output of an "
                                 f"earlier run (no summary.json); swarm run replaces its "
                                 f"output folder whole, so choose a new or empty --out")
-    parent = out_dir.absolute().parent
-    probe = parent
-    while not probe.exists():
+    probe = out_dir.absolute().parent
+    while not probe.exists() and not probe.is_symlink():
         probe = probe.parent
     if not probe.is_dir():
         raise ScenarioError(f"--out {out_dir}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ScenarioError(f"--out {out_dir}: cannot write in {probe} (permission denied)")
+    try:  # the one sure test, also for root: make (and remove) a folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".swarm-probe-", dir=probe))
+    except OSError as exc:
+        raise ScenarioError(f"--out {out_dir}: cannot write in {probe} "
+                            f"({exc.strerror or exc})") from None
 
 
 def jsonable(obj: Any) -> Any:

@@ -203,14 +203,15 @@ class ResultStore:
         # Autocommit mode: every write below opens and commits its own transaction.
         self._conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
         try:
-            self._q(lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchall())
-            self._q(lambda: self._conn.execute("PRAGMA synchronous=NORMAL"))
+            # Read first, change nothing: another program's database stays as it was.
             tables = {r[0] for r in self._q(lambda: self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall())}
             if existed and not {"runs", "meta"} <= tables:
                 raise StoreError(f"{self.path}: an SQLite database but not a swarm results "
                                  f"store (its tables: {', '.join(sorted(tables)) or 'none'})")
             if create:
+                self._q(lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchall())
+                self._q(lambda: self._conn.execute("PRAGMA synchronous=NORMAL"))
                 self._q(lambda: self._conn.executescript(_SCHEMA))
             cols = {r[1] for r in self._q(lambda: self._conn.execute(
                 "PRAGMA table_info(runs)").fetchall())}
