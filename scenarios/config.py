@@ -82,7 +82,8 @@ class Param:
         if self.choices is not None:
             if self.type is str:
                 return f"one of {', '.join(map(str, self.choices))}{extra}"
-            return f"a list{extra} drawn from {', '.join(map(str, self.choices))}"
+            note = f" ({self.check_msg.strip('()')})" if self.check_msg else ""
+            return f"a list drawn from {', '.join(map(str, self.choices))}{note}"
         parts = [{int: "an integer", float: "a number", bool: "true or false",
                   str: "a string", list: "a list"}[self.type]]
         lo, hi = _num(self.low), _num(self.high)
