@@ -6,7 +6,7 @@ import pytest
 
 from scenarios.cli import main
 from scenarios.store import ResultStore, RunRecord
-from scenarios.sweep import load_sweep
+from scenarios.sweep import derive_seed, load_sweep
 
 V1 = """
 name = "edited"
@@ -83,3 +83,17 @@ def test_an_edited_sweep_never_shares_a_report_with_its_earlier_version(tmp_path
     for x, (_, mean) in second.items():
         own = [r.metrics["wmsr.final_spread"] for r in runs if r.params["n_byzantine"] == int(x)]
         assert len(own) == 3 and mean == pytest.approx(sum(own) / 3, rel=1e-12)
+
+
+def test_a_million_seeds_are_derived_lazily(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text(V1.replace("seeds = 3", "seeds = 1000000"))
+    sweep = load_sweep(path)
+    assert sweep.n_runs == 2_000_000
+    assert "runs" not in sweep.__dict__  # nothing spelled out yet
+    runs = sweep.iter_runs()
+    first = [next(runs) for _ in range(3)]
+    # Seed-major order: both combinations at seed 0, then seed 1; seeds as derive_seed says.
+    assert [r.seed for r in first] == [0, 0, 1]
+    assert [r.params["n_byzantine"] for r in first] == [1, 2, 1]
+    assert all(r.run_seed == derive_seed("edited", r.params, r.seed) for r in first)
