@@ -97,10 +97,18 @@ def execute_run(task: RunTask) -> RunRecord:
         metrics = {m: _lookup(outcome.summary, m) for m in task.metrics}
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-    return RunRecord(params=task.params, seed=task.seed, run_seed=task.run_seed,
-                     label=task.label, status="failed" if error else "done",
-                     metrics=metrics, error=error, duration=time.perf_counter() - start,
-                     params_fp=task.params_fp, spec_fp=task.spec_fp)
+    return RunRecord(
+        params=task.params,
+        seed=task.seed,
+        run_seed=task.run_seed,
+        label=task.label,
+        status="failed" if error else "done",
+        metrics=metrics,
+        error=error,
+        duration=time.perf_counter() - start,
+        params_fp=task.params_fp,
+        spec_fp=task.spec_fp,
+    )
 
 
 def _worker_init(parent: int) -> None:
@@ -137,6 +145,7 @@ class Stop:
 @contextmanager
 def signals_stop(stop: Stop) -> Iterator[None]:
     """Let SIGINT and SIGTERM set ``stop`` instead of raising, inside the block."""
+
     def handler(signum, frame):
         stop.signal = signal.Signals(signum).name
 
@@ -164,8 +173,9 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, old)
 
 
-def run_local(tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRecord], None],
-              stop: Stop) -> None:
+def run_local(
+    tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRecord], None], stop: Stop
+) -> None:
     """Run ``tasks`` on a pool of ``workers`` spawned processes.
 
     Parameters
@@ -180,8 +190,9 @@ def run_local(tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRe
         Polled; when set, queued runs are dropped and the workers stopped.
     """
     ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+    )
     window = 4 * workers
     pending: set = set()
     clean = False
@@ -201,7 +212,8 @@ def run_local(tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRe
                         continue
                     raise ScenarioError(
                         "a worker process died (killed, out of memory or crashed); every "
-                        "finished run is saved: run the same command again to resume") from None
+                        "finished run is saved: run the same command again to resume"
+                    ) from None
                 on_result(rec)
             if stop:
                 break
@@ -229,14 +241,15 @@ def _reachable(address: str) -> None:
     if not sep or not port.isdigit():
         return  # "auto" and other forms: Ray resolves them itself
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)),
-                                      timeout=_CONNECT_TIMEOUT):
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=_CONNECT_TIMEOUT):
             pass
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise ScenarioError(f"--address {address}: no Ray cluster answers there ({reason}, "
-                            f"waited up to {_CONNECT_TIMEOUT:g} s); start one with `ray "
-                            f"start --head` or check the address") from None
+        raise ScenarioError(
+            f"--address {address}: no Ray cluster answers there ({reason}, "
+            f"waited up to {_CONNECT_TIMEOUT:g} s); start one with `ray "
+            f"start --head` or check the address"
+        ) from None
 
 
 @contextmanager
@@ -265,8 +278,9 @@ def ray_session(workers: int, address: str | None) -> Iterator[Any]:
                 ray.init(address=address, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise ScenarioError(f"--address {address}: cannot connect to Ray: "
-                                    f"{first}") from None
+                raise ScenarioError(
+                    f"--address {address}: cannot connect to Ray: {first}"
+                ) from None
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         started = True
@@ -277,8 +291,9 @@ def ray_session(workers: int, address: str | None) -> Iterator[Any]:
             ray.shutdown()
 
 
-def run_ray(ray, tasks: Iterator[RunTask], workers: int,
-            on_result: Callable[[RunRecord], None], stop: Stop) -> None:
+def run_ray(
+    ray, tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRecord], None], stop: Stop
+) -> None:
     """Run ``tasks`` as Ray tasks (Ray initialised by :func:`ray_session`).
 
     Parameters
@@ -298,8 +313,9 @@ def run_ray(ray, tasks: Iterator[RunTask], workers: int,
         _ray_loop(ray, tasks, workers, on_result, stop)
 
 
-def _ray_loop(ray, tasks: Iterator[RunTask], workers: int,
-              on_result: Callable[[RunRecord], None], stop: Stop) -> None:
+def _ray_loop(
+    ray, tasks: Iterator[RunTask], workers: int, on_result: Callable[[RunRecord], None], stop: Stop
+) -> None:
     # Cancelled runs in flight are dropped: not recorded, so a re-run does them.
     cpus = int(ray.cluster_resources().get("CPU", workers)) or workers
     remote = ray.remote(num_cpus=1)(execute_run)
@@ -322,10 +338,16 @@ def _ray_loop(ray, tasks: Iterator[RunTask], workers: int,
             except ray.exceptions.RayError as exc:
                 # The worker died or Ray failed the task: a failed run, named.
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                rec = RunRecord(params=task.params, seed=task.seed,
-                                run_seed=task.run_seed, label=task.label,
-                                status="failed", error=f"{type(exc).__name__}: {first}",
-                                params_fp=task.params_fp, spec_fp=task.spec_fp)
+                rec = RunRecord(
+                    params=task.params,
+                    seed=task.seed,
+                    run_seed=task.run_seed,
+                    label=task.label,
+                    status="failed",
+                    error=f"{type(exc).__name__}: {first}",
+                    params_fp=task.params_fp,
+                    spec_fp=task.spec_fp,
+                )
             on_result(rec)
         submit(len(ready))
     for ref in pending:
@@ -355,5 +377,3 @@ def check_backend(backend: str, workers: int | None, address: str | None) -> int
         except ImportError:
             raise ScenarioError("the ray backend needs Ray: pip install 'swarmgym[ray]'") from None
     return workers
-
-

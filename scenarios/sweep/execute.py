@@ -85,8 +85,10 @@ def _only_writer(out_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ScenarioError(f"{out_dir}: another sweep is writing to this folder; wait for "
-                                f"it to finish or choose another --out") from None
+            raise ScenarioError(
+                f"{out_dir}: another sweep is writing to this folder; wait for "
+                f"it to finish or choose another --out"
+            ) from None
         yield
 
 
@@ -100,22 +102,29 @@ def _conflict(path: Path, sweep: Sweep) -> str | None:
         return f"{path.parent} holds the results of sweep {owner!r}, not {sweep.name!r}"
     fp = meta.get("spec_fp")
     if fp is None:
-        return (None if n == 0 else f"{path} holds {n} runs recorded without a sweep "
-                f"fingerprint (an older swarmgym), so they cannot be told apart")
+        return (
+            None
+            if n == 0
+            else f"{path} holds {n} runs recorded without a sweep "
+            f"fingerprint (an older swarmgym), so they cannot be told apart"
+        )
     if fp == sweep.fingerprint:
         return None
     try:
         what = changed_keys(json.loads(meta.get("spec", "{}")), sweep.spec)
     except ValueError:
         what = []
-    return (f"{path.parent} holds {n} runs of another version of sweep {sweep.name!r} "
-            f"(changed: {', '.join(what) or 'the spec'})")
+    return (
+        f"{path.parent} holds {n} runs of another version of sweep {sweep.name!r} "
+        f"(changed: {', '.join(what) or 'the spec'})"
+    )
 
 
 def _move_aside(out_dir: Path) -> Path | None:
     """Move the folder's contents (but earlier ``replaced-*`` folders) into ``replaced-TIME``."""
-    items = [p for p in out_dir.iterdir()
-             if p.name != LOCK_FILE and not p.name.startswith("replaced-")]
+    items = [
+        p for p in out_dir.iterdir() if p.name != LOCK_FILE and not p.name.startswith("replaced-")
+    ]
     if not items:
         return None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
@@ -182,8 +191,9 @@ def run_sweep(
         except ScenarioError as exc:
             raise ScenarioError(f"{exc}; --restart moves it aside") from None
         if problem is not None:
-            raise ScenarioError(f"{problem}; choose another --out, or --restart to move those "
-                                f"results aside")
+            raise ScenarioError(
+                f"{problem}; choose another --out, or --restart to move those results aside"
+            )
     with ExitStack() as stack:
         ray = stack.enter_context(ray_session(workers, address)) if backend == "ray" else None
         try:
@@ -193,26 +203,50 @@ def run_sweep(
         stack.enter_context(_only_writer(out_dir))
         moved = _move_aside(out_dir) if restart else None
         store = stack.enter_context(ResultStore(path))
-        store.set_meta({
-            "sweep": sweep.name, "description": sweep.description, "kind": sweep.kind,
-            "scenario": sweep.scenario.name, "source": sweep.source, "sweep_file": sweep.text,
-            "metrics": json.dumps(list(sweep.metrics)), "varying": json.dumps(list(sweep.varying)),
-            "spec": json.dumps(sweep.spec, sort_keys=True), "spec_fp": sweep.fingerprint,
-        })
+        store.set_meta(
+            {
+                "sweep": sweep.name,
+                "description": sweep.description,
+                "kind": sweep.kind,
+                "scenario": sweep.scenario.name,
+                "source": sweep.source,
+                "sweep_file": sweep.text,
+                "metrics": json.dumps(list(sweep.metrics)),
+                "varying": json.dumps(list(sweep.varying)),
+                "spec": json.dumps(sweep.spec, sort_keys=True),
+                "spec_fp": sweep.fingerprint,
+            }
+        )
         have = store.keys("done") if retry_failed else store.keys()
-        result = SweepResult(total=sweep.n_runs, skipped=len(have), store=path,
-                             moved_aside=moved)
+        result = SweepResult(total=sweep.n_runs, skipped=len(have), store=path, moved_aside=moved)
         seen_metrics: set[str] = set()
         spec_fp = sweep.fingerprint
-        tasks = (RunTask(kind=sweep.kind, params=r.params, seed=r.seed, run_seed=r.run_seed,
-                         label=r.label, metrics=sweep.metrics, params_fp=r.params_fp,
-                         spec_fp=spec_fp)
-                 for r in sweep.iter_runs() if r.key not in have)
+        tasks = (
+            RunTask(
+                kind=sweep.kind,
+                params=r.params,
+                seed=r.seed,
+                run_seed=r.run_seed,
+                label=r.label,
+                metrics=sweep.metrics,
+                params_fp=r.params_fp,
+                spec_fp=spec_fp,
+            )
+            for r in sweep.iter_runs()
+            if r.key not in have
+        )
 
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=result.total, initial=result.skipped, unit="run", desc=sweep.name,
-                   disable=not progress, dynamic_ncols=True, smoothing=0.1)
+        bar = tqdm(
+            total=result.total,
+            initial=result.skipped,
+            unit="run",
+            desc=sweep.name,
+            disable=not progress,
+            dynamic_ncols=True,
+            smoothing=0.1,
+        )
 
         def on_result(rec: RunRecord) -> None:
             store.record(rec)
@@ -261,7 +295,18 @@ def run_tasks_inline(sweep: Sweep, specs: Sequence[RunSpec] | None = None) -> li
     """
     specs = sweep.iter_runs() if specs is None else specs
     fp = sweep.fingerprint
-    return [execute_run(RunTask(kind=sweep.kind, params=r.params, seed=r.seed,
-                                run_seed=r.run_seed, label=r.label, metrics=sweep.metrics,
-                                params_fp=r.params_fp, spec_fp=fp))
-            for r in specs]
+    return [
+        execute_run(
+            RunTask(
+                kind=sweep.kind,
+                params=r.params,
+                seed=r.seed,
+                run_seed=r.run_seed,
+                label=r.label,
+                metrics=sweep.metrics,
+                params_fp=r.params_fp,
+                spec_fp=fp,
+            )
+        )
+        for r in specs
+    ]

@@ -188,8 +188,13 @@ class Sweep:
         """
         for s in range(self.seeds):
             for label, params, fp in self.combinations:
-                yield RunSpec(params=params, seed=s, label=label,
-                              run_seed=derive_seed(self.name, params, s), params_fp=fp)
+                yield RunSpec(
+                    params=params,
+                    seed=s,
+                    label=label,
+                    run_seed=derive_seed(self.name, params, s),
+                    params_fp=fp,
+                )
 
     @cached_property
     def runs(self) -> tuple[RunSpec, ...]:
@@ -219,8 +224,12 @@ def derive_seed(sweep_name: str, params: Mapping[str, Any], seed: int) -> int:
     int
         A seed in ``[0, 2**63)``.
     """
-    text = json.dumps({"sweep": sweep_name, "params": dict(params), "seed": int(seed)},
-                      sort_keys=True, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(
+        {"sweep": sweep_name, "params": dict(params), "seed": int(seed)},
+        sort_keys=True,
+        separators=(",", ":"),
+        allow_nan=False,
+    )
     entropy = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "little")
     hi, lo = np.random.SeedSequence(entropy).generate_state(2, np.uint32)
     return ((int(hi) << 32) | int(lo)) >> 1
@@ -249,25 +258,27 @@ def metric_matches(path: str, pattern: str) -> bool:
         pats = pats[:-1]
         if len(parts) < len(pats):
             return False
-        parts = parts[:len(pats)]
-    return len(parts) == len(pats) and all(p == "*" or p == q for p, q in zip(pats, parts,
-                                                                             strict=True))
+        parts = parts[: len(pats)]
+    return len(parts) == len(pats) and all(
+        p == "*" or p == q for p, q in zip(pats, parts, strict=True)
+    )
 
 
-def _check_metric(path: Any, where: str, i: int, kind: str,
-                  patterns: Sequence[str] | None) -> str:
+def _check_metric(path: Any, where: str, i: int, kind: str, patterns: Sequence[str] | None) -> str:
     parts = path.split(".") if isinstance(path, str) else []
     if not parts or any(not p or p != p.strip() for p in parts):
         raise ScenarioError(
             f"{where}: metrics[{i}] = {path!r} is not a dotted path into the run's summary, "
-            f"like \"wmsr.final_spread\""
+            f'like "wmsr.final_spread"'
         )
     if patterns is not None and not any(metric_matches(path, p) for p in patterns):
         last = path.rsplit(".", 1)[-1]
         near = [p for p in patterns if p.rsplit(".", 1)[-1] == last] or list(patterns)
         shown = ", ".join(near[:8]) + (", ..." if len(near) > 8 else "")
-        raise ScenarioError(f"{where}: metrics[{i}] = {path!r} is not a metric of kind "
-                            f"{kind!r} (* is any key); its metrics include: {shown}")
+        raise ScenarioError(
+            f"{where}: metrics[{i}] = {path!r} is not a metric of kind "
+            f"{kind!r} (* is any key); its metrics include: {shown}"
+        )
     return path
 
 
@@ -298,8 +309,9 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 def _check_value(schema: Mapping, key: str, value: Any, where: str, label: str) -> Any:
     if key not in schema:
-        raise ScenarioError(f"{where}: unknown key {label}; the kind's params are: "
-                            f"{', '.join(sorted(schema))}")
+        raise ScenarioError(
+            f"{where}: unknown key {label}; the kind's params are: {', '.join(sorted(schema))}"
+        )
     return schema[key].validate(value, where=where, label=label)
 
 
@@ -311,17 +323,20 @@ def _read(path: Path) -> tuple[str, dict]:
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{where}: malformed TOML: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{where}: not UTF-8 text (byte {exc.start}); save the file as "
-                            f"UTF-8") from None
+        raise ScenarioError(
+            f"{where}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise ScenarioError(f"{where}: cannot read: {exc.strerror}") from None
 
 
-def _cases(doc: dict, schema: Mapping, grid_values: Mapping, where: str
-           ) -> list[tuple[str, dict]]:
+def _cases(doc: dict, schema: Mapping, grid_values: Mapping, where: str) -> list[tuple[str, dict]]:
     raw_cases = doc.get("cases", [{}])
-    if not isinstance(raw_cases, list) or not raw_cases or not all(
-            isinstance(c, dict) for c in raw_cases):
+    if (
+        not isinstance(raw_cases, list)
+        or not raw_cases
+        or not all(isinstance(c, dict) for c in raw_cases)
+    ):
         raise ScenarioError(f"{where}: cases must be a non-empty array of tables ([[cases]])")
     cases: list[tuple[str, dict]] = []
     for i, case in enumerate(raw_cases):
@@ -333,8 +348,9 @@ def _cases(doc: dict, schema: Mapping, grid_values: Mapping, where: str
             if key == "label":
                 continue
             if key in grid_values:
-                raise ScenarioError(f"{where}: cases[{i}].{key} is also a grid key; set it "
-                                    f"in one place")
+                raise ScenarioError(
+                    f"{where}: cases[{i}].{key} is also a grid key; set it in one place"
+                )
             over[key] = _check_value(schema, key, value, where, f"cases[{i}].{key}")
         cases.append((label, over))
     return cases
@@ -358,8 +374,10 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
     text, doc = _read(path)
     unknown = sorted(set(doc) - _TOP_KEYS)
     if unknown:
-        raise ScenarioError(f"{where}: unknown key {unknown[0]}; allowed top-level keys: "
-                            f"{', '.join(sorted(_TOP_KEYS))}")
+        raise ScenarioError(
+            f"{where}: unknown key {unknown[0]}; allowed top-level keys: "
+            f"{', '.join(sorted(_TOP_KEYS))}"
+        )
     name = check_name(doc.get("name", path.stem), where=where)
     description = doc.get("description", "")
     if not isinstance(description, str):
@@ -367,9 +385,11 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
 
     # The base scenario: a shipped name, or a path relative to the sweep file.
     if "scenario" not in doc:
-        raise ScenarioError(f"{where}: missing key scenario (a shipped scenario name or a "
-                            f"path to a scenario .toml); shipped: "
-                            f"{', '.join(available_scenarios())}")
+        raise ScenarioError(
+            f"{where}: missing key scenario (a shipped scenario name or a "
+            f"path to a scenario .toml); shipped: "
+            f"{', '.join(available_scenarios())}"
+        )
     base = doc["scenario"]
     if not isinstance(base, str):
         raise ScenarioError(f"{where}: scenario must be a string")
@@ -384,16 +404,19 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
 
     seeds = doc.get("seeds")
     if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= MAX_SEEDS:
-        raise ScenarioError(f"{where}: seeds = {seeds!r} is not allowed; expected an integer "
-                            f"in [1, {MAX_SEEDS}] (the number of seeds per combination)")
+        raise ScenarioError(
+            f"{where}: seeds = {seeds!r} is not allowed; expected an integer "
+            f"in [1, {MAX_SEEDS}] (the number of seeds per combination)"
+        )
 
     metrics = doc.get("metrics")
     if not isinstance(metrics, list) or not metrics:
-        raise ScenarioError(f"{where}: metrics must be a non-empty list of dotted paths into "
-                            f"the run's summary, like [\"wmsr.final_spread\"]")
+        raise ScenarioError(
+            f"{where}: metrics must be a non-empty list of dotted paths into "
+            f'the run\'s summary, like ["wmsr.final_spread"]'
+        )
     patterns = getattr(module, "METRICS", None)
-    metrics = [_check_metric(m, where, i, scenario.kind, patterns)
-               for i, m in enumerate(metrics)]
+    metrics = [_check_metric(m, where, i, scenario.kind, patterns) for i, m in enumerate(metrics)]
     dup = next((m for i, m in enumerate(metrics) if m in metrics[:i]), None)
     if dup is not None:
         raise ScenarioError(f"{where}: metrics lists {dup!r} twice")
@@ -411,10 +434,10 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"{where}: grid.{key} must be a non-empty list of values")
         if key in fixed:
-            raise ScenarioError(f"{where}: grid.{key} is also set in [params]; set it in one "
-                                f"place")
-        grid_values[key] = [_check_value(schema, key, v, where, f"grid.{key}[{i}]")
-                            for i, v in enumerate(values)]
+            raise ScenarioError(f"{where}: grid.{key} is also set in [params]; set it in one place")
+        grid_values[key] = [
+            _check_value(schema, key, v, where, f"grid.{key}[{i}]") for i, v in enumerate(values)
+        ]
     cases = _cases(doc, schema, grid_values, where)
 
     varying = list(grid_values)
@@ -428,27 +451,41 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
     for i, (label, over) in enumerate(cases):
         for point in itertools.product(*(grid_values[k] for k in keys)):
             params = {**scenario.params, **fixed, **over, **dict(zip(keys, point, strict=True))}
-            what = f"cases[{i}]" + (f" with grid point {dict(zip(keys, point, strict=True))}"
-                                    if keys else "")
+            what = f"cases[{i}]" + (
+                f" with grid point {dict(zip(keys, point, strict=True))}" if keys else ""
+            )
             canon = canonical_params(params)
             if canon in seen:
-                raise ScenarioError(f"{where}: {what} gives the same parameters as "
-                                    f"{seen[canon]}; every run must differ")
+                raise ScenarioError(
+                    f"{where}: {what} gives the same parameters as "
+                    f"{seen[canon]}; every run must differ"
+                )
             seen[canon] = what
             combos.append((label, params, fingerprint(resolve_params(module, params))))
 
     base_params = resolve_params(module, {**scenario.params, **fixed})
     spec = {
-        "kind": scenario.kind, "name": name, "seeds": seeds, "metrics": list(metrics),
+        "kind": scenario.kind,
+        "name": name,
+        "seeds": seeds,
+        "metrics": list(metrics),
         "params": base_params,
         "grid": {k: v for k, v in grid_values.items()},
         "cases": [{"label": label, **over} for label, over in cases],
         "runs": sorted([label, fp] for label, _, fp in combos),
     }
-    return Sweep(name=name, description=description or f"sweep of {scenario.name}",
-                 scenario=scenario, seeds=seeds, metrics=tuple(metrics),
-                 varying=tuple(varying), combinations=tuple(combos), source=where,
-                 text=text, spec=spec)
+    return Sweep(
+        name=name,
+        description=description or f"sweep of {scenario.name}",
+        scenario=scenario,
+        seeds=seeds,
+        metrics=tuple(metrics),
+        varying=tuple(varying),
+        combinations=tuple(combos),
+        source=where,
+        text=text,
+        spec=spec,
+    )
 
 
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:

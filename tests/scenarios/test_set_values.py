@@ -22,19 +22,31 @@ from scenarios.runner import available_kinds, load_kind, load_scenario, run_scen
 # One shipped scenario per kind, with overrides that keep every run tiny.
 TINY = {
     "consensus": ("byzantine-consensus", {"n_robots": 12, "rounds": 20, "gif_frames": 2}),
-    "dbp": ("dbp-target-tracking", {"n_robots": 12, "ticks": 5, "gif_frames": 2,
-                                    "claims": False, "hop_limit": 2}),
+    "dbp": (
+        "dbp-target-tracking",
+        {"n_robots": 12, "ticks": 5, "gif_frames": 2, "claims": False, "hop_limit": 2},
+    ),
     "iwf": ("iwf-convergence", {"n_users": 3, "n_carriers": 4, "n_taps": 2, "max_iter": 50}),
-    "gmfg": ("gmfg-convergence", {"graphons": ["constant"], "n_blocks": 3, "n_steps": 10,
-                                  "max_iter": 3, "sigmas": [], "action_frequencies": [],
-                                  "n_players": [5]}),
+    "gmfg": (
+        "gmfg-convergence",
+        {
+            "graphons": ["constant"],
+            "n_blocks": 3,
+            "n_steps": 10,
+            "max_iter": 3,
+            "sigmas": [],
+            "action_frequencies": [],
+            "n_players": [5],
+        },
+    ),
     "sgn": ("sgn-certificate", {"iterations": 10, "n_starts": 1}),
-    "bavt": ("bavt-budget", {"n_questions": 2, "tool_budgets": [8], "n_entities": 10,
-                             "max_depth": 4}),
+    "bavt": (
+        "bavt-budget",
+        {"n_questions": 2, "tool_budgets": [8], "n_entities": 10, "max_depth": 4},
+    ),
 }
 # Keys that would reach out of the process (a model server, a file on disk): not drawn.
-OUTSIDE = {"bavt": {"model_url", "model", "api_key_env", "hotpotqa_path", "timeout",
-                    "max_retries"}}
+OUTSIDE = {"bavt": {"model_url", "model", "api_key_env", "hotpotqa_path", "timeout", "max_retries"}}
 
 
 def _toml(v) -> str:
@@ -52,8 +64,12 @@ def _toml(v) -> str:
 
 
 JUNK = st.one_of(
-    st.booleans(), st.integers(), st.integers(min_value=10**18, max_value=10**30),
-    st.floats(), st.text(max_size=8), st.lists(st.integers(-3, 50), max_size=3),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**18, max_value=10**30),
+    st.floats(),
+    st.text(max_size=8),
+    st.lists(st.integers(-3, 50), max_size=3),
     st.sampled_from(["nan", "inf", "-inf", "1e400", "-1", "0", '""', "[]", "{}"]),
 )
 
@@ -71,8 +87,11 @@ def _valid(spec, base):
         return st.floats(spec.low, spec.high, allow_nan=False, allow_infinity=False)
     if spec.type is str:
         return st.sampled_from(list(spec.choices)) if spec.choices else st.text(max_size=8)
-    items = (st.sampled_from(list(spec.choices)) if spec.choices is not None
-             else st.one_of(st.integers(-2, 12), st.floats(-1.0, 20.0)))
+    items = (
+        st.sampled_from(list(spec.choices))
+        if spec.choices is not None
+        else st.one_of(st.integers(-2, 12), st.floats(-1.0, 20.0))
+    )
     return st.lists(items, max_size=3)
 
 

@@ -26,8 +26,9 @@ V2 = V1.replace("rounds = 20", "rounds = 30")
 def _report(out):
     assert main(["report", str(out), "--metric", "final_spread"]) == 0
     with (out / "final_spread-vs-n_byzantine.csv").open() as fh:
-        return {row["n_byzantine"]: (int(row["n"]), float(row["mean"]))
-                for row in csv.DictReader(fh)}
+        return {
+            row["n_byzantine"]: (int(row["n"]), float(row["mean"])) for row in csv.DictReader(fh)
+        }
 
 
 def _sweep(path, out, *extra):
@@ -43,8 +44,10 @@ def test_an_edited_sweep_never_shares_a_report_with_its_earlier_version(tmp_path
 
     # A comment or the key order changes nothing: the same spec resumes, all skipped.
     (tmp_path / "v1.toml").write_text(V1)
-    path.write_text("# a comment\n" + V1.replace("n_robots = 12\nrounds = 20",
-                                                 "rounds = 20  # same\nn_robots = 12"))
+    path.write_text(
+        "# a comment\n"
+        + V1.replace("n_robots = 12\nrounds = 20", "rounds = 20  # same\nn_robots = 12")
+    )
     assert load_sweep(path).fingerprint == load_sweep(tmp_path / "v1.toml").fingerprint
     capsys.readouterr()
     assert _sweep(path, out) == 0
@@ -74,9 +77,17 @@ def test_an_edited_sweep_never_shares_a_report_with_its_earlier_version(tmp_path
         assert len(runs) == 6 and {r.params["rounds"] for r in runs} == {30}
         assert len({r.spec_fp for r in runs}) == 1
         # Even a row of the first version slipped into the store (by hand) stays out.
-        store.record(RunRecord(params=stray.params, seed=99, run_seed=1, label="",
-                               status="done", metrics={"wmsr.final_spread": 1e9},
-                               spec_fp=stray.spec_fp))
+        store.record(
+            RunRecord(
+                params=stray.params,
+                seed=99,
+                run_seed=1,
+                label="",
+                status="done",
+                metrics={"wmsr.final_spread": 1e9},
+                spec_fp=stray.spec_fp,
+            )
+        )
     second = _report(out)
     assert all(n == 3 for n, _ in second.values())
     # Each point is the mean over exactly the second version's three runs.
