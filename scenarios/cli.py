@@ -228,7 +228,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from scenarios.report import write_report
 
-    written = write_report(args.dir, metric=args.metric, param=args.param, logy=args.logy)
+    try:
+        written = write_report(args.dir, metric=args.metric, param=args.param, logy=args.logy)
+    except OSError as exc:
+        raise ScenarioError(f"{args.dir}: cannot write the report there "
+                            f"({exc.strerror or exc})") from None
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 

@@ -201,7 +201,10 @@ class ResultStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._waited = False
         # Autocommit mode: every write below opens and commits its own transaction.
-        self._conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open ({exc})") from None
         try:
             # Read first, change nothing: another program's database stays as it was.
             tables = {r[0] for r in self._q(lambda: self._conn.execute(

@@ -81,7 +81,11 @@ def _only_writer(out_dir: Path) -> Iterator[None]:
     except ImportError:  # not POSIX: no guard
         yield
         return
-    with (out_dir / LOCK_FILE).open("w") as fh:
+    try:
+        fh = (out_dir / LOCK_FILE).open("w")
+    except OSError as exc:
+        raise ScenarioError(f"--out {out_dir}: cannot write there ({exc.strerror})") from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
