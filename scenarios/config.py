@@ -15,13 +15,22 @@ Every error a user can cause is a :class:`ScenarioError` naming the file and the
 
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Outcome", "Param", "Scenario", "ScenarioError", "parse_override", "validate_params"]
+__all__ = [
+    "Outcome",
+    "Param",
+    "Scenario",
+    "ScenarioError",
+    "check_name",
+    "parse_override",
+    "validate_params",
+]
 
 
 class ScenarioError(Exception):
@@ -41,13 +50,18 @@ class Param:
     help : str
         One line saying what the parameter is (with units).
     low, high : float, optional
-        Inclusive numeric bounds.
+        Numeric bounds, inclusive unless ``low_open`` / ``high_open``.
+    low_open, high_open : bool
+        Exclude the bound itself (``low=0.0, low_open=True``: a number > 0).
     choices : sequence of str, optional
         Allowed strings (for ``str``), or allowed items (for ``list``).
     check : callable, optional
         Extra predicate on the converted value; ``check_msg`` says what it requires.
     check_msg : str
         Human text for ``check``.
+    applies : callable, optional
+        Predicate on all the (checked) parameters saying whether this one is used
+        (``swarm list -v`` shows only the parameters a scenario uses); default: always.
     """
 
     default: Any
@@ -58,23 +72,33 @@ class Param:
     choices: Sequence[str] | None = None
     check: Callable[[Any], bool] | None = None
     check_msg: str = ""
+    low_open: bool = False
+    high_open: bool = False
+    applies: Callable[[Mapping[str, Any]], bool] | None = None
 
     def allowed(self) -> str:
         """Describe the allowed values, for error messages and ``swarm list -v``."""
+        extra = f" {self.check_msg}" if self.check_msg else ""
         if self.choices is not None:
-            what = "one of" if self.type is str else "a list drawn from"
-            return f"{what} {', '.join(map(str, self.choices))}"
+            if self.type is str:
+                return f"one of {', '.join(map(str, self.choices))}{extra}"
+            note = f" ({self.check_msg.strip('()')})" if self.check_msg else ""
+            return f"a list drawn from {', '.join(map(str, self.choices))}{note}"
         parts = [{int: "an integer", float: "a number", bool: "true or false",
                   str: "a string", list: "a list"}[self.type]]
+        lo, hi = _num(self.low), _num(self.high)
         if self.low is not None and self.high is not None:
-            parts.append(f"in [{self.low}, {self.high}]")
+            parts.append(f"in {'(' if self.low_open else '['}{lo}, {hi}"
+                         f"{')' if self.high_open else ']'}")
         elif self.low is not None:
-            parts.append(f">= {self.low}")
+            parts.append(f"{'>' if self.low_open else '>='} {lo}")
         elif self.high is not None:
-            parts.append(f"<= {self.high}")
-        if self.check_msg:
-            parts.append(self.check_msg)
-        return " ".join(parts)
+            parts.append(f"{'<' if self.high_open else '<='} {hi}")
+        return " ".join(parts) + extra
+
+    def used(self, params: Mapping[str, Any]) -> bool:
+        """Whether the parameter matters given all the parameters (see ``applies``)."""
+        return self.applies is None or bool(self.applies(params))
 
     def validate(self, value: Any, *, where: str, label: str) -> Any:
         """Return ``value`` converted, or raise a :class:`ScenarioError` naming the key.
@@ -95,10 +119,17 @@ class Param:
         """
         try:
             return self.convert(value)
-        except (ValueError, TypeError):
-            raise ScenarioError(
-                f"{where}: {label} = {value!r} is not allowed; expected {self.allowed()}"
-            ) from None
+        except (ValueError, TypeError, OverflowError):
+            pass
+        if self.type is list and isinstance(value, list):
+            seen = [json.dumps(v, sort_keys=True) for v in value]
+            dup = next((value[i] for i, v in enumerate(seen) if v in seen[:i]), None)
+            if dup is not None:
+                raise ScenarioError(f"{where}: {label} = {_show(value)} lists {dup!r} more "
+                                    f"than once; duplicates are not allowed") from None
+        raise ScenarioError(
+            f"{where}: {label} = {_show(value)} is not allowed; expected {self.allowed()}"
+        ) from None
 
     def convert(self, value: Any) -> Any:
         """Return ``value`` converted to the parameter's type, or raise ``ValueError``."""
@@ -126,13 +157,57 @@ class Param:
             if self.choices is not None and any(v not in self.choices for v in value):
                 raise ValueError
         if t in (int, float):
-            if self.low is not None and value < self.low:
+            if self.low is not None and (value < self.low
+                                         or (self.low_open and value == self.low)):
                 raise ValueError
-            if self.high is not None and value > self.high:
+            if self.high is not None and (value > self.high
+                                          or (self.high_open and value == self.high)):
                 raise ValueError
         if self.check is not None and not self.check(value):
             raise ValueError
         return value
+
+
+def _num(v: float | None) -> str:
+    """Format a bound as a user writes it: 0 not 0.0, 100000 not 100000.0, 1e-06."""
+    if v is None:
+        return ""
+    if float(v).is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    return f"{v:g}"
+
+
+def _show(value: Any) -> str:
+    """Show a value in a message, shortened when huge (a 10**4000 integer, a long list)."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else (
+        f"{str(value)[:12]}...({len(str(value))} digits)")
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_name(name: Any, *, where: str, what: str = "name") -> str:
+    """Check a scenario or sweep name: it names the default output folder ``runs/NAME``.
+
+    Parameters
+    ----------
+    name : object
+        The name read from the file.
+    where : str
+        The file named in the error message.
+    what : str
+        The key, for the message.
+
+    Returns
+    -------
+    str
+        The name.
+    """
+    if (not isinstance(name, str) or not name.strip() or name in (".", "..")
+            or any(c in name for c in "/\\\0") or name != name.strip()):
+        raise ScenarioError(
+            f"{where}: {what} = {name!r} is not allowed; expected a non-empty string without "
+            f"/, \\, leading or trailing spaces, and not . or .. (it names the default "
+            f"output folder runs/NAME)")
+    return name
 
 
 def validate_params(
@@ -209,6 +284,10 @@ class Scenario:
         Every parameter of the kind, checked.
     source : str
         Where it was read from (a path), for messages.
+    sha256 : str
+        SHA-256 of the scenario file's bytes (hex).
+    overrides : tuple of str
+        The ``--set key=value`` texts applied over the file.
     """
 
     name: str
@@ -217,6 +296,8 @@ class Scenario:
     seed: int
     params: dict[str, Any]
     source: str
+    sha256: str = ""
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass

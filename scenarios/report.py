@@ -10,6 +10,10 @@ The lines of a metric named by its last component (``--metric final_spread``) ar
 recorded metric paths ending with it (``lcp.final_spread``, ``wmsr.final_spread``), named
 by what precedes it. A parameter that varies besides the plotted one, and that is not
 fixed by the case and the plotted value, splits the lines further.
+
+Only runs of the store's current sweep spec (its fingerprint, see
+:mod:`scenarios.sweep.execute`) are aggregated, so a report never mixes two versions of
+a sweep.
 """
 
 from __future__ import annotations
@@ -277,6 +281,9 @@ def write_report(
         meta = store.meta()
         runs = store.runs("done")
         n_failed = store.count("failed")
+    spec_fp = meta.get("spec_fp")
+    if spec_fp is not None:  # stores of older versions have no fingerprints
+        runs = [r for r in runs if r.spec_fp == spec_fp]
     if not runs:
         raise ScenarioError(f"{path}: no finished runs yet ({n_failed} failed)")
     recorded = json.loads(meta.get("metrics", "[]")) or sorted(

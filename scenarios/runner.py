@@ -6,17 +6,36 @@ Shipped scenarios live in ``scenarios/data/<name>.toml``; a scenario kind is a m
 - ``DESCRIPTION``: one line;
 - ``PARAMS``: ``dict[str, Param]``, every parameter with its default and range;
 - ``run(params, *, seed, progress) -> Outcome``;
-- ``write_artifacts(outcome, out_dir) -> list[Path]``: plots and animations.
+- ``write_artifacts(outcome, out_dir) -> list[Path]``: plots and animations;
+
+and optionally
+
+- ``resolve(params) -> dict``: the parameters with every placeholder replaced by the
+  value the run uses (``wmsr_f = -1`` becomes the number of Byzantine robots), recorded
+  in ``summary.json``, printed by ``swarm run`` and fingerprinted by sweeps;
+- ``METRICS``: patterns of the dotted metric paths its summary holds (``"*"`` matches
+  one key), against which sweeps check their ``metrics`` before any run starts.
+
+``swarm run`` writes into a temporary sibling folder and renames it into place only when
+everything is written (:func:`run_scenario`): a failure or Ctrl-C leaves the previous
+folder as it was and nothing half-written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import json
 import math
+import os
 import pkgutil
+import platform
+import shutil
+import tempfile
 import tomllib
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -24,14 +43,24 @@ from typing import Any
 
 import numpy as np
 
-from scenarios.config import Outcome, Scenario, ScenarioError, parse_override, validate_params
+from scenarios.config import (
+    Outcome,
+    Scenario,
+    ScenarioError,
+    check_name,
+    parse_override,
+    validate_params,
+)
 
 __all__ = [
     "available_kinds",
     "available_scenarios",
+    "check_out_dir",
     "jsonable",
     "load_kind",
     "load_scenario",
+    "provenance",
+    "resolve_params",
     "run_scenario",
     "write_summary",
 ]
@@ -107,9 +136,13 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
             )
     where = str(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        doc = tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{where}: malformed TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{where}: not UTF-8 text (byte {exc.start}); save the file as "
+                            f"UTF-8") from None
     except OSError as exc:
         raise ScenarioError(f"{where}: cannot read: {exc.strerror}") from None
     unknown = sorted(set(doc) - _TOP_KEYS)
@@ -126,10 +159,10 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
             f"{where}: kind must be a string; allowed: {', '.join(available_kinds())}"
         )
     module = load_kind(kind, where=where)
-    name = doc.get("name", path.stem)
+    name = check_name(doc.get("name", path.stem), where=where)
     description = doc.get("description", module.DESCRIPTION)
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise ScenarioError(f"{where}: name and description must be strings")
+    if not isinstance(description, str):
+        raise ScenarioError(f"{where}: description must be a string")
     seed = doc.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ScenarioError(f"{where}: seed = {seed!r} is not allowed; expected an integer >= 0")
@@ -143,7 +176,98 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
     source = f"{where} (with --set)" if overrides else where
     params = validate_params(raw, module.PARAMS, where=source)
     return Scenario(name=name, kind=kind, description=description, seed=seed, params=params,
-                    source=where)
+                    source=where, sha256=hashlib.sha256(data).hexdigest(), overrides=overrides)
+
+
+def resolve_params(kind: str | ModuleType, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the parameters a run uses: placeholders replaced by the kind's ``resolve``.
+
+    Parameters
+    ----------
+    kind : str or module
+        The scenario kind (or its module).
+    params : mapping
+        Checked parameters.
+
+    Returns
+    -------
+    dict
+        A copy with, for example, ``wmsr_f = -1`` replaced by the number of Byzantine
+        robots; kinds without ``resolve`` return the parameters unchanged.
+    """
+    module = load_kind(kind) if isinstance(kind, str) else kind
+    resolve = getattr(module, "resolve", None)
+    return dict(resolve(dict(params)) if resolve is not None else params)
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def provenance(scenario: Scenario, *, command: Sequence[str] | None = None) -> dict[str, Any]:
+    """Describe what produced a run: scenario file, its hash, overrides, command, versions.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        What is run.
+    command : sequence of str, optional
+        The command line (``sys.argv`` of ``swarm run``).
+
+    Returns
+    -------
+    dict
+        ``scenario_file``, ``scenario_sha256``, ``overrides``, ``command``, and the
+        versions of swarmgym, numpy, numba and Python, and the platform.
+    """
+    return {
+        "scenario_file": scenario.source,
+        "scenario_sha256": scenario.sha256,
+        "overrides": list(scenario.overrides),
+        "command": list(command) if command is not None else None,
+        "swarmgym": _version("swarmgym"),
+        "numpy": np.__version__,
+        "numba": _version("numba"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Refuse an output folder ``swarm run`` must not write or replace.
+
+    ``out_dir`` may be missing (its parent is created), or an empty folder, or the
+    folder of an earlier run (holding ``summary.json``): that one is replaced whole when
+    the new run has written everything. Anything else is an error naming the folder.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output folder.
+    """
+    if out_dir.exists() or out_dir.is_symlink():
+        if not out_dir.is_dir():
+            raise ScenarioError(f"--out {out_dir}: exists and is not a folder; choose another "
+                                f"--out")
+        if any(out_dir.iterdir()) and not (out_dir / "summary.json").is_file():
+            raise ScenarioError(f"--out {out_dir}: a folder that is not the output of an "
+                                f"earlier run (no summary.json); swarm run replaces its "
+                                f"output folder whole, so choose a new or empty --out")
+    probe = out_dir.absolute().parent
+    while not probe.exists() and not probe.is_symlink():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ScenarioError(f"--out {out_dir}: {probe} is not a folder")
+    try:  # the one sure test, also for root: make (and remove) a folder there
+        os.rmdir(tempfile.mkdtemp(prefix=".swarm-probe-", dir=probe))
+    except OSError as exc:
+        raise ScenarioError(f"--out {out_dir}: cannot write in {probe} "
+                            f"({exc.strerror or exc})") from None
 
 
 def jsonable(obj: Any) -> Any:
@@ -178,8 +302,9 @@ def jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
-def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path) -> Path:
-    """Write ``summary.json``: scenario, seed, params and the kind's summary.
+def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path,
+                  run_info: Mapping[str, Any] | None = None) -> Path:
+    """Write ``summary.json``: scenario, seed, resolved params, provenance, the results.
 
     Parameters
     ----------
@@ -191,6 +316,8 @@ def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path
         The kind's results.
     out_dir : Path
         Output folder (created if needed).
+    run_info : mapping, optional
+        Provenance (:func:`provenance`, start and end times), under ``"run"``.
 
     Returns
     -------
@@ -198,11 +325,19 @@ def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path
         The written file.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = {"scenario": scenario.name, "seed": seed, "params": scenario.params}
+    doc = {"scenario": scenario.name, "kind": scenario.kind, "seed": seed,
+           "params": resolve_params(scenario.kind, scenario.params),
+           "params_given": scenario.params}
+    if run_info is not None:
+        doc["run"] = dict(run_info)
     doc.update(outcome.summary)
     path = out_dir / "summary.json"
     path.write_text(json.dumps(jsonable(doc), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def run_scenario(
@@ -212,21 +347,28 @@ def run_scenario(
     out_dir: Path | None = None,
     progress: bool = False,
     artifacts: bool = True,
+    command: Sequence[str] | None = None,
 ) -> Outcome:
     """Run a validated scenario, writing ``summary.json`` and artifacts to ``out_dir``.
+
+    Everything is written into a temporary sibling folder first, which replaces
+    ``out_dir`` (see :func:`check_out_dir`) only once everything is written; on any
+    error or interruption it is removed and ``out_dir`` is left as it was.
 
     Parameters
     ----------
     scenario : Scenario
         From :func:`load_scenario`.
     seed : int, optional
-        Overrides the scenario's seed.
+        Overrides the scenario's seed (an integer >= 0).
     out_dir : Path, optional
         Where to write; nothing is written when None.
     progress : bool
         Show a progress bar on long runs.
     artifacts : bool
         Also write plots and animations.
+    command : sequence of str, optional
+        The command line, recorded in ``summary.json``.
 
     Returns
     -------
@@ -235,9 +377,43 @@ def run_scenario(
     """
     module = load_kind(scenario.kind, where=scenario.source)
     seed = scenario.seed if seed is None else seed
-    outcome = module.run(scenario.params, seed=seed, progress=progress)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise ScenarioError(f"seed = {seed!r} is not allowed; expected an integer in "
+                            f"[0, 2**63)")
+    seed = int(seed)
     if out_dir is not None:
-        write_summary(scenario, seed, outcome, out_dir)
+        out_dir = Path(out_dir)
+        check_out_dir(out_dir)
+    started = _now()
+    outcome = module.run(scenario.params, seed=seed, progress=progress)
+    if out_dir is None:
+        return outcome
+    info = {**provenance(scenario, command=command), "started": started}
+    out_dir.absolute().parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.mkdir()
         if artifacts:
-            module.write_artifacts(outcome, out_dir)
+            module.write_artifacts(outcome, tmp)
+        write_summary(scenario, seed, outcome, tmp, {**info, "finished": _now()})
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return outcome
+
+
+def _replace_dir(new: Path, out_dir: Path) -> None:
+    """Put the finished folder ``new`` in place of ``out_dir`` (two renames)."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}")
+        out_dir.rename(old)
+    try:
+        new.rename(out_dir)
+    except BaseException:
+        if old is not None:
+            old.rename(out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -32,7 +32,7 @@ from games.search_baselines import METHODS
 from games.value_tree import Budget
 from scenarios.config import Outcome, Param, ScenarioError
 
-__all__ = ["DESCRIPTION", "PARAMS", "run", "write_artifacts"]
+__all__ = ["DESCRIPTION", "METRICS", "PARAMS", "run", "write_artifacts"]
 
 DESCRIPTION = "BAVT vs ReAct, parallel vote, best-of-n and beam: EM/F1 against budget"
 
@@ -79,6 +79,15 @@ PARAMS: dict[str, Param] = {
                          high=2.0),
     "hotpotqa_path": Param("", str, "HotpotQA-style JSON file (needs model_url)"),
 }
+
+
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these): per
+#: method and tool budget, and the headline comparison.
+METRICS = (
+    *(f"results.*.*.{m}" for m in ("em", "f1", "em_stderr", "mean_tokens", "mean_tool_calls",
+                                   "backstop_rate")),
+    "headline.*.**", "headline_holds_at_low_budget", "n_questions",
+)
 
 
 def _questions(params: dict[str, Any], rng: np.random.Generator) -> list:

@@ -17,34 +17,70 @@ from swarm.viewer import consensus_stride, write_consensus_viewer
 DESCRIPTION = "Robots reach agreement while Byzantine robots attack; LCP vs W-MSR."
 
 TOPOLOGIES = ("robust_geometric", "robust", "geometric", "erdos_renyi", "ring", "complete")
+_INIT = 1e300  # |initial value| bound: the plots' axis arithmetic overflows near 1.8e308
+
+
+def _topology_in(*names: str):
+    return lambda p: p["topology"] in names
 
 PARAMS: dict[str, Param] = {
     "n_robots": Param(100, int, "number of robots", low=2, high=100_000),
     "topology": Param("robust_geometric", str, "communication graph builder", choices=TOPOLOGIES),
-    "robustness": Param(0, int, "r of the robust builders (0: 2 * n_byzantine + 1)", low=0),
+    "robustness": Param(0, int, "r of the robust builders (0: 2 * n_byzantine + 1)", low=0,
+                        high=100_000, applies=_topology_in("robust_geometric", "robust")),
     "radio_range": Param(0.15, float, "radio range in units of the square's side (geometric)",
-                         low=0.0, check=lambda v: v > 0, check_msg="and > 0"),
-    "ring_k": Param(2, int, "neighbours on each side (ring)", low=1),
-    "edge_probability": Param(0.1, float, "edge probability (erdos_renyi)", low=0.0, high=1.0),
-    "n_byzantine": Param(2, int, "number of Byzantine robots (F)", low=0),
+                         low=0.0, low_open=True,
+                         applies=_topology_in("robust_geometric", "geometric")),
+    "ring_k": Param(2, int, "neighbours on each side (ring)", low=1, high=100_000,
+                    applies=_topology_in("ring")),
+    "edge_probability": Param(0.1, float, "edge probability (erdos_renyi)", low=0.0, high=1.0,
+                              applies=_topology_in("erdos_renyi")),
+    "n_byzantine": Param(2, int, "number of Byzantine robots (F)", low=0, high=100_000),
     "threat": Param("total", str, "threat model", choices=("total", "local")),
     "attack": Param("two_faced", str, "attack model", choices=tuple(ATTACKS)),
     "protocols": Param(["lcp", "wmsr"], list, "protocols compared", choices=PROTOCOLS,
                        check=lambda v: len(v) > 0 and len(set(v)) == len(v),
                        check_msg="(non-empty, no repeats)"),
-    "wmsr_f": Param(-1, int, "W-MSR trimming parameter (-1: n_byzantine)", low=-1),
+    "wmsr_f": Param(-1, int, "W-MSR trimming parameter (-1: n_byzantine; at most the "
+                    "graph's largest in-degree)", low=-1, high=100_000,
+                    applies=lambda p: "wmsr" in p["protocols"] or p["threat"] == "local"),
     "rounds": Param(200, int, "number of rounds", low=1, high=1_000_000),
     "tol": Param(1e-3, float, "spread below which the swarm counts as converged",
-                 low=0.0, check=lambda v: v > 0, check_msg="and > 0"),
-    "init_low": Param(0.0, float, "lower end of the uniform initial values"),
-    "init_high": Param(1.0, float, "upper end of the uniform initial values"),
+                 low=0.0, low_open=True),
+    "init_low": Param(0.0, float, "lower end of the uniform initial values", low=-_INIT,
+                      high=_INIT),
+    "init_high": Param(1.0, float, "upper end of the uniform initial values", low=-_INIT,
+                       high=_INIT),
     "gif_frames": Param(30, int, "frames of consensus.gif", low=2, high=500),
 }
 
 
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these).
+METRICS = (
+    *(f"{proto}.{m}" for proto in PROTOCOLS
+      for m in ("final_spread", "hull_violation", "converged_round", "final_mean")),
+    *(f"graph.{m}" for m in ("nodes", "edges", "lower", "upper", "min_degree",
+                             "node_connectivity")),
+)
+
+
+def resolve(params: dict) -> dict:
+    """Return ``params`` with the placeholders replaced by the values a run uses.
+
+    ``robustness = 0`` becomes ``2 * n_byzantine + 1`` (robust topologies) and
+    ``wmsr_f = -1`` becomes ``n_byzantine``.
+    """
+    p = dict(params)
+    if p["topology"] in ("robust_geometric", "robust") and p["robustness"] == 0:
+        p["robustness"] = 2 * p["n_byzantine"] + 1
+    if p["wmsr_f"] < 0:
+        p["wmsr_f"] = p["n_byzantine"]
+    return p
+
+
 def _build_graph(p: dict, rng: np.random.Generator):
     n = p["n_robots"]
-    r = p["robustness"] or 2 * p["n_byzantine"] + 1
+    r = p["robustness"]
     kind = p["topology"]
     try:
         if kind == "robust_geometric":
@@ -79,7 +115,7 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     Outcome
         Summary keyed by protocol, a comparison table, and the runs for plotting.
     """
-    p = params
+    p = resolve(params)
     if p["init_high"] < p["init_low"]:
         raise ScenarioError("params.init_high must be >= params.init_low")
     if p["n_byzantine"] >= p["n_robots"]:
@@ -89,7 +125,12 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     G = _build_graph(p, g_graph)
     indptr, indices = topology.to_csr(G)
     initial = g_init.uniform(p["init_low"], p["init_high"], p["n_robots"])
-    f = p["n_byzantine"] if p["wmsr_f"] < 0 else p["wmsr_f"]
+    f = p["wmsr_f"]
+    max_in = int(np.diff(indptr).max(initial=0))
+    if f > max_in and ("wmsr" in p["protocols"] or p["threat"] == "local"):
+        which = "wmsr_f" if params["wmsr_f"] >= 0 else "wmsr_f (= n_byzantine)"
+        raise ScenarioError(f"params.{which} = {f} exceeds the graph's largest in-degree "
+                            f"{max_in}: W-MSR would trim every message; use at most {max_in}")
     try:
         byz = select_byzantine(indptr, indices, p["n_byzantine"], g_byz, threat=p["threat"], f=f)
     except ValueError as exc:

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from tqdm.auto import tqdm
 
-from scenarios.config import Outcome, Param
+from scenarios.config import Outcome, Param, ScenarioError
 from swarm.dbp_cases import ATTACKS, CASES, DBPConfig, make_case
 from swarm.dbp_claims import connectivity_claim, single_observer_claim
 from swarm.mobility import MOTIONS
@@ -33,6 +33,7 @@ from swarm.viewer import DBPRecorder, dbp_every, write_dbp_viewer
 DESCRIPTION = "DBP case study on a mobile swarm: no defence vs W-MSR vs the blocklist."
 
 DEFENCES = ("none", "wmsr_small", "wmsr_large", "dbp")
+_FAR = 1e9  # bound of lengths, speeds and offsets: far beyond any arena, far from overflow
 _UNITS = {"target_tracking": "distance to target", "time_sync": "clock error (s)",
           "localization": "distance to box centre"}
 
@@ -45,32 +46,56 @@ PARAMS: dict[str, Param] = {
     "defences": Param(list(DEFENCES), list, "defences compared", choices=DEFENCES,
                       check=lambda v: len(v) > 0 and len(set(v)) == len(v),
                       check_msg="(non-empty, no repeats)"),
-    "wmsr_f_small": Param(1, int, "F of the too-small W-MSR", low=0),
-    "wmsr_f_large": Param(-1, int, "F of the large W-MSR (-1: number of Byzantine robots)",
-                          low=-1),
+    "wmsr_f_small": Param(1, int, "F of the too-small W-MSR (< n_robots)", low=0,
+                          high=100_000, applies=lambda p: "wmsr_small" in p["defences"]),
+    "wmsr_f_large": Param(-1, int, "F of the large W-MSR (-1: number of Byzantine robots; "
+                          "< n_robots)", low=-1, high=100_000,
+                          applies=lambda p: "wmsr_large" in p["defences"]),
     "ticks": Param(80, int, "ticks simulated", low=1, high=1_000_000),
-    "hop_limit": Param(4, int, "hop limit of observations", low=0),
-    "arena": Param(100.0, float, "side of the square arena (units)", low=0.0,
-                   check=lambda v: v > 0, check_msg="and > 0"),
-    "radio_range": Param(20.0, float, "radio range (units)", low=0.0),
-    "sensing_range": Param(15.0, float, "sensing range (units)", low=0.0),
-    "max_speed": Param(1.0, float, "robot speed bound (units/s)", low=0.0),
+    "hop_limit": Param(4, int, "hop limit of observations", low=0, high=100_000),
+    "arena": Param(100.0, float, "side of the square arena (units)", low=0.0, low_open=True,
+                   high=_FAR),
+    "radio_range": Param(20.0, float, "radio range (units)", low=0.0, high=_FAR),
+    "sensing_range": Param(15.0, float, "sensing range (units)", low=0.0, high=_FAR),
+    "max_speed": Param(1.0, float, "robot speed bound (units/s)", low=0.0, high=_FAR),
     "motion": Param("random_waypoint", str, "motion model", choices=MOTIONS),
-    "target_speed": Param(1.0, float, "target and decoy speed (units/s)", low=0.0),
-    "noise": Param(0.5, float, "sensing noise bound per coordinate (units)", low=0.0),
+    "target_speed": Param(1.0, float, "target and decoy speed (units/s)", low=0.0,
+                          high=_FAR),
+    "noise": Param(0.5, float, "sensing noise bound per coordinate (units)", low=0.0,
+                   high=_FAR),
     "coarse_error": Param(10.0, float, "half-side of a robot's own position box (units)",
-                          low=0.0),
+                          low=0.0, high=_FAR),
     "n_anchors": Param(5, int, "reference robots (clock observers / position anchors)",
-                       low=0),
-    "max_clock_offset": Param(10.0, float, "cooperative clocks lag by up to this (s)", low=0.0),
+                       low=0, high=100_000),
+    "max_clock_offset": Param(10.0, float, "cooperative clocks lag by up to this (s)", low=0.0,
+                              high=_FAR),
     "byzantine_offset": Param(50.0, float, "offset of Byzantine clocks (s) or boxes (units)",
-                              low=0.0),
+                              low=0.0, high=_FAR),
     "false_accusations": Param(3, int, "accusations per Byzantine robot (false_accusation)",
-                               low=0),
+                               low=0, high=100_000),
     "claims": Param(False, bool, "also run the paper's two claims against W-MSR"),
     "claims_f": Param(2, int, "F of the claim experiments", low=1, high=20),
     "gif_frames": Param(40, int, "frames of swarm.gif", low=2, high=500),
 }
+
+
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these).
+METRICS = (
+    *(f"defences.{d}.{m}" for d in DEFENCES
+      for m in ("final_error", "mean_error_last_10pct", "max_error_final",
+                "all_byzantine_blocked_tick", "byzantine_blocked",
+                "cooperative_wrongly_blocked", "accusations")),
+    "n_byzantine",
+    "claims.*.*.final_error",
+)
+
+
+def resolve(params: dict) -> dict:
+    """Return ``params`` with ``wmsr_f_large = -1`` replaced by the number of Byzantine robots."""
+    p = dict(params)
+    if p["wmsr_f_large"] < 0:
+        p["wmsr_f_large"] = round(p["byzantine_fraction"] * p["n_robots"])
+    return p
 
 
 def _config(p: dict, defence: str, record_every: int) -> DBPConfig:
@@ -92,6 +117,11 @@ def _config(p: dict, defence: str, record_every: int) -> DBPConfig:
 def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     """Run the case study against every defence with the same seed."""
     p = params
+    used = resolve(p)
+    for key, defence in (("wmsr_f_small", "wmsr_small"), ("wmsr_f_large", "wmsr_large")):
+        if defence in p["defences"] and used[key] >= p["n_robots"]:
+            raise ScenarioError(f"params.{key} = {used[key]} must be < n_robots = "
+                                f"{p['n_robots']}: W-MSR would trim every message")
     animate = "dbp" if "dbp" in p["defences"] else p["defences"][0]
     results = {}
     fs = {}

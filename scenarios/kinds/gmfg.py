@@ -39,7 +39,7 @@ DESCRIPTION = ("LQ graphon mean-field games: exact equilibrium, policy-optimisat
                "convergence per graphon, N-player exploitability.")
 
 _FAMILIES = tuple(GRAPHON_FAMILIES)
-_POS = {"low": 0.0, "check": lambda v: v > 0, "check_msg": "and > 0"}
+_POS = {"low": 0.0, "low_open": True}
 
 PARAMS: dict[str, Param] = {
     "graphons": Param(["ranked_attachment", "uniform_attachment", "exponential", "sbm",
@@ -52,7 +52,7 @@ PARAMS: dict[str, Param] = {
                check=lambda v: v != 0, check_msg="and nonzero"),
     "Abar": Param(0.5, float, "aggregate drift coefficient", low=-100.0, high=100.0),
     "Q": Param(1.0, float, "running state weight", low=0.0, high=1e6),
-    "R": Param(0.5, float, "action weight", high=1e6, **_POS),
+    "R": Param(0.5, float, "action weight", low=1e-6, high=1e6),
     "G": Param(0.8, float, "terminal weight", low=0.0, high=1e6),
     "H": Param(0.6, float, "running target: H times the aggregate", low=-100.0, high=100.0),
     "Hbar": Param(0.4, float, "terminal target: Hbar times the aggregate", low=-100.0,
@@ -89,6 +89,16 @@ PARAMS: dict[str, Param] = {
 }
 
 
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these).
+METRICS = (
+    *(f"graphons.*.{m}" for m in ("converged", "iterations", "distance", "slope_error",
+                                  "intercept_error", "exploitability",
+                                  "initial_exploitability", "mean_equilibrium_cost")),
+    "graphons.*.n_player_exploitability.*.max", "graphons.*.n_player_exploitability.*.mean",
+    "n_actions", "slope_at_0",
+)
+
+
 def run(params: dict, *, seed: int, progress: bool) -> Outcome:
     """Run policy optimisation for every graphon and measure N-player exploitability."""
     p = params
@@ -118,9 +128,15 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
             raise ScenarioError(f"params: graphon {family!r}: {exc}") from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            res = policy_optimization(game, n_actions=n_actions, method=p["method"],
-                                      max_iter=p["max_iter"], tol=p["tol"],
-                                      damping=p["damping"], progress=progress)
+            try:
+                res = policy_optimization(game, n_actions=n_actions, method=p["method"],
+                                          max_iter=p["max_iter"], tol=p["tol"],
+                                          damping=p["damping"], progress=progress)
+            except ValueError as exc:
+                raise ScenarioError(f"params: graphon {family!r}: policy optimisation did not "
+                                    f"stay finite ({exc}); the parameters are too "
+                                    f"extreme (try a larger R or a smaller B, A or T)"
+                                    ) from None
         h = res.history
         expl = {n: n_player_exploitability(game, n, seed=seed, interpolation=p["interpolation"])
                 for n in p["n_players"]}

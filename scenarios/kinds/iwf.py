@@ -16,6 +16,7 @@ against the iteration (log scale) and each user's power over the carriers.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -30,38 +31,74 @@ from scenarios.config import Outcome, Param, ScenarioError
 DESCRIPTION = "Iterative water-filling: schedules compared, Nash gap and power allocation."
 
 _SCHEDULES = ("sequential", "simultaneous", "asynchronous", "damped")
-_POS = {"low": 0.0, "check": lambda v: v > 0, "check_msg": "and > 0"}
+_POS = {"low": 0.0, "low_open": True}
+_RAYLEIGH = {"applies": lambda p: p["channel"] == "rayleigh"}
+_BYTES_PER_GAIN = 40  # peak bytes per entry of the Q x Q x N channel (complex FFT and more)
 
 PARAMS: dict[str, Param] = {
     "channel": Param("rayleigh", str, "the game's channel",
                      choices=("rayleigh", "two-user-oscillating")),
-    "n_users": Param(8, int, "users Q (rayleigh channel)", low=1, high=1000),
-    "n_carriers": Param(32, int, "carriers N (rayleigh channel)", low=1, high=16384),
-    "area": Param(2000.0, float, "side of the square holding the transmitters (m)", **_POS),
-    "link_min": Param(10.0, float, "shortest transmitter-receiver distance (m)", **_POS),
-    "link_max": Param(50.0, float, "longest transmitter-receiver distance (m)", **_POS),
-    "path_loss_exponent": Param(3.5, float, "distance path-loss exponent", low=0.0, high=10.0),
+    "n_users": Param(8, int, "users Q (rayleigh channel)", low=1, high=1000, **_RAYLEIGH),
+    "n_carriers": Param(32, int, "carriers N (rayleigh channel)", low=1, high=16384,
+                        **_RAYLEIGH),
+    "area": Param(2000.0, float, "side of the square holding the transmitters (m)", **_POS,
+                  **_RAYLEIGH),
+    "link_min": Param(10.0, float, "shortest transmitter-receiver distance (m)", **_POS,
+                      **_RAYLEIGH),
+    "link_max": Param(50.0, float, "longest transmitter-receiver distance (m)", **_POS,
+                      **_RAYLEIGH),
+    "path_loss_exponent": Param(3.5, float, "distance path-loss exponent", low=0.0, high=10.0,
+                                **_RAYLEIGH),
     "n_taps": Param(8, int, "taps of the frequency-selective fading (<= n_carriers)",
-                    low=1, high=16384),
-    "noise": Param(1e-8, float, "noise power per carrier (W)", **_POS),
+                    low=1, high=16384, **_RAYLEIGH),
+    "noise": Param(1e-8, float, "noise power per carrier (W)", **_POS, **_RAYLEIGH),
     "budget": Param(1.0, float, "power budget of every user (W)", **_POS),
     "cross_gain": Param(2.0, float, "cross over direct gain (two-user-oscillating channel)",
-                        low=0.0),
+                        low=0.0, high=1e6,
+                        applies=lambda p: p["channel"] == "two-user-oscillating"),
     "schedules": Param(list(_SCHEDULES), list, "IWF schedules to compare",
                        choices=_SCHEDULES, check=lambda v: len(v) > 0 and len(set(v)) == len(v),
                        check_msg="non-empty, no repeats"),
     "tol": Param(1e-9, float, "target relative Nash gap", low=0.0, high=1.0),
     "max_iter": Param(500, int, "largest number of updates per schedule", low=1,
                       high=10_000_000),
-    "step": Param(0.5, float, "relaxation of the damped schedule, in (0, 1]", low=0.0,
-                  high=1.0, check=lambda v: v > 0, check_msg="and > 0"),
+    "step": Param(0.5, float, "relaxation of the damped schedule", low=0.0, low_open=True,
+                  high=1.0, applies=lambda p: "damped" in p["schedules"]),
     "update_prob": Param(0.5, float, "asynchronous: probability a user updates at a tick",
-                         low=0.0, high=1.0, check=lambda v: v > 0, check_msg="and > 0"),
+                         low=0.0, low_open=True, high=1.0,
+                         applies=lambda p: "asynchronous" in p["schedules"]),
     "max_delay": Param(3, int, "asynchronous: largest age of a user's view (ticks)", low=0,
-                       high=1000),
+                       high=1000, applies=lambda p: "asynchronous" in p["schedules"]),
     "measurement_noise": Param(0.0, float, "std of the log-normal error on measured "
                                "interference", low=0.0, high=10.0),
 }
+
+
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these).
+METRICS = (
+    "n_users", "n_carriers", "spectral_radius", "certified", "converged_spread",
+    *(f"schedules.{s}.{m}" for s in _SCHEDULES
+      for m in ("converged", "iterations", "nash_gap", "sum_rate", "distance_to_first")),
+)
+
+
+def _memory_limit() -> int:
+    """Half the machine's memory (bytes), or 8 GiB where it cannot be read."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, OSError, ValueError):
+        return 8 * 2**30
+
+
+def _check_memory(p: dict) -> None:
+    need = _BYTES_PER_GAIN * p["n_users"] ** 2 * p["n_carriers"]
+    limit = _memory_limit()
+    if need > limit:
+        raise ScenarioError(
+            f"params: n_users = {p['n_users']} and n_carriers = {p['n_carriers']} need about "
+            f"{need / 2**30:.3g} GiB (the channel has n_users^2 x n_carriers gains), more "
+            f"than half this machine's memory ({limit / 2**30:.3g} GiB); lower n_users or "
+            f"n_carriers")
 
 
 def _game(p: dict, rng: np.random.Generator) -> PowerControlGame:
@@ -77,6 +114,7 @@ def _game(p: dict, rng: np.random.Generator) -> PowerControlGame:
     if p["n_taps"] > p["n_carriers"]:
         raise ScenarioError(f"params.n_taps = {p['n_taps']} must be <= n_carriers = "
                             f"{p['n_carriers']}")
+    _check_memory(p)
     return PowerControlGame.rayleigh(
         p["n_users"], p["n_carriers"], seed=rng, noise=p["noise"], budget=p["budget"],
         area=p["area"], link_length=(p["link_min"], p["link_max"]),

@@ -20,20 +20,34 @@ from scenarios.config import Outcome, Param, ScenarioError
 
 DESCRIPTION = "SGN certificate of the toy game: phase portrait, timescale band, distances."
 
-_POS = {"low": 0.0, "check": lambda v: v > 0, "check_msg": "and > 0"}
+_POS = {"low": 0.0, "low_open": True, "high": 1e6}
+_GAIN = {"low": 1e-6, "high": 1e6}  # couplings: nonzero (the weights are their ratio)
 
 PARAMS: dict[str, Param] = {
-    "mu": Param(1.0, float, "own curvature of both players", **_POS),
-    "l12": Param(10.0, float, "coupling dF_1/dx_2", low=0.0),
-    "l21": Param(0.05, float, "coupling dF_2/dx_1", low=0.0),
+    "mu": Param(1.0, float, "own curvature of both players", **_GAIN),
+    "l12": Param(10.0, float, "coupling dF_1/dx_2", **_GAIN),
+    "l21": Param(0.05, float, "coupling dF_2/dx_1", **_GAIN),
     "l21_outside": Param(0.2, float, "l21 of the comparison game outside the band "
-                         "(mu^2 <= l12 l21)", low=0.0),
+                         "(mu^2 <= l12 l21)", **_GAIN),
     "step": Param(0.0, float, "Euler step (0: the certificate's best step margin/beta^2)",
-                  low=0.0),
+                  low=0.0, high=1e6),
     "iterations": Param(150, int, "gradient-play iterations", low=1, high=1_000_000),
     "n_starts": Param(4, int, "random starting points (uniform in the box)", low=1, high=100),
     "radius": Param(2.0, float, "half-width of the box of starts and of the portrait", **_POS),
 }
+
+
+#: Dotted paths of the summary (sweeps check their ``metrics`` against these).
+METRICS = (
+    *(f"certificate.{m}" for m in ("certified", "margin", "beta", "euler_step", "rk4_step",
+                                   "euclidean_margin")),
+    *(f"closed_form.{m}" for m in ("weights_ratio", "margin", "beta", "band_product",
+                                   "euler_step")),
+    "step", "certified_factor", "measured_worst_factor_metric",
+    "measured_worst_factor_euclidean",
+    *(f"outside.{m}" for m in ("l21", "certified", "min_real_eigenvalue", "final_distance",
+                               "initial_distance")),
+)
 
 
 def _distances(traj: np.ndarray, xstar: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -59,6 +73,17 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
         Summary (certificate numbers, closed forms, measured factors), tables and the data
         for the plots.
     """
+    try:
+        return _solve(params, seed)
+    except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError) as exc:
+        raise ScenarioError(f"params: mu = {params['mu']}, l12 = {params['l12']}, l21 = "
+                            f"{params['l21']}, l21_outside = {params['l21_outside']}, radius = "
+                            f"{params['radius']}: the numbers leave floating point ({exc}); "
+                            f"choose less extreme values") from None
+
+
+def _solve(params: dict, seed: int) -> Outcome:
+    """Do what :func:`run` says (its numbers may overflow for extreme parameters)."""
     p = params
     rng = np.random.default_rng(seed)
     game = toy_game(p["mu"], p["l12"], p["l21"])

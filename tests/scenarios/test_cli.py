@@ -37,7 +37,10 @@ def test_same_seed_same_summary(tmp_path):
         main(["run", "byzantine-consensus", "--out", str(tmp_path / d), "--seed", "5", *SMALL])
     a = json.loads((tmp_path / "a" / "summary.json").read_text())
     b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    # Everything but the provenance (times, command line) is the same, bit for bit.
+    run_a, run_b = a.pop("run"), b.pop("run")
     assert a == b
+    assert run_a["command"][-len(SMALL):] == SMALL and run_a["command"] != run_b["command"]
 
 
 def test_list_shows_every_shipped_scenario(capsys):
@@ -97,3 +100,26 @@ def test_every_shipped_scenario_file_validates():
     for name in available_scenarios():
         sc = load_scenario(name)
         assert sc.name == name
+
+
+def test_summary_records_resolved_params_and_provenance(tmp_path, capsys):
+    import hashlib
+
+    import numpy as np
+
+    out = tmp_path / "run"
+    assert main(["run", "byzantine-consensus", "--out", str(out), "--seed", "3", *SMALL]) == 0
+    header = capsys.readouterr().out.split("\n\n")[0]
+    # The header describes what runs: 20 robots, F = 2, r = 2F + 1 = 5.
+    assert "n_robots=20" in header and "wmsr_f=2" in header and "robustness=5" in header
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["params"]["wmsr_f"] == 2 and summary["params"]["robustness"] == 5
+    assert summary["params_given"]["wmsr_f"] == -1
+    run = summary["run"]
+    path = available_scenarios()["byzantine-consensus"]
+    assert run["scenario_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert run["overrides"] == [SMALL[i] for i in range(1, len(SMALL) - 1, 2)]
+    assert run["numpy"] == np.__version__ and run["python"].count(".") == 2
+    assert run["started"] <= run["finished"]
+    assert sorted(p.name for p in out.iterdir()) == ["consensus.gif", "network.png",
+                                                     "summary.json", "trajectories.png"]
