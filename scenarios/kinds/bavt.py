@@ -87,6 +87,7 @@ METRICS = (
     *(f"results.*.*.{m}" for m in ("em", "f1", "em_stderr", "mean_tokens", "mean_tool_calls",
                                    "backstop_rate")),
     "headline.*.**", "headline_holds_at_low_budget", "n_questions",
+    "phase.*", "phase_by_budget.*.*",
 )
 
 

@@ -322,3 +322,10 @@ def test_shipped_dbp_scaling_sweep_keeps_density_constant():
         sizes.add(p["n_robots"])
     assert sizes == {25, 50, 100, 200, 400, 800}
     assert "defences.dbp.all_byzantine_blocked_tick" in sweep.metrics
+
+
+@pytest.mark.parametrize("name", available_sweeps())
+def test_every_shipped_sweep_loads_and_names_only_metrics_its_kind_reports(name):
+    """A shipped sweep whose metrics its kind does not declare would be refused at load."""
+    sweep = load_sweep(name)
+    assert sweep.runs and sweep.metrics
