@@ -81,8 +81,10 @@ def csr_from_edges(n: int, edges, *, dedupe: bool = False) -> CSR:
         raise ValueError(f"edges must lie in [0, {n}), got range [{arr.min()}, {arr.max()}]")
     loops = np.flatnonzero(arr[:, 0] == arr[:, 1])
     if loops.size:
-        raise ValueError(f"edges must not hold self-loops, got ({arr[loops[0], 0]}, "
-                         f"{arr[loops[0], 1]}) in row {loops[0]}")
+        raise ValueError(
+            f"edges must not hold self-loops, got ({arr[loops[0], 0]}, "
+            f"{arr[loops[0], 1]}) in row {loops[0]}"
+        )
     return _symmetric_csr(n, arr[:, 0], arr[:, 1], dedupe)
 
 

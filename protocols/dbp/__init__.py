@@ -42,7 +42,7 @@ from protocols.dbp.flood import (
     Flood,
     Messages,
 )
-from protocols.dbp.gossip import AccusationGossip
+from protocols.dbp.gossip import AccusationGossip, locality_order
 from protocols.dbp.matching import (
     DynamicBlocklist,
     accusation_graph,
@@ -63,5 +63,6 @@ __all__ = [
     "accusation_graph",
     "blocklist",
     "check_accusations",
+    "locality_order",
     "maximum_matching",
 ]

@@ -54,7 +54,7 @@ ACCUSATION = 1
 """Message kind: its origin (the accuser) accuses ``accused``."""
 
 _UNLIMITED = np.iinfo(np.int64).max
-_STAMP_RESET = np.iinfo(np.int64).max // 4
+_STAMP_LIMIT = np.iinfo(np.int32).max
 
 
 class Messages(NamedTuple):
@@ -180,7 +180,7 @@ class _Holders(NamedTuple):
 
     ptr: np.ndarray  # int64, shape (m + 1,)
     front: np.ndarray  # int64, shape (m,)
-    pool: np.ndarray  # int64, shape (ptr[m],)
+    pool: np.ndarray  # int32, shape (ptr[m],)
     age: np.ndarray  # int64, shape (m,)
     limit: np.ndarray  # int64, shape (m,)
 
@@ -188,9 +188,9 @@ class _Holders(NamedTuple):
 class _Scratch(NamedTuple):
     """Per-thread work space of :func:`_expand` (``T`` threads at most)."""
 
-    mark: np.ndarray  # int64, shape (T, n): stamps of the robots holding a message
-    buf_v: np.ndarray  # int64, shape (T, cap): new holders, per thread
-    buf_u: np.ndarray  # int64, shape (T, cap): the neighbour each was reached from
+    mark: np.ndarray  # int32, shape (T, n): stamps of the robots holding a message
+    buf_v: np.ndarray  # int32, shape (T, cap): new holders, per thread
+    buf_u: np.ndarray  # int32, shape (T, cap): the neighbour each was reached from
     fill: np.ndarray  # int64, shape (T, 8): used length of the buffers (column 0)
 
 
@@ -330,27 +330,37 @@ class Flood:
         ended in the last :meth:`step` (every robot it could reach holds it).
     """
 
-    def __init__(self, n: int, payload_dim: int = 0, hop_limit: int = 4,
-                 accusation_hop_limit: int | None = None):
+    def __init__(
+        self,
+        n: int,
+        payload_dim: int = 0,
+        hop_limit: int = 4,
+        accusation_hop_limit: int | None = None,
+    ):
         self.n = check_int("n", n, low=0)
         self.payload_dim = check_int("payload_dim", payload_dim, low=0)
         self.hop_limit = check_int("hop_limit", hop_limit, low=0)
         if accusation_hop_limit is None:
             self.accusation_hop_limit = None
         else:
-            self.accusation_hop_limit = check_int("accusation_hop_limit",
-                                                  accusation_hop_limit, low=0)
+            self.accusation_hop_limit = check_int(
+                "accusation_hop_limit", accusation_hop_limit, low=0
+            )
         empty = np.empty(0, dtype=np.int64)
-        self._h = _Holders(np.zeros(1, dtype=np.int64), empty, empty, empty, empty)
+        self._h = _Holders(
+            np.zeros(1, dtype=np.int64), empty, np.empty(0, dtype=np.int32), empty, empty
+        )
         self.origin = empty
         self.timestamp = empty
         self.kind = empty
         self.accused = empty
         self.payload = np.empty((0, self.payload_dim), dtype=np.float64)
-        self._scratch = _Scratch(np.zeros((1, self.n), dtype=np.int64),
-                                 np.empty((1, 1024), dtype=np.int64),
-                                 np.empty((1, 1024), dtype=np.int64),
-                                 np.zeros((1, 8), dtype=np.int64))
+        self._scratch = _Scratch(
+            np.zeros((1, self.n), dtype=np.int32),
+            np.empty((1, 1024), dtype=np.int32),
+            np.empty((1, 1024), dtype=np.int32),
+            np.zeros((1, 8), dtype=np.int64),
+        )
         self._base = 0
         self._all_relay = np.ones(self.n, dtype=bool)
         self._no_block = np.zeros(self.n, dtype=bool)
@@ -378,8 +388,9 @@ class Flood:
         if payload is None:
             payload = np.zeros((k, self.payload_dim))
         payload = check_float_array("payload", payload, shape=(k, self.payload_dim))
-        self._append(origins, timestamp, OBSERVATION, np.full(k, -1, dtype=np.int64), payload,
-                     self.hop_limit)
+        self._append(
+            origins, timestamp, OBSERVATION, np.full(k, -1, dtype=np.int64), payload, self.hop_limit
+        )
 
     def send_accusations(self, accusers, accused, timestamp) -> None:
         """Queue accusations ``accusers[i]`` accuses ``accused[i]``.
@@ -397,11 +408,18 @@ class Flood:
             raise ValueError(f"accused must have shape {accusers.shape}, got {accused.shape}")
         bad = np.flatnonzero(accusers == accused)
         if bad.size:
-            raise ValueError(f"robot {accusers[bad[0]]} accuses itself; "
-                             "self-accusations are not allowed")
+            raise ValueError(
+                f"robot {accusers[bad[0]]} accuses itself; self-accusations are not allowed"
+            )
         limit = _UNLIMITED if self.accusation_hop_limit is None else self.accusation_hop_limit
-        self._append(accusers, timestamp, ACCUSATION, accused,
-                     np.zeros((accusers.shape[0], self.payload_dim)), limit)
+        self._append(
+            accusers,
+            timestamp,
+            ACCUSATION,
+            accused,
+            np.zeros((accusers.shape[0], self.payload_dim)),
+            limit,
+        )
 
     def _check_robots(self, name: str, value) -> np.ndarray:
         arr = np.atleast_1d(np.asarray(value))
@@ -411,8 +429,9 @@ class Flood:
             raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
         arr = arr.astype(np.int64)
         if arr.size and (arr.min() < 0 or arr.max() >= self.n):
-            raise ValueError(f"{name} must lie in [0, {self.n}), got range "
-                             f"[{arr.min()}, {arr.max()}]")
+            raise ValueError(
+                f"{name} must lie in [0, {self.n}), got range [{arr.min()}, {arr.max()}]"
+            )
         return arr
 
     def _append(self, origins, timestamp, kind, accused, payload, limit) -> None:
@@ -432,12 +451,14 @@ class Flood:
         self._h = _Holders(
             ptr=np.concatenate([h.ptr, end + np.arange(1, k + 1)]),
             front=np.concatenate([h.front, end + np.arange(k)]),
-            pool=np.concatenate([h.pool, origins]),
+            pool=np.concatenate([h.pool, origins.astype(np.int32)]),
             age=np.concatenate([h.age, np.zeros(k, dtype=np.int64)]),
-            limit=np.concatenate([h.limit, np.full(k, limit, dtype=np.int64)]))
+            limit=np.concatenate([h.limit, np.full(k, limit, dtype=np.int64)]),
+        )
 
-    def step(self, indptr, indices, blocked=None, relays=None, *,
-             symmetric: bool = False) -> Deliveries:
+    def step(
+        self, indptr, indices, blocked=None, relays=None, *, symmetric: bool = False
+    ) -> Deliveries:
         """One round of forwarding over the round's communication graph.
 
         Parameters
@@ -467,8 +488,12 @@ class Flood:
         return self._step(indptr, indices, blocked, relays)
 
     def _fields(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        return {"origin": self.origin[rows], "timestamp": self.timestamp[rows],
-                "kind": self.kind[rows], "accused": self.accused[rows]}
+        return {
+            "origin": self.origin[rows],
+            "timestamp": self.timestamp[rows],
+            "kind": self.kind[rows],
+            "accused": self.accused[rows],
+        }
 
     def _mask(self, name: str, value, default: np.ndarray) -> np.ndarray:
         if value is None:
@@ -483,14 +508,16 @@ class Flood:
     def _scratch_for(self, threads: int, cap: int) -> _Scratch:
         s = self._scratch
         if s.mark.shape[0] < threads:
-            s = s._replace(mark=np.zeros((threads, self.n), dtype=np.int64))
+            s = s._replace(mark=np.zeros((threads, self.n), dtype=np.int32))
             self._base = 0
         if s.buf_v.shape[0] < threads or s.buf_v.shape[1] < cap:
             rows = max(threads, s.buf_v.shape[0])
             cap = max(cap, s.buf_v.shape[1])
-            s = s._replace(buf_v=np.empty((rows, cap), dtype=np.int64),
-                           buf_u=np.empty((rows, cap), dtype=np.int64),
-                           fill=np.zeros((rows, 8), dtype=np.int64))
+            s = s._replace(
+                buf_v=np.empty((rows, cap), dtype=np.int32),
+                buf_u=np.empty((rows, cap), dtype=np.int32),
+                fill=np.zeros((rows, 8), dtype=np.int64),
+            )
         self._scratch = s
         return s
 
@@ -501,9 +528,10 @@ class Flood:
         threads = numba.get_num_threads()
         s = self._scratch_for(threads, 0)
         found = _Found(np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64))
-        graph = CSR(out_ptr, out_idx)
+        # Robot indices as int32 halve the memory the expansion walks through.
+        graph = CSR(out_ptr, out_idx.astype(np.int32))
         while True:
-            if self._base > _STAMP_RESET:
+            if self._base + m + 1 >= _STAMP_LIMIT:
                 s.mark[:] = 0
                 self._base = 0
             s.fill[:] = 0
@@ -515,27 +543,34 @@ class Flood:
             # A thread's buffer was too small: grow them (each holds a share of the
             # total with room to spare, and at least doubles) and run again.
             need = int(np.where(short, -1 - found.count, found.count).sum())
-            s = self._scratch_for(threads, max(2 * need // threads + 1024,
-                                               2 * s.buf_v.shape[1]))
+            s = self._scratch_for(threads, max(2 * need // threads + 1024, 2 * s.buf_v.shape[1]))
         count = found.count
         live = (count > 0) & (h.age + 1 < h.limit)
         d_off = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(count, out=d_off[1:])
         total = int(d_off[-1])
-        out = DeliveryArrays(np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64),
-                             np.empty(total, dtype=np.int64))
+        out = DeliveryArrays(
+            np.empty(total, dtype=np.int64),
+            np.empty(total, dtype=np.int64),
+            np.empty(total, dtype=np.int64),
+        )
         keep = np.flatnonzero(live)
         seg = (h.ptr[1:] - h.ptr[:-1] + count)[keep]
         new_ptr = np.zeros(keep.shape[0] + 1, dtype=np.int64)
         np.cumsum(seg, out=new_ptr[1:])
         rank = np.full(m, -1, dtype=np.int64)
         rank[keep] = np.arange(keep.shape[0])
-        new_h = _Holders(new_ptr, np.empty(keep.shape[0], dtype=np.int64),
-                         np.empty(int(new_ptr[-1]), dtype=np.int64), h.age[keep] + 1,
-                         h.limit[keep])
+        new_h = _Holders(
+            new_ptr,
+            np.empty(keep.shape[0], dtype=np.int64),
+            np.empty(int(new_ptr[-1]), dtype=np.int32),
+            h.age[keep] + 1,
+            h.limit[keep],
+        )
         _gather(h, s, found, rank, new_h, d_off, out)
-        messages = Messages(self.origin, self.timestamp, self.kind, self.accused, self.payload,
-                            h.age + 1)
+        messages = Messages(
+            self.origin, self.timestamp, self.kind, self.accused, self.payload, h.age + 1
+        )
         self.finished = self._fields(np.flatnonzero(~live))
         self._h = new_h
         self.origin = self.origin[keep]

@@ -127,13 +127,17 @@ def box_receive(rows, msgs, rules, robots, est, accuse):
         y1 = msgs.payload[m, 3]
         ts = msgs.timestamp[m]
         hops = msgs.hops[m]
-        bad = not (np.isfinite(x0) and np.isfinite(y0) and np.isfinite(x1)
-                   and np.isfinite(y1)) or x0 > x1 or y0 > y1 or ts > t or t - ts < hops
+        bad = (
+            not (np.isfinite(x0) and np.isfinite(y0) and np.isfinite(x1) and np.isfinite(y1))
+            or x0 > x1
+            or y0 > y1
+            or ts > t
+            or t - ts < hops
+        )
         g = hops * rules.r_radio + (t - ts) * rules.vdt
         if not bad and rules.check:
             # Inconsistent: the grown box misses the robot's own measured box.
-            if (x0 - g > own[v, 2] or x1 + g < own[v, 0]
-                    or y0 - g > own[v, 3] or y1 + g < own[v, 1]):
+            if x0 - g > own[v, 2] or x1 + g < own[v, 0] or y0 - g > own[v, 3] or y1 + g < own[v, 1]:
                 bad = True
         if rules.check:
             accuse[k] = bad

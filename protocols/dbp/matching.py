@@ -215,7 +215,7 @@ def _components(n, ptr, adj, comp, order, comp_ptr):
                     comp[u] = nc
                     order[pos] = u
                     pos += 1
-        order[comp_ptr[nc]:pos].sort()
+        order[comp_ptr[nc] : pos].sort()
         nc += 1
     comp_ptr[nc] = pos
     return nc
@@ -231,12 +231,18 @@ def _matching_kernel(n, ptr, adj, match):
     order = np.empty(n, np.int64)
     comp_ptr = np.empty(n + 1, np.int64)
     nc = _components(n, ptr, adj, comp, order, comp_ptr)
-    s = _Blossom(np.empty(n, np.int64), np.empty(n, np.int64), np.zeros(n, np.bool_),
-                 np.zeros(n, np.bool_), np.zeros(n, np.int64), np.empty(n, np.int64),
-                 np.empty(n, np.int64))
+    s = _Blossom(
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+        np.zeros(n, np.bool_),
+        np.zeros(n, np.bool_),
+        np.zeros(n, np.int64),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+    )
     stamp = 0
     for c in range(nc):
-        verts = order[comp_ptr[c]:comp_ptr[c + 1]]
+        verts = order[comp_ptr[c] : comp_ptr[c + 1]]
         if verts.shape[0] == 1:
             match[verts[0]] = -1
             continue
@@ -276,12 +282,15 @@ def check_accusations(accusations, n: int) -> np.ndarray:
     for col, name in ((0, "accuser"), (1, "accused")):
         lo, hi = arr[:, col].min(), arr[:, col].max()
         if lo < 0 or hi >= n:
-            raise ValueError(f"accusations: {name} index must lie in [0, {n}), "
-                             f"got range [{lo}, {hi}]")
+            raise ValueError(
+                f"accusations: {name} index must lie in [0, {n}), got range [{lo}, {hi}]"
+            )
     selfs = np.flatnonzero(arr[:, 0] == arr[:, 1])
     if selfs.size:
-        raise ValueError(f"accusations: robot {arr[selfs[0], 0]} accuses itself (row {selfs[0]}); "
-                         "self-accusations are not allowed")
+        raise ValueError(
+            f"accusations: robot {arr[selfs[0], 0]} accuses itself (row {selfs[0]}); "
+            "self-accusations are not allowed"
+        )
     return arr
 
 
@@ -417,7 +426,7 @@ def _component_rematch(start, arcs, mark, stamp, loc, mate, blocked):
             nbr[p] = loc[to[a]]
             p += 1
             a = nxt[a]
-        nbr[ptr[k]:ptr[k + 1]].sort()
+        nbr[ptr[k] : ptr[k + 1]].sort()
     local = np.full(size, -1, np.int64)
     _matching_kernel(size, ptr, nbr, local)
     changed = np.empty(size, np.int64)
@@ -515,8 +524,15 @@ class DynamicBlocklist:
 
     def _rematch(self, start: int) -> tuple[np.ndarray, np.ndarray]:
         self._stamp += 1
-        return _component_rematch(start, _Arcs(self._head, self._nxt, self._to), self._mark,
-                                  self._stamp, self._loc, self.mate, self.blocked)
+        return _component_rematch(
+            start,
+            _Arcs(self._head, self._nxt, self._to),
+            self._mark,
+            self._stamp,
+            self._loc,
+            self.mate,
+            self.blocked,
+        )
 
     def add(self, accuser: int, accused: int) -> np.ndarray:
         """Insert one accusation and update the blocklist.

@@ -232,11 +232,13 @@ def tracking_receive(rows, msgs, rules, robots, graph, est, marks):
                 bad = True
             if not bad:
                 if robots.sees[v]:
-                    if np.hypot(tx - obs[v, 0], ty - obs[v, 1]) > (el * rules.vtdt
-                                                                   + 2 * rules.tol + _SLACK):
+                    if np.hypot(tx - obs[v, 0], ty - obs[v, 1]) > (
+                        el * rules.vtdt + 2 * rules.tol + _SLACK
+                    ):
                         bad = True
-                elif np.hypot(tx - pos[v, 0], ty - pos[v, 1]) < (rules.r_sense - rules.tol
-                                                                  - el * rules.vtdt):
+                elif np.hypot(tx - pos[v, 0], ty - pos[v, 1]) < (
+                    rules.r_sense - rules.tol - el * rules.vtdt
+                ):
                     bad = True
         if rules.check:
             marks.accuse[k] = bad

@@ -68,8 +68,7 @@ __all__ = [
     "run_case",
 ]
 
-_CASES = {"target_tracking": TargetTracking, "time_sync": TimeSync,
-          "localization": Localization}
+_CASES = {"target_tracking": TargetTracking, "time_sync": TimeSync, "localization": Localization}
 
 
 def make_case(case: str, config: DBPConfig, rng: np.random.Generator) -> CaseStudy:
@@ -94,8 +93,9 @@ def make_case(case: str, config: DBPConfig, rng: np.random.Generator) -> CaseStu
     return _CASES[case](config, rng)
 
 
-def run_case(case: str, config: DBPConfig | None = None, *, seed: int = 0,
-             **overrides) -> CaseResult:
+def run_case(
+    case: str, config: DBPConfig | None = None, *, seed: int = 0, **overrides
+) -> CaseResult:
     """Run one case study and return its per-tick metrics.
 
     Parameters
@@ -120,7 +120,7 @@ def run_case(case: str, config: DBPConfig | None = None, *, seed: int = 0,
         unknown = sorted(set(overrides) - names)
         if unknown:
             raise TypeError(f"unknown DBPConfig field {unknown[0]!r}")
-        config = DBPConfig(**{**{f.name: getattr(config, f.name) for f in fields(DBPConfig)},
-                              **overrides})
+        config = DBPConfig(
+            **{**{f.name: getattr(config, f.name) for f in fields(DBPConfig)}, **overrides}
+        )
     return make_case(case, config, np.random.default_rng(seed)).run()
-

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from protocols.dbp import AccusationGossip, Deliveries, DynamicBlocklist, Flood
+from protocols.dbp import AccusationGossip, Deliveries, DynamicBlocklist, Flood, locality_order
 from swarm.dbp_cases.config import CaseResult, DBPConfig
 from swarm.mobility import MobileSwarm
 
@@ -71,9 +71,16 @@ class CaseStudy(ABC):
         self.rng = rng
         n = config.n_robots
         self.n = n
-        self.swarm = MobileSwarm(n, rng, arena=config.arena, radio_range=config.radio_range,
-                                 sensing_range=config.sensing_range, max_speed=config.max_speed,
-                                 dt=config.dt, motion=config.motion)
+        self.swarm = MobileSwarm(
+            n,
+            rng,
+            arena=config.arena,
+            radio_range=config.radio_range,
+            sensing_range=config.sensing_range,
+            max_speed=config.max_speed,
+            dt=config.dt,
+            motion=config.motion,
+        )
         self.byzantine = np.zeros(n, dtype=bool)
         self.byzantine[rng.choice(n, size=config.n_byzantine, replace=False)] = True
         self.coop = ~self.byzantine
@@ -143,10 +150,16 @@ class CaseStudy(ABC):
             indptr, indices = self.graph
             # Receivers drop by the blocklist they hold when the messages arrive.
             self.blocked_at_delivery = self.blocked.copy()
-            d = self.flood.step(indptr, indices, self.blocked_at_delivery if self.dbp else None,
-                                self.relays, symmetric=True)
+            d = self.flood.step(
+                indptr,
+                indices,
+                self.blocked_at_delivery if self.dbp else None,
+                self.relays,
+                symmetric=True,
+            )
             if self.dbp:
-                fin = self.gossip.step(indptr, indices, self.relays, symmetric=True)
+                order = locality_order(self.swarm.positions, max(cfg.radio_range, 1e-9))
+                fin = self.gossip.step(indptr, indices, self.relays, order=order)
                 if fin["accuser"].size:
                     self.blocklist.add_many(np.column_stack([fin["accuser"], fin["accused"]]))
             accusers, accused = self._receive(d)
@@ -163,8 +176,11 @@ class CaseStudy(ABC):
             self.byz_blocked[k] = int(self.blocked[self.byzantine].sum())
             self.coop_blocked[k] = int(self.blocked[self.coop].sum())
             if cfg.record_every and k % cfg.record_every == 0:
-                frame = {"tick": self.t, "positions": self.swarm.positions.copy(),
-                         "blocked": self.blocked.copy()}
+                frame = {
+                    "tick": self.t,
+                    "positions": self.swarm.positions.copy(),
+                    "blocked": self.blocked.copy(),
+                }
                 frame.update(self._frame_extras())
                 self.frames.append(frame)
 
@@ -203,7 +219,7 @@ class CaseStudy(ABC):
         for b in self.byz_idx:
             if self._false_left[b] == 0:
                 continue
-            nbrs = indices[indptr[b]:indptr[b + 1]]
+            nbrs = indices[indptr[b] : indptr[b + 1]]
             nbrs = nbrs[self.coop[nbrs]]
             nbrs = nbrs[~np.isin(int(b) * self.n + nbrs, self._issued)]
             if nbrs.size == 0:
@@ -226,12 +242,17 @@ class CaseStudy(ABC):
     def result(self) -> CaseResult:
         """Metrics of the ticks run so far."""
         nb = int(self.byzantine.sum())
-        done = np.flatnonzero(self.byz_blocked[:self.t] == nb) if nb else np.empty(0)
+        done = np.flatnonzero(self.byz_blocked[: self.t] == nb) if nb else np.empty(0)
         return CaseResult(
-            case=self.name, defence=self.cfg.defence, attack=self.cfg.attack,
-            error=self.error.copy(), error_max=self.error_max.copy(),
+            case=self.name,
+            defence=self.cfg.defence,
+            attack=self.cfg.attack,
+            error=self.error.copy(),
+            error_max=self.error_max.copy(),
             byzantine_blocked=self.byz_blocked.copy(),
             cooperative_blocked=self.coop_blocked.copy(),
             all_blocked_tick=int(done[0]) + 1 if done.size else None,
-            accusations=int(self._issued.size), byzantine=self.byzantine.copy(),
-            frames=self.frames)
+            accusations=int(self._issued.size),
+            byzantine=self.byzantine.copy(),
+            frames=self.frames,
+        )

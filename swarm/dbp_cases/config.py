@@ -95,15 +95,30 @@ class DBPConfig:
             raise ValueError(f"byzantine_fraction must be in [0, 0.5), got {frac!r}")
         for name, allowed in (("defence", DEFENCES), ("attack", ATTACKS), ("motion", MOTIONS)):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, "
-                                 f"got {getattr(self, name)!r}")
-        for name in ("wmsr_f", "ticks", "hop_limit", "n_anchors", "false_accusations",
-                     "record_every"):
+                raise ValueError(
+                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
+                )
+        for name in (
+            "wmsr_f",
+            "ticks",
+            "hop_limit",
+            "n_anchors",
+            "false_accusations",
+            "record_every",
+        ):
             check_int(name, getattr(self, name), low=0)
         for name in ("arena", "dt"):
             check_nonneg_float(name, getattr(self, name), positive=True)
-        for name in ("radio_range", "sensing_range", "max_speed", "target_speed", "noise",
-                     "coarse_error", "max_clock_offset", "byzantine_offset"):
+        for name in (
+            "radio_range",
+            "sensing_range",
+            "max_speed",
+            "target_speed",
+            "noise",
+            "coarse_error",
+            "max_clock_offset",
+            "byzantine_offset",
+        ):
             check_nonneg_float(name, getattr(self, name))
 
     @property

@@ -65,9 +65,14 @@ class Localization(CaseStudy):
         cfg = self.cfg
         accuse = np.zeros(len(d), dtype=bool)
         est = BoxEstimate(self.own.copy(), np.full(self.n, np.inf), self.own.copy())
-        box_receive(d.arrays, d.messages,
-                    BoxRules(self.t, cfg.radio_range, cfg.max_speed * cfg.dt, self.dbp),
-                    BoxRobots(self.own, self.coop, self.blocked), est, accuse)
+        box_receive(
+            d.arrays,
+            d.messages,
+            BoxRules(self.t, cfg.radio_range, cfg.max_speed * cfg.dt, self.dbp),
+            BoxRobots(self.own, self.coop, self.blocked),
+            est,
+            accuse,
+        )
         self._commit(est.box, est.best_box)
         rows = np.flatnonzero(accuse)
         return d.receiver[rows], d.messages.origin[d.arrays.message[rows]]

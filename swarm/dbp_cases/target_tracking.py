@@ -77,8 +77,9 @@ class TargetTracking(CaseStudy):
         self.decoy = _Waypoint(self.rng, cfg.arena, cfg.target_speed, cfg.dt)
         centre = np.full(2, cfg.arena / 2)
         self.est = np.tile(centre, (n, 1))
-        self.freshest = FreshestMean(np.full(n, -1, dtype=np.int64), np.zeros((n, 2)),
-                                     np.zeros(n, dtype=np.int64))
+        self.freshest = FreshestMean(
+            np.full(n, -1, dtype=np.int64), np.zeros((n, 2)), np.zeros(n, dtype=np.int64)
+        )
         self.sees = np.zeros(n, dtype=bool)
         self.obs = np.zeros((n, 2))
         self.prev_sees = self.sees.copy()
@@ -105,13 +106,17 @@ class TargetTracking(CaseStudy):
     def _receive(self, d: Deliveries) -> tuple[np.ndarray, np.ndarray]:
         cfg = self.cfg
         indices = self.graph.indices
-        marks = TrackingMarks(np.zeros(indices.shape[0], dtype=bool),
-                              np.zeros(len(d), dtype=bool))
-        rules = TrackingRules(t=self.t, check=self.dbp, r_sense=cfg.sensing_range,
-                              r_radio=cfg.radio_range, vdt=cfg.max_speed * cfg.dt,
-                              vtdt=cfg.target_speed * cfg.dt, tol=self.tol)
-        robots = TrackingRobots(self.swarm.positions, self.sees, self.obs, self.coop,
-                                self.blocked)
+        marks = TrackingMarks(np.zeros(indices.shape[0], dtype=bool), np.zeros(len(d), dtype=bool))
+        rules = TrackingRules(
+            t=self.t,
+            check=self.dbp,
+            r_sense=cfg.sensing_range,
+            r_radio=cfg.radio_range,
+            vdt=cfg.max_speed * cfg.dt,
+            vtdt=cfg.target_speed * cfg.dt,
+            tol=self.tol,
+        )
+        robots = TrackingRobots(self.swarm.positions, self.sees, self.obs, self.coop, self.blocked)
         tracking_receive(d.arrays, d.messages, rules, robots, self.graph, self.freshest, marks)
         accuse = np.flatnonzero(marks.accuse)
         accusers = d.receiver[accuse]
@@ -120,9 +125,10 @@ class TargetTracking(CaseStudy):
             m = indices.shape[0]
             if self._buf.shape[0] < 2 * m:
                 self._buf = np.empty(2 * m, dtype=np.int64)
-            out_a, out_b = self._buf[:m], self._buf[m:2 * m]
-            prev = TrackingRobots(self.prev_pos, self.prev_sees, self.prev_obs, self.coop,
-                                  self.blocked_at_delivery)
+            out_a, out_b = self._buf[:m], self._buf[m : 2 * m]
+            prev = TrackingRobots(
+                self.prev_pos, self.prev_sees, self.prev_obs, self.coop, self.blocked_at_delivery
+            )
             k = silent_accusations(self.graph, prev, marks.heard, rules, out_a, out_b)
             accusers = np.concatenate([accusers, out_a[:k]])
             accused = np.concatenate([accused, out_b[:k]])
@@ -167,8 +173,13 @@ class TargetTracking(CaseStudy):
             msgs[from_byz] = self.decoy.pos
         new = np.empty_like(self.est)
         for c in range(2):
-            new[:, c] = wmsr_step(np.ascontiguousarray(self.est[:, c]), indptr, indices,
-                                  np.ascontiguousarray(msgs[:, c]), self.cfg.wmsr_f)
+            new[:, c] = wmsr_step(
+                np.ascontiguousarray(self.est[:, c]),
+                indptr,
+                indices,
+                np.ascontiguousarray(msgs[:, c]),
+                self.cfg.wmsr_f,
+            )
         s = self.sees
         new[s] = self.obs[s]
         self.est = new

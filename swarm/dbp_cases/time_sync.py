@@ -64,9 +64,14 @@ class TimeSync(CaseStudy):
         self.corr[lost] = 0.0
         src[lost] = -1
         accuse = np.zeros(len(d), dtype=bool)
-        clock_receive(d.arrays, d.messages, ClockRules(self.t, self.cfg.dt, self.dbp),
-                      ClockRobots(clock, self.observer, self.coop, self.blocked),
-                      Corrections(self.corr, src), accuse)
+        clock_receive(
+            d.arrays,
+            d.messages,
+            ClockRules(self.t, self.cfg.dt, self.dbp),
+            ClockRobots(clock, self.observer, self.coop, self.blocked),
+            Corrections(self.corr, src),
+            accuse,
+        )
         rows = np.flatnonzero(accuse)
         return d.receiver[rows], d.messages.origin[d.arrays.message[rows]]
 

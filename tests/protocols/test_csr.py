@@ -13,12 +13,18 @@ def nx_rows(G, n, pred=False):
 
 
 def rows(indptr, indices):
-    return [indices[indptr[v]:indptr[v + 1]].tolist() for v in range(len(indptr) - 1)]
+    return [indices[indptr[v] : indptr[v + 1]].tolist() for v in range(len(indptr) - 1)]
 
 
-edge_lists = st.integers(1, 15).flatmap(lambda n: st.tuples(st.just(n), st.lists(
-    st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] != e[1]),
-    max_size=40)))
+edge_lists = st.integers(1, 15).flatmap(
+    lambda n: st.tuples(
+        st.just(n),
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda e: e[0] != e[1]),
+            max_size=40,
+        ),
+    )
+)
 
 
 @given(edge_lists)
