@@ -399,3 +399,25 @@ def test_flood_gossip_and_cases_are_identical_for_one_and_two_threads(tmp_path):
     out = [subprocess.run([sys.executable, str(script), k], env=env, capture_output=True,
                           text=True, check=True).stdout.strip() for k in ("1", "2")]
     assert len(out[0]) == 64 and out[0] == out[1]
+
+
+@given(st.integers(2, 40), st.floats(0.05, 0.5), st.integers(0, 10**6))
+def test_gossip_processing_order_never_changes_the_result(n, p, seed):
+    from protocols.dbp import locality_order
+
+    G = nx.gnp_random_graph(n, p, seed=seed)
+    indptr, indices = csr(G, n)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, size=30)
+    b = (a + 1 + rng.integers(0, n - 1, size=30)) % n
+    orders = [None, rng.permutation(n), locality_order(rng.random((n, 2)), 0.2)]
+    gossips = [AccusationGossip(n) for _ in orders]
+    for g in gossips:
+        g.issue(a, b, 0)
+    for _ in range(n + 1):
+        outs = [g.step(indptr, indices, order=o) for g, o in zip(gossips, orders, strict=True)]
+        for g, out in zip(gossips[1:], outs[1:], strict=True):
+            assert np.array_equal(g.held, gossips[0].held)
+            assert all(np.array_equal(out[k], outs[0][k]) for k in out)
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        gossips[0].step(indptr, indices, order=np.zeros(n, dtype=int))
