@@ -26,6 +26,7 @@ import numpy as np
 from protocols._checks import check_int
 from protocols.dbp import AccusationGossip, DynamicBlocklist, Flood
 from protocols.wmsr import wmsr_step
+from swarm.topology import to_csr
 
 __all__ = ["ClaimResult", "bridged_cliques", "connectivity_claim", "run_scalar",
            "single_observer_claim"]
@@ -82,15 +83,6 @@ def bridged_cliques(clique: int, f: int) -> tuple[nx.Graph, list[int]]:
     return G, list(range(f + 1))
 
 
-def _csr(G: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
-    n = G.number_of_nodes()
-    rows = [sorted(G.neighbors(v)) for v in range(n)]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in rows], out=indptr[1:])
-    indices = np.array([u for r in rows for u in r], dtype=np.int64)
-    return indptr, indices
-
-
 def run_scalar(G: nx.Graph, observers, byzantine, *, protocol: str, truth: float = 1.0,
                initial: float = 0.0, fake: float | None = -1.0, f: int = 1, rounds: int = 30,
                hop_limit: int = 4, tol: float = 1e-9) -> ClaimResult:
@@ -128,7 +120,7 @@ def run_scalar(G: nx.Graph, observers, byzantine, *, protocol: str, truth: float
         raise ValueError(f"protocol must be 'dbp' or 'wmsr', got {protocol!r}")
     n = G.number_of_nodes()
     rounds = check_int("rounds", rounds, low=0)
-    indptr, indices = _csr(G)
+    indptr, indices = to_csr(G)
     obs = np.zeros(n, dtype=bool)
     obs[list(observers)] = True
     byz = np.zeros(n, dtype=bool)

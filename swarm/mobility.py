@@ -14,6 +14,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from protocols._checks import check_float_array, check_int, check_nonneg_float
+from protocols.csr import CSR, csr_from_edges
 
 __all__ = ["MOTIONS", "MobileSwarm", "pairs_within", "radius_graph"]
 
@@ -47,7 +48,7 @@ def pairs_within(positions, radius: float) -> np.ndarray:
     return np.ascontiguousarray(pairs[order])
 
 
-def radius_graph(positions, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def radius_graph(positions, radius: float) -> CSR:
     """Symmetric CSR of the disk graph: robots within ``radius`` are neighbours.
 
     Parameters
@@ -59,23 +60,18 @@ def radius_graph(positions, radius: float) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    indptr : numpy.ndarray of int64, shape (n + 1,)
-    indices : numpy.ndarray of int64
-        Neighbours of ``i`` are ``indices[indptr[i]:indptr[i + 1]]``, increasing. The graph
-        is undirected, so this is both the in-edge and the out-edge CSR.
+    CSR
+        ``indptr`` (int64, shape (n + 1,)) and ``indices`` (int64): neighbours of ``i``
+        are ``indices[indptr[i]:indptr[i + 1]]``, increasing. The graph is undirected, so
+        this is both the in-edge and the out-edge CSR.
     """
     pos = check_float_array("positions", positions, ndim=2, finite=True)
     n = pos.shape[0]
     radius = check_nonneg_float("radius", radius)
-    indptr = np.zeros(n + 1, dtype=np.int64)
     if n < 2:
-        return indptr, np.empty(0, dtype=np.int64)
+        return CSR(np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int64))
     pairs = cKDTree(pos).query_pairs(radius, output_type="ndarray").astype(np.int64)
-    keys = np.concatenate([pairs[:, 0] * n + pairs[:, 1], pairs[:, 1] * n + pairs[:, 0]])
-    keys.sort()
-    src, dst = np.divmod(keys, n)
-    np.cumsum(np.bincount(src, minlength=n), out=indptr[1:])
-    return indptr, dst
+    return csr_from_edges(n, pairs)
 
 
 class MobileSwarm:
@@ -135,7 +131,7 @@ class MobileSwarm:
             angle = rng.uniform(0.0, 2 * np.pi, size=self.n)
             self.velocities = self.max_speed * np.column_stack([np.cos(angle), np.sin(angle)])
 
-    def comm_graph(self) -> tuple[np.ndarray, np.ndarray]:
+    def comm_graph(self) -> CSR:
         """Radio graph of the current positions (symmetric CSR, see :func:`radius_graph`)."""
         return radius_graph(self.positions, self.radio_range)
 

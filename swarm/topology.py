@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from protocols._checks import check_int, check_nonneg_float
+from protocols.csr import csr_from_edges
 
 __all__ = [
     "DISTANCE_BLOCK",
@@ -43,6 +44,9 @@ __all__ = [
 #: Entries of the distance matrix :func:`robust_geometric_edges` holds at once (32 MB of
 #: float64); the result does not depend on it, only the peak memory does.
 DISTANCE_BLOCK = 4_000_000
+
+# ``csr_from_edges`` (the in-edge CSR of an undirected edge list) lives in
+# :mod:`protocols.csr` and is re-exported here.
 
 def to_csr(G: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
     """In-edge CSR arrays of a graph on nodes ``0 .. n-1``.
@@ -288,28 +292,3 @@ def robust_geometric_edges(
     lo, hi = pairs.min(axis=1), pairs.max(axis=1)
     keys = np.unique(lo * n + hi)
     return np.stack([keys // n, keys % n], axis=1), pts
-
-
-def csr_from_edges(n: int, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """In-edge CSR of an undirected graph given by its edge list (as :func:`to_csr`).
-
-    Parameters
-    ----------
-    n : int
-        Number of nodes.
-    edges : numpy.ndarray of int, shape (m, 2)
-        Undirected edges without self-loops or repeats.
-
-    Returns
-    -------
-    indptr : numpy.ndarray of int64, shape (n + 1,)
-        Row pointers.
-    indices : numpy.ndarray of int64, shape (2m,)
-        Sender of each in-edge, sorted within each receiver.
-    """
-    recv = np.concatenate([edges[:, 0], edges[:, 1]])
-    send = np.concatenate([edges[:, 1], edges[:, 0]])
-    order = np.lexsort((send, recv))
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(recv, minlength=n), out=indptr[1:])
-    return indptr, send[order].astype(np.int64)

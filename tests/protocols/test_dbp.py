@@ -337,3 +337,87 @@ def test_gossip_finishes_when_the_component_is_covered():
     ends = [gossip.step(indptr, indices)["accuser"].tolist() for _ in range(6)]
     # Holders grow for 4 steps (robots 1..4), the 5th step adds nobody.
     assert ends == [[], [], [], [], [0], []]
+
+
+# --- threads ---------------------------------------------------------------------------
+
+THREAD_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from protocols.dbp import AccusationGossip, Flood
+from swarm.mobility import MobileSwarm
+from swarm.dbp_cases import run_case
+
+def digest():
+    h = hashlib.sha256()
+    rng = np.random.default_rng(7)
+    swarm = MobileSwarm(400, rng, arena=60.0, radio_range=8.0)
+    flood = Flood(400, payload_dim=1, hop_limit=3)
+    gossip = AccusationGossip(400)
+    relays = rng.random(400) < 0.9
+    for t in range(12):
+        swarm.step()
+        indptr, indices = swarm.comm_graph()
+        blocked = rng.random(400) < 0.05
+        d = flood.step(indptr, indices, blocked, relays, symmetric=True)
+        for a in (d.receiver, d.sender, d.hops, d.origin, d.payload):
+            h.update(np.ascontiguousarray(a).tobytes())
+        fin = gossip.step(indptr, indices, relays)
+        for a in fin.values():
+            h.update(a.tobytes())
+        h.update(gossip.held.tobytes())
+        who = rng.choice(400, size=50, replace=False)
+        flood.send_observations(who, t, rng.random((50, 1)))
+        gossip.issue(who[:25], who[25:], t)
+    for case in ("target_tracking", "time_sync", "localization"):
+        r = run_case(case, n_robots=300, arena=170.0, ticks=12, seed=3, n_anchors=40)
+        for a in (r.error, r.error_max, r.byzantine_blocked, r.cooperative_blocked):
+            h.update(a.tobytes())
+    return h.hexdigest()
+
+if __name__ == "__main__":
+    import numba
+    numba.set_num_threads(int(sys.argv[1]))
+    print(digest())
+"""
+
+
+def test_flood_gossip_and_cases_are_identical_for_one_and_two_threads(tmp_path):
+    # Each message's holders (flood) and each robot's new bits (gossip) are computed
+    # independently and written at positions fixed by message / robot order, so the
+    # thread count cannot change a single bit.
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "threads.py"
+    script.write_text(THREAD_SCRIPT)
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2",
+           "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = [subprocess.run([sys.executable, str(script), k], env=env, capture_output=True,
+                          text=True, check=True).stdout.strip() for k in ("1", "2")]
+    assert len(out[0]) == 64 and out[0] == out[1]
+
+
+@given(st.integers(2, 40), st.floats(0.05, 0.5), st.integers(0, 10**6))
+def test_gossip_processing_order_never_changes_the_result(n, p, seed):
+    from protocols.dbp import locality_order
+
+    G = nx.gnp_random_graph(n, p, seed=seed)
+    indptr, indices = csr(G, n)
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, size=30)
+    b = (a + 1 + rng.integers(0, n - 1, size=30)) % n
+    orders = [None, rng.permutation(n), locality_order(rng.random((n, 2)), 0.2)]
+    gossips = [AccusationGossip(n) for _ in orders]
+    for g in gossips:
+        g.issue(a, b, 0)
+    for _ in range(n + 1):
+        outs = [g.step(indptr, indices, order=o) for g, o in zip(gossips, orders, strict=True)]
+        for g, out in zip(gossips[1:], outs[1:], strict=True):
+            assert np.array_equal(g.held, gossips[0].held)
+            assert all(np.array_equal(out[k], outs[0][k]) for k in out)
+    with pytest.raises(ValueError, match="order must be a permutation"):
+        gossips[0].step(indptr, indices, order=np.zeros(n, dtype=int))
