@@ -16,6 +16,7 @@ import gymnasium
 __all__ = [
     "GYMNASIUM_ENVS",
     "PARALLEL_ENVS",
+    "VECTOR_ENTRY_POINTS",
     "load_env_module",
     "make_parallel",
     "register_gymnasium_envs",
@@ -35,6 +36,11 @@ GYMNASIUM_ENVS: dict[str, str] = {
     "swarmgym/TargetTrackingTeam-v0": "envs.target_tracking_v0:TargetTrackingTeamEnv",
     "swarmgym/ByzantineConsensusAttack-v0": "envs.byzantine_consensus_v0:ByzantineConsensusTeamEnv",
     "swarmgym/MultihopQA-v0": "envs.multihop_qa_v0:MultihopQAEnv",
+}
+
+#: Batched forms: id -> ``module:Class`` for ``gymnasium.make_vec`` (``vector_entry_point``).
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "swarmgym/TargetTrackingTeam-v0": "envs.tracking_vector:TargetTrackingVectorEnv",
 }
 
 
@@ -79,4 +85,5 @@ def register_gymnasium_envs() -> None:
     """Register every single-agent view of :data:`GYMNASIUM_ENVS` with Gymnasium."""
     for env_id, entry_point in GYMNASIUM_ENVS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point)
+            gymnasium.register(id=env_id, entry_point=entry_point,
+                               vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id))

@@ -43,7 +43,7 @@ _INFO_KEYS = ("tracking_error", "byzantine_blocked", "cooperative_blocked", "con
 def _autoreset_mode(value) -> AutoresetMode:
     if isinstance(value, AutoresetMode):
         return value
-    names = {m.value: m for m in AutoresetMode}
+    names = {m.name.lower(): m for m in AutoresetMode}
     if isinstance(value, str) and value.lower() in names:
         return names[value.lower()]
     raise ValueError(
@@ -54,12 +54,29 @@ def _autoreset_mode(value) -> AutoresetMode:
 class _Batched:
     """Seeding, resets and the autoreset modes shared by the two batched forms."""
 
-    def _setup(self, num_envs: int, autoreset_mode, kwargs: dict, *, team: bool) -> None:
+    def _setup(
+        self,
+        num_envs: int,
+        autoreset_mode,
+        max_episode_steps: int | None,
+        kwargs: dict,
+        *,
+        team: bool,
+    ) -> None:
         if "render_mode" in kwargs:
             raise TypeError("the batched target tracking takes no 'render_mode'")
         self.num_envs = check_int("num_envs", num_envs, low=1)
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.world = TrackingWorld(self.num_envs, **kwargs)
+        # A TimeLimit of max_episode_steps around the single env truncates at the same
+        # tick as max_cycles, whichever comes first.
+        self.max_episode_steps = (
+            self.world.max_cycles
+            if max_episode_steps is None
+            else min(
+                self.world.max_cycles, check_int("max_episode_steps", max_episode_steps, low=1)
+            )
+        )
         self._rngs: list[np.random.Generator | None] = [None] * self.num_envs
         self._team_rngs: list[np.random.Generator | None] = [None] * self.num_envs
         self._team = team
@@ -156,7 +173,7 @@ class _Batched:
         world.step(actions, active, [self._rngs[b] for b in range(B)])
         obs = world.out.obs.copy()
         rewards = np.where(active, world.out.reward, 0.0)
-        truncated = active & (world.state.t >= world.max_cycles)
+        truncated = active & (world.state.t >= self.max_episode_steps)
         infos = self._infos(np.ones(B, dtype=bool))
         self._done = truncated.copy()
         if self.autoreset_mode is AutoresetMode.SAME_STEP and truncated.any():
@@ -202,6 +219,9 @@ class TargetTrackingVectorEnv(_Batched, VectorEnv):
         Number of swarms B, >= 1.
     autoreset_mode : AutoresetMode or str
         ``NEXT_STEP`` (default), ``SAME_STEP`` or ``DISABLED`` (see the module docstring).
+    max_episode_steps : int, optional
+        Truncate after this many steps if before ``max_cycles`` (as Gymnasium's
+        ``TimeLimit`` around the single environment; ``make_vec`` passes the id's).
     **kwargs
         Arguments of :class:`envs.target_tracking_v0.raw_env` except ``render_mode``;
         unknown ones are an error.
@@ -209,8 +229,15 @@ class TargetTrackingVectorEnv(_Batched, VectorEnv):
 
     metadata: ClassVar[dict] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode=AutoresetMode.NEXT_STEP, **kwargs):
-        self._setup(num_envs, autoreset_mode, kwargs, team=True)
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **kwargs,
+    ):
+        self._setup(num_envs, autoreset_mode, max_episode_steps, kwargs, team=True)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         w = self.world
         dim = w.n_agents * w.obs_dim
@@ -262,13 +289,23 @@ class TargetTrackingBatchEnv(_Batched):
         Number of swarms B, >= 1.
     autoreset_mode : AutoresetMode or str
         ``NEXT_STEP`` (default), ``SAME_STEP`` or ``DISABLED`` (see the module docstring).
+    max_episode_steps : int, optional
+        Truncate after this many steps if before ``max_cycles`` (as Gymnasium's
+        ``TimeLimit`` around the single environment; ``make_vec`` passes the id's).
     **kwargs
         Arguments of :class:`envs.target_tracking_v0.raw_env` except ``render_mode``;
         unknown ones are an error.
     """
 
-    def __init__(self, num_envs: int = 1, *, autoreset_mode=AutoresetMode.NEXT_STEP, **kwargs):
-        self._setup(num_envs, autoreset_mode, kwargs, team=False)
+    def __init__(
+        self,
+        num_envs: int = 1,
+        *,
+        autoreset_mode=AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **kwargs,
+    ):
+        self._setup(num_envs, autoreset_mode, max_episode_steps, kwargs, team=False)
         self.n_agents = self.world.n_agents
         self.obs_dim = self.world.obs_dim
         self.act_dim = 2
