@@ -140,7 +140,7 @@ connectivity_weight, max_cycles, false_accusations
         s.slot_int[b] = 0
         s.slot_int[b, :, 1] = -1
         s.slot_vec[b] = 0.0
-        s.issued[b] = False
+        s.holds[b] = False
         s.acc[b] = 0
         s.acc_count[b] = 0
         s.false_left[b] = np.where(s.byzantine[b], c.false_accusations, 0)

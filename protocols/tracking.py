@@ -131,8 +131,9 @@ class TrackingState(NamedTuple):
         Report each robot sends next tick: origin, timestamp (-1: none), hops.
     slot_vec : float64 (B, n, 4)
         Its claimed origin position and claimed target.
-    issued : bool (B, n, n)
-        ``issued[b, a, x]``: robot a has accused robot x.
+    holds : bool (B, n, n)
+        ``holds[b, a, x]``: robot a holds an accusation against robot x (its own or one
+        it received); it never accuses x again.
     acc : int64 (B, M, 3)
         Accusations: accuser, accused, state (0 unused, ``ACC_*``).
     acc_count : int64 (B,)
@@ -158,7 +159,7 @@ class TrackingState(NamedTuple):
     best_ts: np.ndarray
     slot_int: np.ndarray
     slot_vec: np.ndarray
-    issued: np.ndarray
+    holds: np.ndarray
     acc: np.ndarray
     acc_count: np.ndarray
     holders: np.ndarray
@@ -221,7 +222,7 @@ def new_state(n_envs: int, n: int, n_byzantine: int, false_accusations: int) -> 
         best_ts=np.full((B, n), -1, np.int64),
         slot_int=np.zeros((B, n, 3), np.int64),
         slot_vec=np.zeros((B, n, 4)),
-        issued=np.zeros((B, n, n), bool),
+        holds=np.zeros((B, n, n), bool),
         acc=np.zeros((B, cap, 3), np.int64),
         acc_count=np.zeros(B, np.int64),
         holders=np.zeros((B, cap, words), np.uint64),
@@ -279,10 +280,11 @@ def _move(s, b, p, control, draws):
                 s.waypoint[b, i, 1] = draws[b, 2 * n + 2 * i + 1] * p.arena
             else:
                 vx, vy = dx / dist * vmax, dy / dist * vmax
-        speed = np.hypot(vx, vy)
-        if speed > vmax:
-            vx *= vmax / speed
-            vy *= vmax / speed
+        s2 = vx * vx + vy * vy
+        if s2 > vmax * vmax:
+            scale = vmax / np.sqrt(s2)
+            vx *= scale
+            vy *= scale
         for c, v in ((0, vx), (1, vy)):
             x = abs(s.pos[b, i, c] + v * p.dt)
             if x > p.arena:
@@ -297,20 +299,26 @@ def _move(s, b, p, control, draws):
 
 
 @njit(cache=True)
-def _graph(pos, b, r, nbr, deg, bits):
-    """Neighbour lists (increasing) and adjacency bitsets of swarm ``b``."""
+def _graph(pos, b, r, sc):
+    """Neighbour lists (increasing), their squared distances and adjacency bitsets."""
+    nbr, nd2, deg, bits, row = sc.nbr, sc.nd2, sc.deg, sc.bits, sc.vals
     n = pos.shape[1]
     r2 = r * r
     deg[:] = 0
     bits[:] = 0
     for i in range(n):
+        xi = pos[b, i, 0]
+        yi = pos[b, i, 1]
         for j in range(i + 1, n):
-            dx = pos[b, i, 0] - pos[b, j, 0]
-            dy = pos[b, i, 1] - pos[b, j, 1]
-            if dx * dx + dy * dy <= r2:
+            row[j] = (pos[b, j, 0] - xi) ** 2 + (pos[b, j, 1] - yi) ** 2
+        for j in range(i + 1, n):
+            d2 = row[j]
+            if d2 <= r2:
                 nbr[i, deg[i]] = j
+                nd2[i, deg[i]] = d2
                 deg[i] += 1
                 nbr[j, deg[j]] = i
+                nd2[j, deg[j]] = d2
                 deg[j] += 1
                 bits[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
                 bits[j, i >> 6] |= np.uint64(1) << np.uint64(i & 63)
@@ -320,32 +328,47 @@ def _graph(pos, b, r, nbr, deg, bits):
 
 # ------------------------------------------------------------------------- the defences
 @njit(cache=True)
-def _check(s, b, p, v, o, ts, h, vec, t):
-    """Return True if a report fails a sound suspicion rule of DBP at receiver ``v``."""
-    el = t - ts
+def _farther(dx, dy, bound):
+    """``hypot(dx, dy) > bound``, on squares (``bound`` >= 0)."""
+    return dx * dx + dy * dy > bound * bound
+
+
+@njit(cache=True)
+def _check(p, el, h, c, me):
+    """Return True if a report fails a sound suspicion rule of DBP at its receiver.
+
+    ``el`` ticks since the report was made, ``h`` hops travelled, ``c`` (4,) the claimed
+    origin position and target, ``me`` (5,) the receiver's position, whether it sees the
+    target (0 or 1) and its observation.
+    """
     if el < h:
         return True
-    px, py = s.pos[b, v, 0], s.pos[b, v, 1]
+    cx, cy, tx, ty = c[0], c[1], c[2], c[3]
+    px, py = me[0], me[1]
     tol = p.noise * np.sqrt(2.0)
-    if np.hypot(vec[0] - px, vec[1] - py) > h * p.radio_range + el * p.max_speed * p.dt + 1e-9:
+    if _farther(cx - px, cy - py, h * p.radio_range + el * p.max_speed * p.dt + 1e-9):
         return True
-    if np.hypot(vec[2] - vec[0], vec[3] - vec[1]) > p.sensing_range + tol:
+    if _farther(tx - cx, ty - cy, p.sensing_range + tol):
         return True
     vt = el * p.target_speed * p.dt
-    if s.sees[b, v]:
-        return np.hypot(vec[2] - s.obs[b, v, 0], vec[3] - s.obs[b, v, 1]) > vt + 2 * tol + 1e-9
-    return np.hypot(vec[2] - px, vec[3] - py) < p.sensing_range - tol - vt
+    if me[2] > 0:
+        return _farther(tx - me[3], ty - me[4], vt + 2 * tol + 1e-9)
+    inner = p.sensing_range - tol - vt
+    return inner > 0 and (tx - px) ** 2 + (ty - py) ** 2 < inner * inner
 
 
 @njit(cache=True)
 def _issue(s, b, a, x, t):
-    """Accuser ``a`` accuses ``x`` once; the flood starts from ``a``. False if full."""
-    if s.issued[b, a, x]:
+    """Robot ``a`` accuses ``x`` unless it holds an accusation against ``x``.
+
+    The flood starts from ``a``. Returns False if the accusation did not fit.
+    """
+    if s.holds[b, a, x]:
         return True
     k = s.acc_count[b]
     if k == s.acc.shape[1]:
         return False
-    s.issued[b, a, x] = True
+    s.holds[b, a, x] = True
     s.acc[b, k, 0] = a
     s.acc[b, k, 1] = x
     s.acc[b, k, 2] = ACC_FLOODING
@@ -365,23 +388,29 @@ def _gossip(s, b, bits, relay_word, new):
         if s.acc[b, k, 2] != ACC_FLOODING:
             continue
         a = s.acc[b, k, 0]
+        x = s.acc[b, k, 1]
         new[:] = 0
         for w in range(words):
-            f = s.frontier[b, k, w]
-            if a >> 6 != w:
-                f &= relay_word[w]  # only cooperative robots forward, the accuser once
+            # Only cooperative robots forward; the accuser sends its own accusation once.
+            f = s.frontier[b, k, w] & relay_word[w]
+            if a >> 6 == w:
+                f |= s.frontier[b, k, w] & (np.uint64(1) << np.uint64(a & 63))
             while f:
                 low = f & (~f + np.uint64(1))
-                i = w * 64 + int(np.log2(np.float64(low)) + 0.5)
-                for x in range(words):
-                    new[x] |= bits[i, x]
+                i = w * 64 + _bit_index(low)
+                for y in range(words):
+                    new[y] |= bits[i, y]
                 f ^= low
         any_new = False
         for w in range(words):
-            new[w] &= ~s.holders[b, k, w]
-            s.frontier[b, k, w] = new[w]
-            s.holders[b, k, w] |= new[w]
-            any_new = any_new or new[w] != 0
+            fresh = new[w] & ~s.holders[b, k, w]
+            s.frontier[b, k, w] = fresh
+            s.holders[b, k, w] |= fresh
+            any_new = any_new or fresh != 0
+            while fresh:
+                low = fresh & (~fresh + np.uint64(1))
+                s.holds[b, w * 64 + _bit_index(low), x] = True
+                fresh ^= low
         if not any_new:
             s.acc[b, k, 2] = ACC_FINISHED
             ended += 1
@@ -389,17 +418,60 @@ def _gossip(s, b, bits, relay_word, new):
 
 
 @njit(cache=True)
-def _flood_round(s, b, p, nbr, deg, draws, mark, slot_int, slot_vec):
+def _bit_index(low):
+    """Index of the single set bit of ``low`` (a power of two below 2**64)."""
+    i = 0
+    if low >> np.uint64(32):
+        i += 32
+        low >>= np.uint64(32)
+    if low >> np.uint64(16):
+        i += 16
+        low >>= np.uint64(16)
+    if low >> np.uint64(8):
+        i += 8
+        low >>= np.uint64(8)
+    if low >> np.uint64(4):
+        i += 4
+        low >>= np.uint64(4)
+    if low >> np.uint64(2):
+        i += 2
+        low >>= np.uint64(2)
+    if low >> np.uint64(1):
+        i += 1
+    return i
+
+
+@njit(cache=True)
+def _flood_round(s, b, p, sc, draws):
     """Deliver last tick's reports, check, accuse, estimate; write next tick's reports.
 
-    ``mark`` (n + 1,) is scratch: per-origin stamps, the running stamp in ``mark[n]``.
+    Scratch ``sc``: ``mark`` per-origin stamps (the running stamp in ``mark[n]``),
+    ``kind`` the senders' reports, ``me`` the receiver's data, ``slot_int`` and
+    ``slot_vec`` the reports of the next tick.
     Returns True if an accusation did not fit (the capacity bound was broken).
     """
+    nbr, deg, mark, kind, me = sc.nbr, sc.deg, sc.mark, sc.kind, sc.me
+    slot_int, slot_vec = sc.slot_int, sc.slot_vec
     n = s.pos.shape[1]
     t = s.t[b]
     dbp = p.defence == DEFENCE_DBP
     full = False
     stamp = mark[n]
+    sv = s.slot_vec[b]
+    si = s.slot_int[b]
+    # What each sender's report is, decided once: 0 nothing to deliver (none, past the
+    # hop limit, or from a blocked origin under DBP), 1 finite, 2 non-finite numbers.
+    for u in range(n):
+        kind[u] = 0
+        if si[u, 1] < 0 or si[u, 2] + 1 > p.hop_limit or (dbp and s.blocked[b, si[u, 0]]):
+            continue
+        finite = (
+            np.isfinite(sv[u, 0])
+            and np.isfinite(sv[u, 1])
+            and np.isfinite(sv[u, 2])
+            and np.isfinite(sv[u, 3])
+        )
+        kind[u] = 1 if finite else 2
     for v in range(n):
         slot_int[v, 1] = -1
         if s.byzantine[b, v]:
@@ -407,42 +479,40 @@ def _flood_round(s, b, p, nbr, deg, draws, mark, slot_int, slot_vec):
         best = -1
         bh = 0
         bo = 0
+        bu = 0
+        me[0], me[1] = s.pos[b, v, 0], s.pos[b, v, 1]
+        me[2] = 1.0 if s.sees[b, v] else 0.0
+        me[3], me[4] = s.obs[b, v, 0], s.obs[b, v, 1]
         cnt = 0
         sx = 0.0
         sy = 0.0
         for e in range(deg[v]):
             u = nbr[v, e]
-            ts = s.slot_int[b, u, 1]
-            if ts < 0 or s.slot_int[b, u, 2] + 1 > p.hop_limit:
+            if kind[u] == 0:
                 continue
-            o = s.slot_int[b, u, 0]
-            h = s.slot_int[b, u, 2] + 1
-            if dbp and s.blocked[b, o]:
+            ts = si[u, 1]
+            o = si[u, 0]
+            if o == v:
+                continue  # its own report, come back
+            # An older report can change nothing unless it is to be checked for an accusation.
+            if ts < best and (not dbp or s.holds[b, v, o]):
                 continue
-            vec = s.slot_vec[b, u]
-            bad = not (
-                np.isfinite(vec[0])
-                and np.isfinite(vec[1])
-                and np.isfinite(vec[2])
-                and np.isfinite(vec[3])
-            )
-            if dbp and not bad and _check(s, b, p, v, o, ts, h, vec, t):
-                bad = True
-                full = full or not _issue(s, b, v, o, t)
+            h = si[u, 2] + 1
+            bad = kind[u] == 2 or (dbp and _check(p, t - ts, h, sv[u], me))
             if bad:
+                if dbp and not s.holds[b, v, o]:
+                    full = full or not _issue(s, b, v, o, t)
                 continue
             if ts > best:
-                best, bh, bo, cnt, sx, sy = ts, h, o, 0, 0.0, 0.0
+                best, bh, bo, bu, cnt, sx, sy = ts, h, o, u, 0, 0.0, 0.0
                 stamp += 1  # a new group: origins counted at this timestamp
-                slot_vec[v, :] = vec
             elif ts == best and (h < bh or (h == bh and o < bo)):
-                bh, bo = h, o
-                slot_vec[v, :] = vec
+                bh, bo, bu = h, o, u
             if ts == best and mark[o] != stamp:
                 mark[o] = stamp
                 cnt += 1
-                sx += vec[2]
-                sy += vec[3]
+                sx += sv[u, 2]
+                sy += sv[u, 3]
         if s.sees[b, v]:
             s.est[b, v, 0] = s.obs[b, v, 0]
             s.est[b, v, 1] = s.obs[b, v, 1]
@@ -456,6 +526,8 @@ def _flood_round(s, b, p, nbr, deg, draws, mark, slot_int, slot_vec):
                 s.est[b, v, 1] = sy / cnt
                 s.best_ts[b, v] = best
             slot_int[v, 0], slot_int[v, 1], slot_int[v, 2] = bo, best, bh
+            for c in range(4):
+                slot_vec[v, c] = sv[bu, c]
     mark[n] = stamp
     if dbp and p.attack == ATTACK_FALSE_ACCUSATION:
         for x in range(n):
@@ -464,14 +536,14 @@ def _flood_round(s, b, p, nbr, deg, draws, mark, slot_int, slot_vec):
             k = 0
             for e in range(deg[x]):
                 j = nbr[x, e]
-                if not s.byzantine[b, j] and not s.issued[b, x, j]:
+                if not s.byzantine[b, j] and not s.holds[b, x, j]:
                     k += 1
             if k == 0:
                 continue
             pick = int(draws[b, 4 * n + 4 + x] * k)
             for e in range(deg[x]):
                 j = nbr[x, e]
-                if (not s.byzantine[b, j]) and not s.issued[b, x, j]:
+                if (not s.byzantine[b, j]) and not s.holds[b, x, j]:
                     if pick == 0:
                         full = full or not _issue(s, b, x, j, t)
                         s.false_left[b, x] -= 1
@@ -572,8 +644,9 @@ def _clip(x):
 
 
 @njit(cache=True)
-def _observe_one(s, b, p, out, nbr, deg, queue, seen, kd, ki):
+def _observe_one(s, b, p, out, sc):
     """Observations, tracking error, connectivity and reward of swarm ``b``."""
+    nbr, nd2, deg, queue, seen, kd, ki = sc.nbr, sc.nd2, sc.deg, sc.queue, sc.seen, sc.kd, sc.ki
     n = s.pos.shape[1]
     m = s.coop_idx.shape[1]
     K = p.n_neighbours
@@ -599,7 +672,7 @@ def _observe_one(s, b, p, out, nbr, deg, queue, seen, kd, ki):
         k = 0
         for e in range(deg[v]):
             u = nbr[v, e]
-            d2 = (s.pos[b, u, 0] - px) ** 2 + (s.pos[b, u, 1] - py) ** 2
+            d2 = nd2[v, e]
             q = min(k, K)
             while q > 0 and kd[q - 1] > d2:
                 if q < K:
@@ -646,10 +719,13 @@ def _observe_one(s, b, p, out, nbr, deg, queue, seen, kd, ki):
 
 class _Scratch(NamedTuple):
     nbr: np.ndarray
+    nd2: np.ndarray
     deg: np.ndarray
     bits: np.ndarray
     words: np.ndarray
     mark: np.ndarray
+    kind: np.ndarray
+    me: np.ndarray
     slot_int: np.ndarray
     slot_vec: np.ndarray
     vals: np.ndarray
@@ -665,10 +741,13 @@ def _scratch(n, k):
     w = (n + 63) // 64
     return _Scratch(
         np.zeros((n, max(n - 1, 1)), np.int64),
+        np.zeros((n, max(n - 1, 1))),
         np.zeros(n, np.int64),
         np.zeros((n, w), np.uint64),
         np.zeros((2, w), np.uint64),
         np.zeros(n + 1, np.int64),
+        np.zeros(n, np.int8),
+        np.zeros(5),
         np.zeros((n, 3), np.int64),
         np.zeros((n, 4)),
         np.zeros(n),
@@ -686,8 +765,8 @@ def _observe_kernel(s, p, which, out):
     sc = _scratch(n, p.n_neighbours)
     for b in range(s.t.shape[0]):
         if which[b]:
-            _graph(s.pos, b, p.radio_range, sc.nbr, sc.deg, sc.bits)
-            _observe_one(s, b, p, out, sc.nbr, sc.deg, sc.queue, sc.seen, sc.kd, sc.ki)
+            _graph(s.pos, b, p.radio_range, sc)
+            _observe_one(s, b, p, out, sc)
 
 
 @njit(cache=True)
@@ -707,12 +786,12 @@ def tracking_step_unchecked(s, p, control, draws, active, out):
             continue
         s.t[b] += 1
         _move(s, b, p, control, draws)
-        _graph(s.pos, b, p.radio_range, sc.nbr, sc.deg, sc.bits)
+        _graph(s.pos, b, p.radio_range, sc)
         tx, ty = s.target[b, 0, 0], s.target[b, 0, 1]
         for v in range(n):
-            s.sees[b, v] = (not s.byzantine[b, v]) and np.hypot(
-                s.pos[b, v, 0] - tx, s.pos[b, v, 1] - ty
-            ) <= p.sensing_range
+            s.sees[b, v] = (not s.byzantine[b, v]) and not _farther(
+                s.pos[b, v, 0] - tx, s.pos[b, v, 1] - ty, p.sensing_range
+            )
             if s.sees[b, v]:
                 s.obs[b, v, 0] = tx + (2.0 * draws[b, 2 * v] - 1.0) * tol
                 s.obs[b, v, 1] = ty + (2.0 * draws[b, 2 * v + 1] - 1.0) * tol
@@ -729,11 +808,8 @@ def tracking_step_unchecked(s, p, control, draws, active, out):
                     if not s.byzantine[b, v]:
                         relay[v >> 6] |= np.uint64(1) << np.uint64(v & 63)
                 out.finished[b] = _gossip(s, b, sc.bits, relay, sc.words[1])
-            full = (
-                _flood_round(s, b, p, sc.nbr, sc.deg, draws, sc.mark, sc.slot_int, sc.slot_vec)
-                or full
-            )
-        _observe_one(s, b, p, out, sc.nbr, sc.deg, sc.queue, sc.seen, sc.kd, sc.ki)
+            full = _flood_round(s, b, p, sc, draws) or full
+        _observe_one(s, b, p, out, sc)
     return full
 
 
