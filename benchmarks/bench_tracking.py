@@ -5,7 +5,11 @@ Agent-steps per second (cooperative robots stepped per second, CPU time, one cor
 - the per-agent batched form, ``TargetTrackingBatchEnv`` with B = 256 swarms of 100
   robots (90 agents each), DBP defence, one Numba call per step;
 - the team ``VectorEnv`` (``TargetTrackingTeam-v0`` batched), same sizes;
-- the PettingZoo parallel API of ``target_tracking_v0`` (one swarm of 100, dicts);
+- the PettingZoo parallel API of ``target_tracking_v0`` (one swarm of 100, dicts), which
+  runs the same kernel with B = 1;
+- one swarm of :class:`swarm.dbp_cases.TargetTracking` stepped with commanded velocities,
+  the Python orchestration (k-d tree graph, floods, gossip) ``target_tracking_v0`` ran on
+  before the batched kernel;
 - anchors, if installed (``pip install vmas mpe2``): VMAS ``simple_spread`` on the CPU
   with 256 environments of 90 agents, MPE2 ``simple_spread_v3`` with 90 agents.
 
@@ -23,6 +27,7 @@ import numpy as np
 
 from envs.target_tracking_v0 import parallel_env
 from envs.tracking_vector import TargetTrackingBatchEnv, TargetTrackingVectorEnv
+from swarm.dbp_cases import DBPConfig, TargetTracking
 
 
 def rate(step, agents_per_step: int, seconds: float) -> float:
@@ -71,6 +76,19 @@ def ours_parallel(n_robots: int, seconds: float) -> float:
     return rate(lambda: env.step(actions), len(env.agents), seconds)
 
 
+def dbp_case(n_robots: int, seconds: float) -> float:
+    case = TargetTracking(
+        DBPConfig(n_robots=n_robots, arena=60.0, ticks=10**6), np.random.default_rng(0)
+    )
+    rng = np.random.default_rng(0)
+    control = np.full((n_robots, 2), np.nan)
+    control[case.coop_idx] = rng.uniform(-1, 1, (case.coop_idx.size, 2))
+    case.control = control
+    for _ in range(20):
+        case.step()
+    return rate(case.step, case.coop_idx.size, seconds)
+
+
 def vmas_batched(num_envs: int, n_agents: int, seconds: float) -> float | None:
     try:
         import torch
@@ -114,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     batched = ours_batched(B, n, seconds)
     vector = ours_vector(B, n, seconds)
     single = ours_parallel(n, seconds)
+    case = dbp_case(n, seconds)
     m = TargetTrackingBatchEnv(1, n_robots=n).n_agents
     print(
         f"target tracking, DBP, {B} swarms x {n} robots ({m} agents each); "
@@ -126,7 +145,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  team VectorEnv           {fmt(vector)}   ratio to parallel API {vector / single:7.1f}x"
     )
-    print(f"  PettingZoo parallel API  {fmt(single)}   (one swarm of {n})")
+    print(f"  PettingZoo parallel API  {fmt(single)}   (one swarm of {n}, same kernel)")
+    print(
+        f"  swarm.dbp_cases, 1 swarm {fmt(case)}   batched form is "
+        f"{batched / case:7.1f}x this (the engine target_tracking_v0 used before)"
+    )
     print(f"  VMAS simple_spread, {B} envs x {m} agents: {fmt(vmas_batched(B, m, seconds))}")
     print(f"  MPE2 simple_spread_v3, {m} agents: {fmt(mpe2_parallel(m, seconds))}")
 
