@@ -121,7 +121,7 @@ def mpe2_parallel(n_agents: int, seconds: float) -> float | None:
 
 
 def fmt(x: float | None) -> str:
-    return "(not installed: pip install vmas mpe2)" if x is None else f"{x / 1e6:8.3f} M/s"
+    return "(not installed: pip install vmas mpe2)" if x is None else f"{x / 1e6:8.4g} M/s"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,14 +27,14 @@ class Args:
     """Sizes and hyper-parameters (the command-line flags)."""
 
     seed: int = 0
-    iterations: int = 60
-    num_envs: int = 32
+    iterations: int = 150
+    num_envs: int = 16
     n_robots: int = 20
     max_cycles: int = 50
     defence: str = "dbp"
-    lr: float = 3e-4
-    gamma: float = 0.95
-    gae_lambda: float = 0.9
+    lr: float = 1e-3
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
     epochs: int = 4
     minibatches: int = 4
     clip: float = 0.2
