@@ -240,3 +240,21 @@ def test_torchrl_gym_wrapper_rolls_out_the_vector_env():
     td = env.rollout(12, break_when_any_done=False)
     assert td.batch_size == (3, 12)
     assert td["next", "truncated"].sum() >= 3 * 2
+
+
+def test_validated_kernel_api_checks_arguments_and_leaves_inactive_swarms_alone():
+    env = TargetTrackingBatchEnv(2, **KW)
+    env.reset(seed=4)
+    w = env.world
+    before = [x.copy() for x in w.state]
+    draws = np.random.default_rng(0).random((2, tk.n_draws(14)))
+    control = np.full((2, 14, 2), np.nan)     # every robot follows its waypoint
+    tk.tracking_step(w.state, w.params, control, draws, np.array([False, True]), w.out)
+    for old, new in zip(before, w.state, strict=True):
+        assert np.array_equal(old[0], new[0])          # swarm 0 untouched
+    assert w.state.t.tolist() == [0, 1]
+    assert not np.array_equal(before[1][1], w.state.pos[1])
+    with pytest.raises(ValueError, match="draws must lie in"):
+        tk.tracking_step(w.state, w.params, control, draws + 1.0, np.ones(2, bool), w.out)
+    with pytest.raises(ValueError, match="control must be a float64 array of shape"):
+        tk.tracking_step(w.state, w.params, control[:1], draws, np.ones(2, bool), w.out)
