@@ -177,19 +177,23 @@ class _Batched:
         infos = self._infos(np.ones(B, dtype=bool))
         self._done = truncated.copy()
         if self.autoreset_mode is AutoresetMode.SAME_STEP and truncated.any():
+            # The ended episodes' last observations and infos go to final_obs / final_info;
+            # the reset sub-environments report their new episode's first ones.
             final = np.empty(B, dtype=object)
             for b in np.flatnonzero(truncated):
                 final[b] = self._obs(obs[b : b + 1])[0]
-            infos["final_obs"] = final
-            infos["_final_obs"] = truncated.copy()
-            infos["final_info"] = {
-                k: v.copy() for k, v in infos.items() if not k.startswith(("final", "_final"))
-            }
-            infos["_final_info"] = truncated.copy()
+            final_info = infos
             for b in np.flatnonzero(truncated):
                 self._reset_one(int(b), None)
             world.observe(truncated)
             obs = world.out.obs.copy()
+            infos = self._infos(np.ones(B, dtype=bool))
+            infos.update(
+                final_obs=final,
+                _final_obs=truncated.copy(),
+                final_info=final_info,
+                _final_info=truncated.copy(),
+            )
             self._done[:] = False
         return self._obs(obs), rewards, truncated, infos
 

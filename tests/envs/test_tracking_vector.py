@@ -113,7 +113,10 @@ def test_autoreset_modes_match_gymnasium_sync_vector_env(mode):
             assert np.array_equal(r1[4]["_final_obs"], mask)
             for i in np.flatnonzero(mask):
                 assert np.array_equal(r1[4]["final_obs"][i], r2[4]["final_obs"][i])
+                assert (r1[4]["final_info"]["tracking_error"][i]
+                        == r2[4]["final_info"]["tracking_error"][i])
             ended += int(mask.sum())
+        assert np.array_equal(r1[4]["tracking_error"], r2[4]["tracking_error"])
     assert ended == (2 * B if mode is AutoresetMode.SAME_STEP else 0)
 
 
