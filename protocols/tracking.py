@@ -21,13 +21,17 @@ active swarm by one tick:
      decoy report instead (``ATTACK_GARBAGE``: non-finite numbers; ``ATTACK_SILENT``:
      nothing). A cooperative robot estimates the target as its own observation, or else
      as the mean claimed target of the distinct origins of the freshest reports it
-     accepted (kept until fresher ones arrive). Non-finite reports are always dropped.
+     accepted (kept until fresher ones arrive). Non-finite reports are always dropped;
+     so are a robot's own reports coming back.
    - *DBP*. Receivers drop reports from blocked origins and check the others with the
      sound rules of :mod:`swarm.dbp_cases` (the claimed origin could not have reached
      the receiver in the hops travelled; the claimed target lies outside the claimed
      origin's sensing range; the receiver sees the target somewhere the claim cannot be;
-     the receiver sees no target where the claim puts one); a failed check makes the
-     receiver accuse the origin (once per pair). Under ``ATTACK_FALSE_ACCUSATION`` every
+     the receiver sees no target where the claim puts one) and accuse the origins of
+     failed or non-finite reports; a robot never accuses a robot it already holds an
+     accusation against (its own or received). Silent robots are not accused
+     (:mod:`swarm.dbp_cases`' rule for missing reports is not part of this kernel): they
+     harm only by not relaying. Under ``ATTACK_FALSE_ACCUSATION`` every
      Byzantine robot also accuses one cooperative neighbour a tick, ``false_accusations``
      times in all. An accusation floods through the cooperative robots (one hop a tick,
      the accuser always sending it once); when a tick adds no new holder its flood has

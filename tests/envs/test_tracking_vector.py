@@ -159,7 +159,7 @@ def test_initial_swarm_is_drawn_as_the_dbp_case_draws_it():
     assert np.array_equal(s.decoy[0], [case.decoy.pos, case.decoy.goal])
 
 
-@pytest.mark.parametrize("attack", ["fake", "false_accusation"])
+@pytest.mark.parametrize("attack", ["fake", "false_accusation", "garbage"])
 def test_accusations_are_sound_and_the_blocklist_is_the_matching_one(attack):
     batch = TargetTrackingBatchEnv(
         6, n_robots=40, byzantine_fraction=0.2, arena=60.0, attack=attack, max_cycles=60
