@@ -39,9 +39,9 @@ GYMNASIUM_ENVS: dict[str, str] = {
     "swarmgym/MultihopQA-v0": "envs.multihop_qa_v0:MultihopQAEnv",
 }
 
-
 #: Batched forms: id -> ``module:Class`` for ``gymnasium.make_vec`` (``vector_entry_point``).
 VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "swarmgym/TargetTrackingTeam-v0": "envs.tracking_vector:TargetTrackingVectorEnv",
     "swarmgym/ByzantineConsensusAttack-v0": "envs.vector:ByzantineConsensusVectorEnv",
 }
 

@@ -8,8 +8,9 @@ Action space        ``Box(-1, 1, (2,), float32)``: commanded velocity in units o
 Observation space   ``Box(-1, 1, (11 + 2K,), float32)``: own position / arena (2), own
                     velocity / max_speed (2), own target estimate / arena (2), estimate minus
                     position / arena (2), sees the target (1), neighbours / (n - 1) (1),
-                    fraction of robots blocked (1), the K nearest neighbours' relative
-                    positions / radio range (2K, zero-padded)
+                    fraction of robots blocked (1, as of the start of the tick), the K
+                    nearest neighbours' relative positions / radio range (2K, nearest first,
+                    zero-padded)
 Rewards             shared: ``-(mean tracking error of cooperative robots) / arena
                     - connectivity_weight * (fraction of cooperative robots outside the
                     largest connected group of cooperative robots)``
@@ -18,12 +19,15 @@ Info                ``tracking_error`` (units), ``byzantine_blocked``,
                     ``cooperative_blocked``, ``connected_fraction``
 ==================  ==========================================================================
 
-Underneath runs :class:`swarm.dbp_cases.TargetTracking`: robots that sense the target
+Underneath runs one swarm of :mod:`protocols.tracking` (the kernel the batched forms in
+:mod:`envs.tracking_vector` step for B swarms at once): robots that sense the target
 flood what they see, Byzantine robots report a decoy, and the cooperative robots defend
-with ``defence``: ``"dbp"`` (accusations and the matching blocklist), ``"wmsr"``
-(trimmed consensus on the estimates) or ``"none"``. Byzantine robots move by random
-waypoint; the learning policy moves the cooperative ones. :func:`pursue_policy` is a
-ready policy: head for the own estimate of the target.
+with ``defence``: ``"dbp"`` (the sound suspicion rules of :mod:`swarm.dbp_cases`,
+accusations flooded through the swarm and the matching blocklist of
+:class:`protocols.dbp.DynamicBlocklist`), ``"wmsr"`` (trimmed consensus on the
+estimates) or ``"none"``. Byzantine robots move by random waypoint; the learning policy
+moves the cooperative ones. :func:`pursue_policy` is a ready policy: head for the own
+estimate of the target.
 
 Arguments:
 
@@ -32,6 +36,8 @@ Arguments:
 - ``defence``: ``"dbp"``, ``"wmsr"`` or ``"none"``.
 - ``wmsr_f``: W-MSR parameter when ``defence="wmsr"``.
 - ``attack``: ``"fake"``, ``"false_accusation"``, ``"silent"`` or ``"garbage"``.
+- ``false_accusations``: accusations each Byzantine robot makes under
+  ``"false_accusation"``.
 - ``arena``: side of the square arena (units).
 - ``radio_range``, ``sensing_range``: radii (units).
 - ``max_speed``: robots' speed bound (units per second); ``target_speed``: the target's.
@@ -51,20 +57,17 @@ import numpy as np
 from gymnasium import spaces
 from matplotlib.figure import Figure
 from pettingzoo import ParallelEnv
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from envs._common import (
     AgentSpacesMixin,
     FrameRenderMixin,
     HumanWindow,
     aec_from_parallel,
+    check_actions,
     figure_to_rgb,
 )
 from envs.team import TeamEnv
-from protocols._checks import check_int, check_nonneg_float
-from swarm.dbp_cases import DBPConfig, TargetTracking
+from envs.tracking_world import TrackingWorld
 
 __all__ = ["GYM_TEST_KWARGS", "TEST_KWARGS", "TargetTrackingTeamEnv", "env", "parallel_env",
            "pursue_policy", "raw_env"]
@@ -117,81 +120,71 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         n_neighbours: int = 4,
         connectivity_weight: float = 1.0,
         max_cycles: int = 200,
+        false_accusations: int = 3,
         render_mode: str | None = None,
     ):
-        self.config = DBPConfig(
-            n_robots=n_robots, byzantine_fraction=byzantine_fraction, defence=defence,
-            wmsr_f=wmsr_f, attack=attack, ticks=check_int("max_cycles", max_cycles, low=1),
-            hop_limit=hop_limit, arena=arena, radio_range=radio_range,
-            sensing_range=sensing_range, max_speed=max_speed, dt=dt,
-            motion="random_waypoint", target_speed=target_speed, noise=noise)
-        check_nonneg_float("max_speed", max_speed, positive=True)
-        self.k = check_int("n_neighbours", n_neighbours, low=0)
-        self.connectivity_weight = check_nonneg_float("connectivity_weight", connectivity_weight)
-        self.max_cycles = max_cycles
+        self.world = TrackingWorld(
+            1, n_robots=n_robots, byzantine_fraction=byzantine_fraction, defence=defence,
+            wmsr_f=wmsr_f, attack=attack, arena=arena, radio_range=radio_range,
+            sensing_range=sensing_range, max_speed=max_speed, target_speed=target_speed,
+            dt=dt, noise=noise, hop_limit=hop_limit, n_neighbours=n_neighbours,
+            connectivity_weight=connectivity_weight, max_cycles=max_cycles,
+            false_accusations=false_accusations)
+        self.config = self.world.config
+        self.max_cycles = self.world.max_cycles
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
-        m = self.config.n_robots - self.config.n_byzantine
-        if m < 1:
-            raise ValueError("at least one cooperative robot is needed")
-        self.possible_agents = [f"robot_{i}" for i in range(m)]
+        self.possible_agents = [f"robot_{i}" for i in range(self.world.n_agents)]
         self.agents: list[str] = []
-        dim = 11 + 2 * self.k
+        dim = self.world.obs_dim
         self._observation_spaces = {a: spaces.Box(-1.0, 1.0, (dim,), np.float32)
                                     for a in self.possible_agents}
         self._action_spaces = {a: spaces.Box(-1.0, 1.0, (2,), np.float32)
                                for a in self.possible_agents}
         self._rng: np.random.Generator | None = None
-        self.case: TargetTracking | None = None
+        self._active = np.ones(1, dtype=bool)
         self._window = HumanWindow(self.metadata["render_fps"])
+
+    # ------------------------------------------------------------ read-only views
+    @property
+    def positions(self) -> np.ndarray:
+        """Robot positions, shape (n, 2) (units)."""
+        return self.world.state.pos[0]
+
+    @property
+    def byzantine(self) -> np.ndarray:
+        """Which robots are Byzantine, shape (n,)."""
+        return self.world.state.byzantine[0]
+
+    @property
+    def coop_idx(self) -> np.ndarray:
+        """The cooperative robots (the agents, in order), shape (m,)."""
+        return self.world.state.coop_idx[0]
+
+    @property
+    def blocked(self) -> np.ndarray:
+        """The blocklist, shape (n,)."""
+        return self.world.state.blocked[0]
 
     # ---------------------------------------------------------------- helpers
     def _observe(self) -> dict:
-        c = self.config
-        case = self.case
-        pos = case.swarm.positions
-        vel = case.swarm.velocities / c.max_speed
-        est = case.est
-        indptr, _ = case.graph
-        deg = np.diff(indptr) / max(c.n_robots - 1, 1)
-        frac_blocked = float(case.blocked.mean())
-        coop = case.coop_idx
-        rel_nb = np.zeros((coop.size, 2 * self.k))
-        if self.k and c.n_robots > 1:
-            kk = min(self.k, c.n_robots - 1)
-            dist, idx = cKDTree(pos).query(pos[coop], k=kk + 1)
-            idx = idx.reshape(coop.size, -1)[:, 1:]
-            dist = dist.reshape(coop.size, -1)[:, 1:]
-            rel = (pos[idx] - pos[coop][:, None, :]) / max(c.radio_range, 1e-12)
-            rel[dist > c.radio_range] = 0.0
-            rel_nb[:, :2 * kk] = rel.reshape(coop.size, -1)
-        obs = np.column_stack([
-            pos[coop] / c.arena, vel[coop], est[coop] / c.arena, (est[coop] - pos[coop]) / c.arena,
-            case.sees[coop].astype(float), deg[coop], np.full(coop.size, frac_blocked), rel_nb])
-        obs = np.clip(np.nan_to_num(obs, nan=0.0), -1.0, 1.0).astype(np.float32)
-        return {a: obs[i] for i, a in enumerate(self.possible_agents) if a in self.agents}
+        obs = self.world.out.obs[0]
+        return {a: obs[i].copy() for i, a in enumerate(self.possible_agents) if a in self.agents}
 
     def _metrics(self) -> dict:
-        case = self.case
-        indptr, indices = case.graph
-        n = self.config.n_robots
-        adj = csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
-        coop = case.coop_idx
-        _, labels = connected_components(adj[coop][:, coop], directed=False)
-        connected = float(np.bincount(labels).max() / coop.size)
-        return {"tracking_error": float(np.mean(case._errors())),
-                "byzantine_blocked": int(case.blocked[case.byzantine].sum()),
-                "cooperative_blocked": int(case.blocked[case.coop].sum()),
-                "connected_fraction": connected}
+        err, byz, coop, conn = self.world.metrics()
+        return {"tracking_error": float(err[0]), "byzantine_blocked": int(byz[0]),
+                "cooperative_blocked": int(coop[0]), "connected_fraction": float(conn[0])}
 
     # ---------------------------------------------------------------- the loop
     def reset(self, seed: int | None = None, options: dict | None = None):
         """Draw a new swarm, target and Byzantine set; return observations and infos."""
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
-        self.case = TargetTracking(self.config, self._rng)
+        self.world.reset_one(0, self._rng)
+        self.world.observe(self._active)
         self.agents = list(self.possible_agents)
         info = self._metrics()
         return self._observe(), {a: dict(info) for a in self.agents}
@@ -200,24 +193,18 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         """Move the cooperative robots, then one tick of sensing and communication."""
         if not self.agents:
             raise RuntimeError("step() called with no live agents; call reset() first")
-        c = self.config
-        case = self.case
-        control = np.full((c.n_robots, 2), np.nan)
-        index = {a: int(case.coop_idx[i]) for i, a in enumerate(self.possible_agents)}
+        check_actions(actions, self.agents)
+        act = np.zeros((1, self.world.n_agents, 2))
+        index = {a: i for i, a in enumerate(self.possible_agents)}
         for agent, action in actions.items():
-            if agent not in index:
-                raise KeyError(f"unknown agent {agent!r}")
             a = np.asarray(action, dtype=np.float64).reshape(-1)
             if a.shape != (2,):
                 raise ValueError(f"action of {agent} must have shape (2,), got {a.shape}")
-            a = np.clip(np.nan_to_num(a, nan=0.0), -1.0, 1.0)
-            control[index[agent]] = a * c.max_speed
-        case.control = control
-        case.step()
+            act[0, index[agent]] = a
+        self.world.step(act, self._active, [self._rng])
         info = self._metrics()
-        reward = (-info["tracking_error"] / c.arena
-                  - self.connectivity_weight * (1.0 - info["connected_fraction"]))
-        truncated = case.t >= self.max_cycles
+        reward = float(self.world.out.reward[0])
+        truncated = bool(self.world.state.t[0] >= self.max_cycles)
         obs = self._observe()
         rewards = dict.fromkeys(self.agents, reward)
         terms = dict.fromkeys(self.agents, False)
@@ -232,21 +219,22 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     # ------------------------------------------------------------- rendering
     def _frame(self) -> np.ndarray:
         """Draw the swarm: cooperative, Byzantine and blocked robots, target and decoy."""
-        case = self.case
+        s = self.world.state
         fig = Figure(figsize=(4.5, 4.5), dpi=80)
         ax = fig.add_subplot()
-        pos = case.swarm.positions
-        ax.scatter(*pos[case.coop].T, s=14, c="tab:blue", label="cooperative")
-        ax.scatter(*pos[case.byzantine].T, s=22, c="tab:red", label="Byzantine")
-        if case.blocked.any():
-            ax.scatter(*pos[case.blocked].T, s=60, marker="x", c="k", label="blocked")
-        ax.scatter(*case.target.pos, s=160, marker="*", c="gold", edgecolors="k",
+        pos = s.pos[0]
+        byz = s.byzantine[0]
+        ax.scatter(*pos[~byz].T, s=14, c="tab:blue", label="cooperative")
+        ax.scatter(*pos[byz].T, s=22, c="tab:red", label="Byzantine")
+        if s.blocked[0].any():
+            ax.scatter(*pos[s.blocked[0]].T, s=60, marker="x", c="k", label="blocked")
+        ax.scatter(*s.target[0, 0], s=160, marker="*", c="gold", edgecolors="k",
                    label="target")
-        ax.scatter(*case.decoy.pos, s=90, marker="*", c="tab:red", alpha=0.4, label="decoy")
+        ax.scatter(*s.decoy[0, 0], s=90, marker="*", c="tab:red", alpha=0.4, label="decoy")
         ax.set_xlim(0, self.config.arena)
         ax.set_ylim(0, self.config.arena)
         ax.set_aspect("equal")
-        ax.set_title(f"tick {case.t}, {self.config.defence}")
+        ax.set_title(f"tick {int(s.t[0])}, {self.config.defence}")
         ax.legend(loc="upper right", fontsize=6)
         return figure_to_rgb(fig)
 
@@ -265,8 +253,14 @@ class TargetTrackingTeamEnv(TeamEnv):
     """One controller for all cooperative robots (``swarmgym/TargetTrackingTeam-v0``).
 
     Observations and actions are the agents' side by side; the reward is the shared one.
-    Arguments as :class:`raw_env`.
+    Arguments as :class:`raw_env`. :class:`envs.tracking_vector.TargetTrackingVectorEnv`
+    runs B of these in one kernel call per step.
     """
 
     def __init__(self, render_mode: str | None = None, **kwargs):
         super().__init__(raw_env, render_mode=render_mode, **kwargs)
+
+    def step(self, action):
+        """Step the team; the reward is the swarm's shared reward."""
+        obs, _, terminated, truncated, info = super().step(action)
+        return obs, float(self.par.world.out.reward[0]), terminated, truncated, info

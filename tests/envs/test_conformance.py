@@ -138,16 +138,9 @@ def test_same_seed_same_rollout_and_pickle(name):
     _assert_same(_rollout(mod.parallel_env(**kw), 3), _rollout(mod.parallel_env(**kw), 3))
 
 
-# target_tracking_v0 is being rebuilt on another branch, which adopts
-# envs._common.check_actions; the coordinator drops this entry at the merge.
-_ACTION_CHECKS_PENDING = {"target_tracking_v0"}
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_step_takes_a_dict_with_one_action_per_live_agent(name):
     """PettingZoo's parallel API: step() gets a dict keyed by every agent in env.agents."""
-    if name in _ACTION_CHECKS_PENDING:
-        pytest.skip("adopts envs._common.check_actions on its own branch")
     env = load_env_module(name).parallel_env(**_kwargs(name))
     env.reset(seed=0)
     actions = {a: env.action_space(a).sample() for a in env.agents}

@@ -38,10 +38,9 @@ def test_pursuing_the_estimate_beats_holding_still():
 def test_commanded_velocity_moves_the_cooperative_robots():
     env = parallel_env(n_robots=12, arena=200.0, max_speed=2.0, max_cycles=5)
     env.reset(seed=0)
-    case = env.case
-    before = case.swarm.positions[case.coop_idx].copy()
+    before = env.positions[env.coop_idx].copy()
     env.step({a: np.array([1.0, 0.0], dtype=np.float32) for a in env.agents})
-    moved = case.swarm.positions[case.coop_idx] - before
+    moved = env.positions[env.coop_idx] - before
     inside = (before[:, 0] < 198.0)
     np.testing.assert_allclose(moved[inside], [[2.0, 0.0]] * int(inside.sum()), atol=1e-12)
 
@@ -60,7 +59,7 @@ def test_agents_are_the_cooperative_robots():
     env = parallel_env(n_robots=20, byzantine_fraction=0.25, max_cycles=3)
     env.reset(seed=0)
     assert len(env.agents) == 15
-    assert not env.case.byzantine[env.case.coop_idx].any()
+    assert not env.byzantine[env.coop_idx].any() and env.byzantine.sum() == 5
 
 
 def test_team_view_steps_with_one_controller():
