@@ -4,7 +4,7 @@
     Run a scenario, print a table per protocol, write ``summary.json`` and plots.
 ``swarm list [-v]``
     The shipped scenarios, sweeps and benchmarks, in three groups.
-``swarm bench [NAME ...]``
+``swarm bench [NAME ...] [--smoke]``
     Run the speed comparisons in ``benchmarks/`` (source checkouts only).
 ``swarm sweep NAME_OR_PATH [--backend local|ray] [--workers N] [--address ADDR] [--out DIR]
 [--retry-failed] [--restart] [--quiet]``
@@ -179,11 +179,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for name in names:
         if name not in scripts:
             raise ScenarioError(f"unknown benchmark {name!r}; known: {', '.join(scripts)}")
-    status = 0
+    extra = ["--smoke"] if args.smoke else []
+    failed = []
     for name in names:
-        print(f"== benchmark {name}", flush=True)
-        status |= subprocess.call([sys.executable, str(scripts[name])])
-    return status
+        print(f"== benchmark {name}" + (" (smoke)" if args.smoke else ""), flush=True)
+        if subprocess.call([sys.executable, str(scripts[name]), *extra]) != 0:
+            failed.append(name)
+    if failed:
+        print(f"swarm: error: {len(failed)} of {len(names)} benchmarks failed: "
+              f"{', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -319,6 +325,9 @@ def _parser() -> argparse.ArgumentParser:
                        description="Run speed comparisons from benchmarks/: "
                        + (", ".join(_benchmarks()) or "(none: source checkouts only)"))
     b.add_argument("names", nargs="*", help="benchmark names (default: all; see swarm list)")
+    b.add_argument("--smoke", action="store_true",
+                   help="run each benchmark at tiny sizes, in seconds, to check it still works "
+                   "(its figures mean nothing)")
     b.set_defaults(func=_cmd_bench)
     sw = sub.add_parser("sweep", help="run a sweep of a scenario into a results store")
     sw.add_argument("sweep", help="shipped sweep name or path to a sweep .toml file")
