@@ -13,7 +13,7 @@ import networkx as nx
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_int, check_nonneg_float
 from protocols.dbp import DynamicBlocklist
 from protocols.wmsr import message_sources
 from swarm.attacks import ATTACKS, AttackContext, make_attack

@@ -66,7 +66,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from protocols._checks import check_int
+from protocols.checks import check_int
 
 __all__ = ["BatchedCore", "BatchedParallelEnv", "BatchedVectorEnv", "autoreset_mode_from"]
 

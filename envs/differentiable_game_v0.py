@@ -26,7 +26,7 @@ from envs._common import (
 from envs.batched import BatchedParallelEnv
 from games.diffgame import Box, QuadraticGame, random_quadratic_game, toy_game
 from games.sgn import certify
-from protocols._checks import check_float_array, check_int, check_nonneg_float
+from protocols.checks import check_float_array, check_int, check_nonneg_float
 from protocols.game_rounds import (
     QuadraticGameArrays,
     QuadraticRound,

@@ -21,7 +21,7 @@ from envs._common import (
     figure_to_rgb,
 )
 from games.graphon_mfg import LQGraphonMFG, label_interpolation, sample_graphon_graph
-from protocols._checks import check_float_array, check_int, check_nonneg_float
+from protocols.checks import check_float_array, check_int, check_nonneg_float
 from protocols.graphon import graphon_step, interpolated_policy
 
 __all__ = ["DENSE_MAX_PLAYERS", "TEST_KWARGS", "env", "parallel_env", "raw_env"]

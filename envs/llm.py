@@ -31,6 +31,7 @@ import numpy as np
 
 from envs.multihop_qa_v0 import QAState, Question, exact_match, parse_action, step_state
 from games.value_tree import Generation, default_prompt_token_bound
+from protocols.checks import check_int
 
 __all__ = [
     "ModelConnectionError",
@@ -81,10 +82,8 @@ def _check_messages(messages: Messages) -> list[dict[str, str]]:
 
 
 def _check_gen_args(n: int, max_tokens: int, temperature: float) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+    check_int("n", n, low=1)
+    check_int("max_tokens", max_tokens, low=1)
     if not (isinstance(temperature, int | float) and 0.0 <= temperature <= 2.0):
         raise ValueError(f"temperature must be in [0, 2], got {temperature!r}")
 
@@ -148,13 +147,10 @@ class OpenAIChatModel:
             raise TypeError("api_key_env must be the name of an environment variable")
         if not (isinstance(timeout, int | float) and timeout > 0):
             raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        check_int("max_retries", max_retries, low=0)
         if not (isinstance(backoff, int | float) and 0 <= backoff <= max_backoff):
             raise ValueError(f"need 0 <= backoff <= max_backoff, got {backoff!r}, {max_backoff!r}")
-        if isinstance(prompt_overhead, bool) or not isinstance(prompt_overhead, int) \
-                or prompt_overhead < 0:
-            raise ValueError(f"prompt_overhead must be an integer >= 0, got {prompt_overhead!r}")
+        check_int("prompt_overhead", prompt_overhead, low=0)
         url = base_url.rstrip("/")
         self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
         self.model = model
@@ -399,8 +395,7 @@ class SimulatedQAModel:
             raise ValueError(f"value_noise must be >= 0, got {value_noise!r}")
         if not 0.0 <= overconfidence <= 1.0:
             raise ValueError(f"overconfidence must be in [0, 1], got {overconfidence!r}")
-        if isinstance(verbosity, bool) or not isinstance(verbosity, int) or verbosity < 0:
-            raise ValueError(f"verbosity must be an integer >= 0, got {verbosity!r}")
+        check_int("verbosity", verbosity, low=0)
         self.skill = float(skill)
         self.value_noise = float(value_noise)
         self.overconfidence = float(overconfidence)

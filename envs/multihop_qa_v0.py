@@ -54,6 +54,7 @@ from envs.qa.hotpotqa import load_hotpotqa
 from envs.qa.knowledge import KnowledgeBase, Page, Question
 from envs.qa.problem import MultihopQAProblem, QAState, parse_action, step_state, transcript
 from envs.qa.scoring import exact_match, f1_score, normalize_answer
+from protocols.checks import check_int
 
 __all__ = [
     "CHARSET",
@@ -126,16 +127,14 @@ class MultihopQAEnv(gymnasium.Env):
             if not questions or not all(isinstance(q, Question) for q in questions):
                 raise ValueError("questions must be a non-empty sequence of Question")
         self.questions = questions
-        if isinstance(n_entities, bool) or not isinstance(n_entities, int) or n_entities < 10:
-            raise ValueError(f"n_entities must be an integer >= 10, got {n_entities!r}")
+        check_int("n_entities", n_entities, low=10)
         if not (
             isinstance(min_hops, int)
             and isinstance(max_hops, int)
             and 2 <= min_hops <= max_hops <= 4
         ):
             raise ValueError(f"need 2 <= min_hops <= max_hops <= 4, got {min_hops}, {max_hops}")
-        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+        check_int("max_steps", max_steps, low=1)
         if reward not in ("f1", "em"):
             raise ValueError(f"reward must be 'f1' or 'em', got {reward!r}")
         if not (isinstance(step_cost, int | float) and step_cost >= 0):
@@ -144,8 +143,7 @@ class MultihopQAEnv(gymnasium.Env):
             ("max_observation_length", max_observation_length),
             ("max_action_length", max_action_length),
         ):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 16:
-                raise ValueError(f"{name} must be an integer >= 16, got {v!r}")
+            check_int(name, v, low=16)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None, 'ansi' or 'human', got {render_mode!r}")
         self.n_entities, self.min_hops, self.max_hops = n_entities, min_hops, max_hops

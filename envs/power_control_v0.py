@@ -24,7 +24,7 @@ from envs._common import (
 )
 from envs.batched import BatchedParallelEnv
 from games.power_control import PowerControlGame
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_int, check_nonneg_float
 from protocols.game_rounds import PowerChannel, PowerRound, power_control_round_kernel
 from protocols.iwf import waterfill
 

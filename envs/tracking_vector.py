@@ -33,7 +33,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.tracking_world import TrackingWorld
-from protocols._checks import check_int
+from protocols.checks import check_int
 
 __all__ = ["TargetTrackingBatchEnv", "TargetTrackingVectorEnv"]
 

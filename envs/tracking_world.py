@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from protocols import tracking as tk
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_int, check_nonneg_float
 from protocols.dbp import DynamicBlocklist
 from swarm.dbp_cases import DBPConfig
 

@@ -20,14 +20,12 @@ each player's feasible set).
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
 
-from protocols._checks import check_float_array, check_int, check_nonneg_float
+from protocols.checks import check_float, check_float_array, check_int, check_nonneg_float
 
 __all__ = [
     "Box",
@@ -441,11 +439,7 @@ def toy_game(mu: float = 1.0, l12: float = 10.0, l21: float = 0.05, b=(0.0, 0.0)
 
 def _finite_real(name: str, value) -> float:
     """``value`` as a float; one clear error naming ``name`` unless a finite real."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return float(value)
+    return check_float(name, value)
 
 
 def random_quadratic_game(

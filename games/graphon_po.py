@@ -38,7 +38,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from games.graphon_mfg import LQGraphonMFG
-from protocols._checks import ConvergenceWarning, check_int, check_nonneg_float
+from protocols.checks import ConvergenceWarning, check_int, check_nonneg_float
 from protocols.graphon import policy_moments, policy_value, sampled_regression
 
 __all__ = ["AffinePolicy", "PolicyOptimizationResult", "policy_optimization"]

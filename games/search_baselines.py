@@ -39,6 +39,7 @@ from games.value_tree import (
     parse_absolute_score,
     result_from,
 )
+from protocols.checks import check_int
 
 __all__ = ["METHODS", "beam", "best_of_n", "parallel_vote", "react"]
 
@@ -46,8 +47,7 @@ __all__ = ["METHODS", "beam", "best_of_n", "parallel_vote", "react"]
 def _check_common(rng, max_depth: int) -> None:
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
-    if isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 1:
-        raise ValueError(f"max_depth must be an integer >= 1, got {max_depth!r}")
+    check_int("max_depth", max_depth, low=1)
 
 
 def _chain(problem: SearchProblem, ledger: BudgetLedger, trace: list[Node], *, max_depth: int,
@@ -304,8 +304,7 @@ def beam(
     """
     _check_common(rng, max_depth)
     for name, v in (("width", width), ("branching", branching)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_int(name, v, low=1)
     ledger = BudgetLedger(budget, model)
     root = Node(state=problem.initial_state(), value=root_value)
     nodes = [root]

@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from protocols._checks import check_csr, check_int
+from protocols.checks import check_csr, check_int
 
 __all__ = ["CSR", "csr_from_edges", "transpose_csr"]
 

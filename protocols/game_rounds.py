@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_float_array, check_nonneg_float
+from protocols.checks import check_float_array, check_nonneg_float
 
 __all__ = [
     "PowerChannel",

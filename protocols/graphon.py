@@ -20,14 +20,14 @@ kernels, which do no checking. Random numbers are drawn by the caller.
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
-from protocols._checks import (
+from protocols.checks import (
     check_csr,
+    check_float,
     check_float_array,
     check_int,
     check_nonneg_float,
@@ -394,11 +394,7 @@ def _sampled_regression_kernel(dyn, cost, prof, dt, x0, noise, coef_K, coef_k):
 def _coefs(**kw):
     out = {}
     for name, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{name} must be a real number, got {type(v).__name__}")
-        if not np.isfinite(v):
-            raise ValueError(f"{name} must be finite, got {v}")
-        out[name] = float(v)
+        out[name] = check_float(name, v)
     return out
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_int
+from protocols.checks import check_int
 
 __all__ = ["MAX_MASK_NODES", "rs_robust_kernel", "rs_robust_masks"]
 

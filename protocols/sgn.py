@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit
 from scipy import sparse as sp
 
-from protocols._checks import (
+from protocols.checks import (
     ConvergenceWarning,
     check_float_array,
     check_int,

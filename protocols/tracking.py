@@ -57,7 +57,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_float_array
+from protocols.checks import check_float_array
 from protocols.tracking_defences import (
     ACC_DONE,
     ACC_FINISHED,

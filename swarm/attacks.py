@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_int, check_nonneg_float
 
 __all__ = [
     "ATTACKS",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from protocols._checks import check_int
+from protocols.checks import check_int
 from protocols.dbp import AccusationGossip, DynamicBlocklist, Flood
 from protocols.wmsr import wmsr_step
 from swarm.topology import to_csr

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from protocols._checks import check_float_array, check_int, check_nonneg_float
+from protocols.checks import check_float_array, check_int, check_nonneg_float
 from protocols.csr import CSR, csr_from_edges
 
 __all__ = ["MOTIONS", "MobileSwarm", "pairs_within", "radius_graph"]

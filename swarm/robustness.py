@@ -32,7 +32,7 @@ import math
 import networkx as nx
 import numpy as np
 
-from protocols._checks import check_int
+from protocols.checks import check_int
 from protocols.robustness import MAX_MASK_NODES, rs_robust_kernel
 
 __all__ = ["MAX_EXACT_NODES", "is_r_robust", "is_rs_robust", "robustness_bounds"]

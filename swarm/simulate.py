@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 from tqdm.auto import tqdm
 
-from protocols._checks import check_csr, check_float_array, check_int, check_nonneg_float
+from protocols.checks import check_csr, check_float_array, check_int, check_nonneg_float
 from protocols.wmsr import wmsr_step
 from swarm.attacks import Attack, AttackContext
 from swarm.metrics import converged_round, honest_spread, hull_violation

@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 from scipy.spatial import cKDTree
 
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_int, check_nonneg_float
 from protocols.csr import csr_from_edges
 
 __all__ = [

@@ -40,8 +40,6 @@ def test_layering_imports_only_point_down():
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
 
 
-#: Private modules another package may still import (the coordinator renames it).
-PRIVATE_ALLOWED = {"protocols._checks"}
 
 
 def private_imports_across_packages(root: Path = ROOT) -> list[str]:
@@ -67,9 +65,7 @@ def private_imports_across_packages(root: Path = ROOT) -> list[str]:
                     parts = module.split(".")
                     if parts[0] not in ours or parts[0] == pkg:
                         continue
-                    private_module = any(p.startswith("_") for p in parts) and not any(
-                        module == ok or module.startswith(ok + ".") for ok in PRIVATE_ALLOWED
-                    )
+                    private_module = any(p.startswith("_") for p in parts)
                     private_names = [n for n in names if n.startswith("_")]
                     if private_module or private_names:
                         what = ", ".join(private_names) or module

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from envs.qa.knowledge import KnowledgeBase, Page, Question, fact_sentence, title_key
+from protocols.checks import check_int
 
 __all__ = ["generate_questions", "random_knowledge_graph"]
 
@@ -97,8 +98,7 @@ def random_knowledge_graph(
     facts : dict
         Entity -> relation -> object.
     """
-    if isinstance(n_entities, bool) or not isinstance(n_entities, int) or n_entities < 10:
-        raise ValueError(f"n_entities must be an integer >= 10, got {n_entities!r}")
+    check_int("n_entities", n_entities, low=10)
     kinds = list(_TYPE_SHARE)
     counts = {k: max(2, round(_TYPE_SHARE[k] * n_entities)) for k in kinds}
     names: dict[str, list[str]] = {k: [] for k in kinds}
@@ -162,8 +162,7 @@ def generate_questions(
     list of Question
         The questions, sharing one knowledge base.
     """
-    if isinstance(n_questions, bool) or not isinstance(n_questions, int) or n_questions < 1:
-        raise ValueError(f"n_questions must be an integer >= 1, got {n_questions!r}")
+    check_int("n_questions", n_questions, low=1)
     if not (
         isinstance(min_hops, int) and isinstance(max_hops, int) and 2 <= min_hops <= max_hops <= 4
     ):

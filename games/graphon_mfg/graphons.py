@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from protocols._checks import check_float_array
+from protocols.checks import check_float_array
 
 __all__ = ["GRAPHON_FAMILIES", "Graphon", "make_graphon"]
 

@@ -12,7 +12,7 @@ from games.graphon_mfg.graphons import (
 from games.graphon_mfg.scalar import (
     LQGraphonMFG,
 )
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_int, check_nonneg_float
 from protocols.graphon import graph_means, policy_value
 
 __all__ = ["NPlayerExploitability", "n_player_exploitability", "sample_graphon_graph"]

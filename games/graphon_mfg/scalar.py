@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from games.graphon_mfg.graphons import (
     make_graphon,
 )
-from protocols._checks import check_float_array, check_int, check_nonneg_float
+from protocols.checks import check_float, check_float_array, check_int, check_nonneg_float
 from protocols.graphon import policy_value
 
 __all__ = ["GraphonEquilibrium", "LQGraphonMFG", "label_interpolation"]
@@ -108,12 +107,7 @@ def label_interpolation(
 def _scalar(name: str, value, *, positive: bool = False, nonneg: bool = False) -> float:
     if positive or nonneg:
         return check_nonneg_float(name, value, positive=positive)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
+    return check_float(name, value)
 
 
 class LQGraphonMFG:

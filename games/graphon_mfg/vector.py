@@ -13,7 +13,7 @@ from games.graphon_mfg.scalar import (
     LQGraphonMFG,
     _scalar,
 )
-from protocols._checks import check_float_array, check_int
+from protocols.checks import check_float_array, check_int
 
 __all__ = ["VectorGraphonEquilibrium", "VectorLQGraphonMFG"]
 

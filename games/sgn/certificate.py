@@ -19,7 +19,7 @@ from games.sgn.weights import (
     rk4_rate,
     timescale_band,
 )
-from protocols._checks import (
+from protocols.checks import (
     check_float_array,
     check_int,
 )

@@ -22,7 +22,7 @@ from games.sgn.weights import (
     optimal_weights,
     timescale_band,
 )
-from protocols._checks import (
+from protocols.checks import (
     check_nonneg_float,
 )
 

@@ -13,7 +13,7 @@ from games.sgn.certificate import (
     Certificate,
     certify,
 )
-from protocols._checks import (
+from protocols.checks import (
     ConvergenceWarning,
     check_float_array,
     check_int,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import linalg, optimize
 
-from protocols._checks import (
+from protocols.checks import (
     check_float_array,
     check_nonneg_float,
 )

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-import numpy as np
+from protocols.checks import check_int
 
 __all__ = [
     "Budget",
@@ -128,8 +128,7 @@ class Budget:
     def __post_init__(self) -> None:
         for name in ("tool_calls", "tokens"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-                raise ValueError(f"Budget.{name} must be an integer >= 0, got {v!r}")
+            check_int(f"Budget.{name}", v, low=0)
         if self.count not in ("total", "completion"):
             raise ValueError(f"Budget.count must be 'total' or 'completion', got {self.count!r}")
 

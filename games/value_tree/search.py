@@ -17,6 +17,7 @@ from games.value_tree.budget import Budget, BudgetLedger, LanguageModel, OutOfBu
 from games.value_tree.critic import parse_residual_scores, residual_critic_messages
 from games.value_tree.problem import SearchProblem
 from games.value_tree.tree import Node, SearchResult, answer_reserve, backstop, result_from
+from protocols.checks import check_int
 
 __all__ = [
     "TerminalBound",
@@ -243,8 +244,7 @@ def bavt(
         ("max_depth", max_depth),
         ("max_expansions", max_expansions),
     ):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_int(name, v, low=1)
     if not 0.0 < root_value <= 1.0:
         raise ValueError(f"root_value must be in (0, 1], got {root_value!r}")
     ledger = BudgetLedger(budget, model)
@@ -402,8 +402,7 @@ def terminal_budget_bound(
         ("critic_tokens", critic_tokens, 1),
         ("answer_tokens", answer_tokens, 1),
     ):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        check_int(name, v, low=low)
     q = float(p_terminal)
     k = 1 if q == 1.0 else max(1, math.ceil(math.log(epsilon) / math.log1p(-q)))
     per = 2 * prompt_tokens + branching * action_tokens + critic_tokens

@@ -36,7 +36,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from protocols._checks import check_csr, check_float_array, check_int
+from protocols.checks import check_csr, check_float_array, check_int
 from protocols.csr import CSR, transpose_csr
 
 __all__ = [

@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from protocols._checks import check_csr, check_int
+from protocols.checks import check_csr, check_int
 from protocols.csr import CSR
 from protocols.dbp.matching import check_accusations
 

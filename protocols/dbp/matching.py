@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_int
+from protocols.checks import check_int
 from protocols.csr import CSR, csr_from_edges
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_float_array, check_nonneg_float
+from protocols.checks import check_float_array, check_nonneg_float
 from protocols.iwf.single_user import _waterfill_warm_kernel
 
 __all__ = [

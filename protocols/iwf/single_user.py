@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from protocols._checks import check_float_array, check_nonneg_float
+from protocols.checks import check_float_array, check_nonneg_float
 
 __all__ = ["waterfill"]
 

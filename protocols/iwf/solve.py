@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from protocols._checks import ConvergenceWarning, check_int, check_nonneg_float
+from protocols.checks import ConvergenceWarning, check_int, check_nonneg_float
 from protocols.iwf.accelerated import _anderson_kernel, accelerated_channel
 from protocols.iwf.channel import Channel, _check_power, check_channel
 from protocols.iwf.schedules import (

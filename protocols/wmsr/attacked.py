@@ -24,7 +24,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from protocols._checks import check_csr, check_float_array, check_int, check_out
+from protocols.checks import check_csr, check_float_array, check_int, check_out
 from protocols.wmsr._fast import _bounded_node
 from protocols.wmsr.rounds import F_MAX, PARALLEL_MIN_EDGES
 

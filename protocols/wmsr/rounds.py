@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from protocols._checks import check_csr, check_float_array, check_int, check_out
+from protocols.checks import check_csr, check_float_array, check_int, check_out
 from protocols.wmsr._exact import _wmsr_node
 from protocols.wmsr._fast import _fast_lcp_node, _fast_wmsr_node
 

@@ -32,7 +32,7 @@ from matplotlib.figure import Figure
 
 from games.graphon_mfg import GRAPHON_FAMILIES, LQGraphonMFG, n_player_exploitability
 from games.graphon_po import policy_optimization
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 from scenarios.config import Outcome, Param, ScenarioError
 
 DESCRIPTION = ("LQ graphon mean-field games: exact equilibrium, policy-optimisation "

@@ -25,7 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from games.power_control import PowerControlGame
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 from scenarios.config import Outcome, Param, ScenarioError
 
 DESCRIPTION = "Iterative water-filling: schedules compared, Nash gap and power allocation."

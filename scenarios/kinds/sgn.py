@@ -183,7 +183,7 @@ def _solve(params: dict, seed: int) -> Outcome:
 def _run(game, cert, step, x0, iterations) -> np.ndarray:
     import warnings
 
-    from protocols._checks import ConvergenceWarning
+    from protocols.checks import ConvergenceWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from protocols._checks import check_int, check_nonneg_float
+from protocols.checks import check_float, check_int, check_nonneg_float
 from swarm.mobility import MOTIONS
 
 __all__ = ["ATTACKS", "CASES", "DEFENCES", "CaseResult", "DBPConfig"]
@@ -90,9 +90,8 @@ class DBPConfig:
 
     def __post_init__(self):
         check_int("n_robots", self.n_robots, low=2)
-        frac = self.byzantine_fraction
-        if isinstance(frac, bool) or not isinstance(frac, int | float) or not 0 <= frac < 0.5:
-            raise ValueError(f"byzantine_fraction must be in [0, 0.5), got {frac!r}")
+        check_float("byzantine_fraction", self.byzantine_fraction, low=0.0, high=0.5,
+                    high_open=True)
         for name, allowed in (("defence", DEFENCES), ("attack", ATTACKS), ("motion", MOTIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(

@@ -7,7 +7,7 @@ import pytest
 
 from envs.power_control_v0 import iwf_policy, parallel_env
 from games.power_control import PowerControlGame
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 from protocols.iwf import waterfill
 
 

@@ -78,5 +78,5 @@ def test_team_view_steps_with_one_controller():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="defence must be one of"):
         parallel_env(defence="prayer")
-    with pytest.raises(ValueError, match="byzantine_fraction must be in"):
+    with pytest.raises(ValueError, match=r"byzantine_fraction must be finite and in \[0, 0.5\)"):
         parallel_env(byzantine_fraction=0.7)

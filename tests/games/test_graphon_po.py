@@ -6,7 +6,7 @@ import pytest
 from games.graphon_mfg import LQGraphonMFG
 from games.graphon_po import policy_optimization
 from protocols import graphon as kern
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 
 
 def game(graphon="ranked_attachment", sigma=0.3, n_steps=100, n_blocks=8, var0=0.0, **over):

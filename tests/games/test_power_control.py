@@ -14,7 +14,7 @@ from games.power_control import (
     rayleigh_channel,
     spectral_radius,
 )
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 from protocols.iwf import iterative_waterfill, waterfill
 
 

@@ -24,7 +24,7 @@ from games.sgn import (
     sgn_margin,
     timescale_band,
 )
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 
 S = math.sqrt(0.5)  # sqrt(l12 l21) for the toy game
 

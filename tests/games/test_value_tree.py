@@ -229,7 +229,7 @@ def test_ledger_lowers_n_then_refuses_without_spending():
 def test_budget_validation():
     with pytest.raises(ValueError, match="tool_calls"):
         Budget(-1, 10)
-    with pytest.raises(ValueError, match="tokens"):
+    with pytest.raises(TypeError, match=r"Budget\.tokens must be an integer, got float"):
         Budget(1, 2.5)
     with pytest.raises(TypeError, match="rng"):
         bavt(Walk(), Oracle(), Budget(1, 100), rng=0)

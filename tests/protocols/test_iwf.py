@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import brentq
 
 import protocols.iwf.solve as iwf_module
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 from protocols.iwf import (
     SCHEDULES,
     best_response,

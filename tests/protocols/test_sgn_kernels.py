@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from protocols._checks import ConvergenceWarning
+from protocols.checks import ConvergenceWarning
 from protocols.sgn import sgn_iterate
 
 
