@@ -188,9 +188,7 @@ def policy_optimization(
     inner_tol = check_nonneg_float("inner_tol", inner_tol, positive=True)
     max_iter = check_int("max_iter", max_iter, low=1)
     tol = check_nonneg_float("tol", tol, positive=True)
-    damping = check_nonneg_float("damping", damping, positive=True)
-    if damping > 1:
-        raise ValueError(f"damping must lie in (0, 1], got {damping}")
+    damping = check_nonneg_float("damping", damping, positive=True, high=1.0)
     n_paths = check_int("n_paths", n_paths, low=2)
     rng = np.random.default_rng(check_int("seed", seed, low=0))
 

@@ -133,9 +133,7 @@ def erdos_renyi(n: int, p: float, rng: np.random.Generator) -> nx.Graph:
         The graph.
     """
     n = check_int("n", n, low=1)
-    p = check_nonneg_float("p", p)
-    if p > 1:
-        raise ValueError(f"p must be in [0, 1], got {p}")
+    p = check_nonneg_float("p", p, high=1.0)
     iu, ju = np.triu_indices(n, 1)
     keep = rng.random(iu.size) < p
     G = nx.empty_graph(n)

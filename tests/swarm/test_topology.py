@@ -67,7 +67,7 @@ def test_ring_and_complete():
     [
         (lambda: ring_lattice(10, 5), "k must be <= 4"),
         (lambda: robust_graph(4, 3, np.random.default_rng(0)), "n must be >= 5"),
-        (lambda: erdos_renyi(5, 1.5, np.random.default_rng(0)), r"p must be in \[0, 1\]"),
+        (lambda: erdos_renyi(5, 1.5, np.random.default_rng(0)), r"p must be finite and in \[0, 1\], got 1.5"),
         (lambda: random_geometric(5, 0.0, np.random.default_rng(0)),
          "radius must be finite and > 0"),
     ],
