@@ -51,6 +51,7 @@ from scenarios.config import (
     parse_override,
     validate_params,
 )
+from scenarios.store import package_version
 
 __all__ = [
     "available_kinds",
@@ -230,7 +231,7 @@ def provenance(scenario: Scenario, *, command: Sequence[str] | None = None) -> d
         "scenario_sha256": scenario.sha256,
         "overrides": list(scenario.overrides),
         "command": list(command) if command is not None else None,
-        "swarmgym": _version("swarmgym"),
+        "swarmgym": package_version(),
         "numpy": np.__version__,
         "numba": _version("numba"),
         "python": platform.python_version(),

@@ -29,6 +29,7 @@ import os
 import sqlite3
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,11 +93,21 @@ def _lock_timeout() -> float:
 
 @lru_cache(maxsize=1)
 def package_version() -> str:
-    """Return the installed swarmgym version (``"unknown"`` outside an installed package)."""
+    """Return the swarmgym version: the installed one, else the source checkout's.
+
+    In a checkout that is not installed (``PYTHONPATH`` pointing at it) the version is
+    read from the checkout's ``pyproject.toml``; ``"unknown"`` only when neither exists.
+    """
     try:
         return version("swarmgym")
     except PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return "unknown"
+    return str(project["version"]) if project.get("name") == "swarmgym" else "unknown"
 
 
 def canonical_params(params: Mapping[str, Any]) -> str:

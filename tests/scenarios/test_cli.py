@@ -122,4 +122,5 @@ def test_summary_records_resolved_params_and_provenance(tmp_path, capsys):
     assert run["numpy"] == np.__version__ and run["python"].count(".") == 2
     assert run["started"] <= run["finished"]
     assert sorted(p.name for p in out.iterdir()) == ["consensus.gif", "network.png",
-                                                     "summary.json", "trajectories.png"]
+                                                     "summary.json", "trajectories.png",
+                                                     "viewer.html"]

@@ -2,7 +2,8 @@ import json
 import sqlite3
 import subprocess
 import sys
-from importlib.metadata import version
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,11 @@ def test_one_row_per_params_and_seed_whatever_the_key_order(tmp_path):
     conn.close()
 
 
+def _pyproject_version() -> str:
+    root = Path(__file__).resolve().parents[2]
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+
+
 def test_row_holds_params_seed_metrics_status_error_duration_version(tmp_path):
     with ResultStore(tmp_path / "r.sqlite") as store:
         store.record(_rec({"x": 0.1, "s": "two_faced"}, 4, metrics={"wmsr.f": None, "k": 3},
@@ -64,7 +70,7 @@ def test_row_holds_params_seed_metrics_status_error_duration_version(tmp_path):
     assert json.loads(rows[0][4]) == {"wmsr.f": None, "k": 3}
     assert rows[0][5] is None and rows[0][6] == 0.25
     assert rows[1][3] == "failed" and rows[1][5].startswith("ScenarioError: bad")
-    assert {r[7] for r in rows} == {version("swarmgym")}
+    assert {r[7] for r in rows} == {_pyproject_version()}
     conn.close()
 
 
