@@ -2,6 +2,16 @@
 
 See the package docstring of :mod:`games.value_tree` for how each part maps to the
 paper.
+
+Examples
+--------
+>>> from games.value_tree.search import selection_probabilities, terminal_budget_bound
+>>> selection_probabilities([0.2, 0.8], 1.0)      # full budget: value-proportional
+array([0.2, 0.8])
+>>> selection_probabilities([0.2, 0.8], 0.25).round(4)   # a quarter left: near greedy
+array([0.0039, 0.9961])
+>>> terminal_budget_bound(0.5, 0.05, prompt_tokens=200).budget
+Budget(tool_calls=10, tokens=2952, count='total')
 """
 
 from __future__ import annotations
