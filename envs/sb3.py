@@ -15,7 +15,7 @@ Examples
 >>> import numpy as np
 >>> from envs.sb3 import SB3ConsensusVecEnv, evaluate_attacker
 >>> venv = SB3ConsensusVecEnv(2, n_robots=10, n_byzantine=1)
->>> venv.seed(0)
+>>> venv.seed(0)                                        # sub-environment i gets 0 + i
 [0, 1]
 >>> obs = venv.reset()
 >>> obs.shape, venv.action_space.shape                   # (num_envs, obs_dim), (act_dim,)

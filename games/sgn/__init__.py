@@ -58,12 +58,12 @@ Examples
 --------
 >>> from games.diffgame import toy_game
 >>> from games.sgn import certify, projected_euler
->>> game = toy_game(b=(1.0, -1.0))     # Euclidean monotonicity fails (L_12 = 10)
+>>> game = toy_game(b=(1.0, -1.0))     # J = [[1, 10], [0.05, 1]]: not Euclidean monotone
 >>> cert = certify(game)
->>> cert.certified, round(cert.margin, 4)
+>>> cert.certified, round(cert.margin, 4)        # best margin 1 - sqrt(10 * 0.05)
 (True, 0.2929)
 >>> result = projected_euler(game, cert)   # at the certified step
->>> result.converged, result.solution
+>>> result.converged, result.solution            # solves J x + b = 0
 (True, array([-22. ,   2.1]))
 """
 

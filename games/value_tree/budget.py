@@ -16,7 +16,7 @@ Examples
 >>> ledger.generate([{"role": "user", "content": "Is it?"}], max_tokens=8).texts
 ('answer[yes]',)
 >>> ledger.use_tool()
->>> ledger.tokens_used, ledger.tokens_left, ledger.tool_calls_left
+>>> ledger.tokens_used, ledger.tokens_left, ledger.tool_calls_left   # 20 + 3 tokens
 (23, 477, 1)
 """
 

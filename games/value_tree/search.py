@@ -8,10 +8,11 @@ Examples
 >>> from games.value_tree.search import selection_probabilities, terminal_budget_bound
 >>> selection_probabilities([0.2, 0.8], 1.0)      # full budget: value-proportional
 array([0.2, 0.8])
->>> selection_probabilities([0.2, 0.8], 0.25).round(4)   # a quarter left: near greedy
+>>> selection_probabilities([0.2, 0.8], 0.25).round(4)   # a quarter left: p ~ value ** 4
 array([0.0039, 0.9961])
->>> terminal_budget_bound(0.5, 0.05, prompt_tokens=200).budget
-Budget(tool_calls=10, tokens=2952, count='total')
+>>> bound = terminal_budget_bound(0.5, 0.05, prompt_tokens=200)
+>>> bound.expansions, bound.failure_probability     # (1 - 0.5) ** 5 <= 0.05 < 0.5 ** 4
+(5, 0.03125)
 """
 
 from __future__ import annotations
