@@ -45,8 +45,8 @@ A subclass implements three hooks over its own state arrays:
   infos)``: step the sub-environments where ``active`` is true (the others keep their
   state) and return every sub-environment's results.
 
-Example
--------
+Examples
+--------
 >>> import gymnasium, envs
 >>> vec = gymnasium.make_vec("swarmgym/ByzantineConsensusAttack-v0", num_envs=2,
 ...                          autoreset_mode="SAME_STEP", n_robots=10, n_byzantine=1)

@@ -7,8 +7,8 @@ dicts. Sub-environment ``i`` reset with seed ``s`` is bit for bit the PettingZoo
 environment reset with seed ``s`` (observations, rewards, ends and infos), also across
 automatic resets.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from envs.consensus_batched import ConsensusDefenderBatchedEnv
 >>> env = ConsensusDefenderBatchedEnv(4, n_robots=10, n_byzantine=1)

@@ -2,6 +2,17 @@
 
 The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
 :class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
+
+Examples
+--------
+>>> from envs.differentiable_game_v0 import parallel_env
+>>> env = parallel_env(game="toy")
+>>> obs, infos = env.reset(seed=0)
+>>> env.agents, obs["player_0"].shape, env.action_space("player_0").shape
+(['player_0', 'player_1'], (2,), (1,))
+>>> obs, rewards, term, trunc, infos = env.step(env.unwrapped.certified_actions(obs))
+>>> sorted(rewards)
+['player_0', 'player_1']
 """
 
 from __future__ import annotations

@@ -2,6 +2,17 @@
 
 The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
 :class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
+
+Examples
+--------
+>>> from envs.graphon_mfg_v0 import parallel_env
+>>> env = parallel_env(n_players=5)
+>>> obs, infos = env.reset(seed=0)
+>>> len(env.agents), obs["player_0"].shape
+(5, (4,))
+>>> obs, rewards, term, trunc, infos = env.step(env.unwrapped.equilibrium_policy(obs))
+>>> len(rewards), all(r < 0 for r in rewards.values())     # rewards are minus costs
+(5, True)
 """
 
 from __future__ import annotations

@@ -11,6 +11,21 @@
   proposes the right next hop with probability ``skill`` and a plausible mistake
   otherwise, and rates steps with Gaussian noise of scale ``value_noise``; it needs no
   server and no weights.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.llm import SimulatedQAModel
+>>> from envs.multihop_qa_v0 import MultihopQAProblem, generate_questions
+>>> [q] = generate_questions(np.random.default_rng(0), 1, min_hops=2, max_hops=2)
+>>> model = SimulatedQAModel([q], skill=1.0, seed=0)     # always proposes the right hop
+>>> problem = MultihopQAProblem(q)
+>>> reply = model.generate(problem.action_messages(problem.initial_state()), max_tokens=32)
+>>> reply.texts[0] == f"Action: search[{q.path[0]}]", reply.completion_tokens <= 32
+(True, True)
+
+:class:`OpenAIChatModel` is used the same way, given a server's base URL and model name,
+e.g. ``OpenAIChatModel("http://localhost:8000/v1", "Qwen/Qwen2.5-7B-Instruct")``.
 """
 
 from __future__ import annotations

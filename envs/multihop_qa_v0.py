@@ -36,6 +36,17 @@ reward : ``"f1"`` or ``"em"``.
 step_cost : reward subtracted per tool call (>= 0).
 max_observation_length, max_action_length : lengths of the Text spaces.
 render_mode : ``"ansi"`` (returns the transcript) or ``"human"`` (prints it).
+
+Examples
+--------
+>>> from envs.multihop_qa_v0 import MultihopQAEnv
+>>> env = MultihopQAEnv(min_hops=2, max_hops=2)
+>>> obs, info = env.reset(seed=0)
+>>> obs.startswith("Question: "), info["hops"]
+(True, 2)
+>>> obs, reward, terminated, truncated, info = env.step("answer[no idea]")
+>>> reward, terminated, truncated
+(0.0, True, False)
 """
 
 from __future__ import annotations

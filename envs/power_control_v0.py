@@ -2,6 +2,17 @@
 
 The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
 :class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
+
+Examples
+--------
+>>> from envs.power_control_v0 import parallel_env
+>>> env = parallel_env(n_users=3, n_carriers=4)
+>>> obs, infos = env.reset(seed=0)
+>>> env.agents, obs["user_0"].shape
+(['user_0', 'user_1', 'user_2'], (8,))
+>>> obs, rewards, term, trunc, infos = env.step(env.unwrapped.iwf_actions(obs))
+>>> sorted(infos["user_0"])
+['nash_gap', 'rate_gain', 'sum_rate']
 """
 
 from __future__ import annotations

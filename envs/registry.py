@@ -4,6 +4,16 @@ Every PettingZoo environment module ``envs/<name>_v<N>.py`` must appear in
 :data:`PARALLEL_ENVS`; the conformance suite fails if one is missing. Each module
 exposes ``parallel_env(**kwargs)`` (the parallel env), ``env(**kwargs)`` (the AEC env
 derived with ``parallel_to_aec``) and ``raw_env``.
+
+Examples
+--------
+>>> from envs.registry import PARALLEL_ENVS, make_parallel
+>>> "power_control_v0" in PARALLEL_ENVS
+True
+>>> env = make_parallel("power_control_v0", n_users=2, n_carriers=3)
+>>> obs, infos = env.reset(seed=0)
+>>> sorted(obs), obs["user_0"].shape
+(['user_0', 'user_1'], (6,))
 """
 
 from __future__ import annotations

@@ -9,6 +9,21 @@ the PettingZoo env with SuperSuit's concatenated vector env, whose seeding SB3's
 
 :func:`train_attacker` and :func:`evaluate_attacker` are the pieces of
 ``examples/train_ppo_attacker.py``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.sb3 import SB3ConsensusVecEnv, evaluate_attacker
+>>> venv = SB3ConsensusVecEnv(2, n_robots=10, n_byzantine=1)
+>>> venv.seed(0)                                        # sub-environment i gets 0 + i
+[0, 1]
+>>> obs = venv.reset()
+>>> obs.shape, venv.action_space.shape                   # (num_envs, obs_dim), (act_dim,)
+((2, 21), (10,))
+>>> stats = evaluate_attacker(lambda o: np.zeros((len(o), 10)), protocol="wmsr",
+...                           episodes=2, n_robots=10, n_byzantine=1)
+>>> stats.hull_violation                                  # W-MSR keeps honest robots in the hull
+0.0
 """
 
 from __future__ import annotations

@@ -1,4 +1,17 @@
-"""One controller for a whole team: a Gymnasium view of a PettingZoo parallel env."""
+"""One controller for a whole team: a Gymnasium view of a PettingZoo parallel env.
+
+Examples
+--------
+>>> from envs.power_control_v0 import parallel_env
+>>> from envs.team import TeamEnv
+>>> env = TeamEnv(parallel_env, n_users=2, n_carriers=3)   # 2 users x 6 observations
+>>> obs, info = env.reset(seed=0)
+>>> obs.shape, env.action_space.shape
+((12,), (6,))
+>>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+>>> obs.shape, isinstance(reward, float)
+((12,), True)
+"""
 
 from __future__ import annotations
 

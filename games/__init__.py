@@ -4,4 +4,12 @@ Power control, differentiable games with Small-Gain Nash certificates, linear-qu
 graphon mean-field games and budget-aware value tree search.
 
 Layering: ``games`` may import ``protocols`` and nothing else of swarmgym.
+
+Examples
+--------
+>>> from games.power_control import PowerControlGame
+>>> game = PowerControlGame.rayleigh(3, 4, seed=0)   # 3 users, 4 carriers
+>>> result = game.solve("sequential")
+>>> result.converged, result.solution.shape
+(True, (3, 4))
 """

@@ -16,6 +16,17 @@ each player's feasible set).
 - :func:`toy_game` is the two-player game where Euclidean monotonicity fails but the
   Small-Gain Nash certificate succeeds; :func:`random_quadratic_game` draws N-player
   families.
+
+Examples
+--------
+>>> import numpy as np
+>>> from games.diffgame import project_simplex, toy_game
+>>> game = toy_game()                      # F(x) = J x + b, one scalar per player
+>>> x = game.equilibrium()
+>>> x.shape, bool(np.allclose(game.pseudo_gradient(x), 0.0))
+((2,), True)
+>>> project_simplex(np.array([0.5, 0.5, 0.5]))
+array([0.33333333, 0.33333333, 0.33333333])
 """
 
 from __future__ import annotations

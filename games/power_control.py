@@ -14,6 +14,16 @@ The convergence certificate is the spectral radius of the interference matrix
 ``S_max[q, r] = max_k gains[q, r, k] / gains[q, q, k]`` (``r != q``; zero diagonal).
 When ``rho(S_max) < 1`` the equilibrium is unique and the sequential, simultaneous and
 totally asynchronous IWF schedules all converge to it from any start.
+
+Examples
+--------
+>>> from games.power_control import PowerControlGame
+>>> game = PowerControlGame.rayleigh(3, 4, seed=0)
+>>> bool(game.spectral_radius() < 1)               # the IWF certificate holds
+True
+>>> result = game.solve("simultaneous")
+>>> result.converged, bool(game.nash_gap(result.solution) <= 1e-9)
+(True, True)
 """
 
 from __future__ import annotations

@@ -14,6 +14,27 @@ spends through the same :class:`games.value_tree.BudgetLedger`, so at one
 
 All of them end with the same final-answer backstop as BAVT, so each always answers.
 :data:`METHODS` maps names to the methods, BAVT included.
+
+Examples
+--------
+The baselines on the multi-hop QA task of :mod:`envs.multihop_qa_v0`, with the offline
+simulated model of :mod:`envs.llm`, all at one budget:
+
+>>> import numpy as np
+>>> from envs.llm import SimulatedQAModel
+>>> from envs.multihop_qa_v0 import MultihopQAProblem, generate_questions
+>>> from games.search_baselines import METHODS
+>>> from games.value_tree import Budget
+>>> [q] = generate_questions(np.random.default_rng(0), 1, min_hops=2, max_hops=2)
+>>> model = SimulatedQAModel([q], skill=1.0, value_noise=0.0, seed=0)
+>>> for name in ("react", "parallel", "best_of_n", "beam"):
+...     result = METHODS[name](MultihopQAProblem(q), model, Budget(4, 3000),
+...                            rng=np.random.default_rng(0))
+...     print(name, result.answer == q.answer, result.tool_calls_used <= 4)
+react True True
+parallel True True
+best_of_n True True
+beam True True
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ computes. The validated functions :func:`power_control_round` and
 ``quadratic_game_round_kernel`` are the unchecked fast paths for hot loops that built
 their arrays themselves (C-contiguous float64 unless said otherwise).
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from protocols.game_rounds import power_control_round
 >>> gains = np.ones((1, 2, 2, 3))               # one game, 2 users, 3 carriers

@@ -16,6 +16,23 @@ linear between nodes (the midpoint value of a step is the mean of its two nodes)
 
 The Python functions validate their arguments and call the ``@njit(cache=True)``
 kernels, which do no checking. Random numbers are drawn by the caller.
+
+Examples
+--------
+Two blocks under the constant action ``a = 1`` (``K = 0``, ``k = 1``) with ``A = Abar =
+0``, ``B = 1``: the means move at unit speed and the variance grows as ``sigma^2 t``.
+
+>>> import numpy as np
+>>> from protocols.graphon import policy_moments, policy_value
+>>> n, dt = 10, 0.1
+>>> K, k, Z = np.zeros(n + 1), np.ones((2, n + 1)), np.zeros((2, n + 1))
+>>> mu, var = policy_moments(0.0, 1.0, 0.0, 0.5, K, k, Z, np.array([0.0, 1.0]), 0.0, dt)
+>>> mu[:, -1], round(float(var[-1]), 12)
+(array([1., 2.]), 0.25)
+>>> P, s, c = policy_value(0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, K, k, Z, dt,
+...                        optimal=True)               # best response: P = tanh(T - t)
+>>> bool(np.allclose(P, np.tanh(1.0 - dt * np.arange(n + 1)), atol=1e-5))
+True
 """
 
 from __future__ import annotations

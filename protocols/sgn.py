@@ -14,6 +14,18 @@ also the projection in any block-weighted metric). The residual of an iteration 
 weighted step length ``||x+ - x||_W / step`` with ``||v||_W^2 = sum_k w_k v_k^2``; it is
 ``||F(x)||_W`` when nothing is projected. The iteration stops when the residual is at
 most ``tol``, when it is not finite (divergence), or after ``max_iter`` iterations.
+
+Examples
+--------
+>>> import numpy as np
+>>> from protocols.sgn import sgn_iterate
+>>> J, b = np.array([[1.0, 10.0], [-0.05, 1.0]]), np.array([1.0, -1.0])
+>>> result = sgn_iterate(J, b, np.zeros(2), 0.1)          # projected Euler, no sets
+>>> result.converged, result.solution.round(6)            # J x + b = 0
+(True, array([-7.333333,  0.633333]))
+>>> box = sgn_iterate(J, b, np.zeros(2), 0.1, method="rk4", upper=[0.0, 0.5])
+>>> box.solution.round(6)                                 # x_2 <= 0.5 binds
+array([-6. ,  0.5])
 """
 
 from __future__ import annotations

@@ -2,6 +2,25 @@
 
 All drawing uses ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot state, no
 display needed).
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> import numpy as np
+>>> from swarm.attacks import make_attack
+>>> from swarm.plots import plot_trajectories
+>>> from swarm.simulate import simulate_consensus
+>>> from swarm.topology import robust_geometric, to_csr
+>>> rng = np.random.default_rng(0)
+>>> G = robust_geometric(20, 3, 0.3, rng)
+>>> byzantine = np.arange(20) == 0
+>>> run = simulate_consensus(to_csr(G), rng.random(20), byzantine, make_attack("two_faced"),
+...                          protocol="wmsr", f=1, rounds=10, rng=np.random.default_rng(1))
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = plot_trajectories([run], Path(folder) / "trajectories.png")
+...     print(path.name, path.stat().st_size > 0)
+trajectories.png True
 """
 
 from __future__ import annotations

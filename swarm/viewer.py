@@ -16,6 +16,26 @@ Size: consensus values are float64 (the page's trimming then sees exactly what t
 kernel saw); DBP errors and positions, shown only, are float32.
 When they would not fit in :data:`MAX_BYTES`, only every k-th round is kept (rounds
 0, k, 2k, ... and the last), and the page says so.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> import numpy as np
+>>> from swarm.attacks import make_attack
+>>> from swarm.simulate import simulate_consensus
+>>> from swarm.topology import robust_geometric, to_csr
+>>> from swarm.viewer import write_consensus_viewer
+>>> rng = np.random.default_rng(0)
+>>> G = robust_geometric(20, 3, 0.3, rng)
+>>> byzantine = np.arange(20) == 0
+>>> run = simulate_consensus(to_csr(G), rng.random(20), byzantine, make_attack("two_faced"),
+...                          protocol="wmsr", f=1, rounds=10, rng=np.random.default_rng(1))
+>>> positions = np.array([G.nodes[i]["pos"] for i in range(20)])
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = write_consensus_viewer(Path(folder) / "viewer.html", G, [run], positions)
+...     print(path.name, "<svg" in path.read_text(encoding="utf-8"))
+viewer.html True
 """
 
 from __future__ import annotations

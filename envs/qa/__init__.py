@@ -5,6 +5,13 @@
 - :mod:`envs.qa.generate`: random typed knowledge graphs and generated questions;
 - :mod:`envs.qa.hotpotqa`: HotpotQA-style questions from a JSON file;
 - :mod:`envs.qa.problem`: actions, states, transitions and the BAVT search problem.
+
+Examples
+--------
+>>> from envs.qa.problem import parse_action
+>>> from envs.qa.scoring import f1_score
+>>> parse_action("answer[Paris]").is_answer, f1_score("Paris", "Paris")
+(True, 1.0)
 """
 
 __all__: list[str] = []

@@ -1,4 +1,15 @@
-"""Random typed knowledge graphs and multi-hop questions generated over them."""
+"""Random typed knowledge graphs and multi-hop questions generated over them.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.qa.generate import generate_questions
+>>> [q] = generate_questions(np.random.default_rng(0), 1, n_entities=12, min_hops=2, max_hops=2)
+>>> q.hops, len(q.path), q.path[-1] == q.answer      # start, middle entity, answer
+(2, 3, True)
+>>> q.question.startswith("What is the "), q.question.endswith(f"of {q.path[0]}?")
+(True, True)
+"""
 
 from __future__ import annotations
 

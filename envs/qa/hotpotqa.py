@@ -1,4 +1,19 @@
-"""Loading HotpotQA-style questions from a JSON file on disk."""
+"""Loading HotpotQA-style questions from a JSON file on disk.
+
+Examples
+--------
+>>> import json, tempfile
+>>> from pathlib import Path
+>>> from envs.qa.hotpotqa import load_hotpotqa
+>>> records = [{"_id": "q1", "question": "Where is the Louvre?", "answer": "Paris",
+...             "context": [["Louvre", ["The Louvre is a museum in Paris."]]]}]
+>>> with tempfile.TemporaryDirectory() as folder:
+...     path = Path(folder) / "dev.json"
+...     _ = path.write_text(json.dumps(records))
+...     [q] = load_hotpotqa(path)
+>>> q.answer, q.kb.search("louvre")
+('Paris', ('Louvre', 'The Louvre is a museum in Paris.'))
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""Knowledge bases of pages with the ``search`` and ``lookup`` tools, and questions over them."""
+"""Knowledge bases of pages with the ``search`` and ``lookup`` tools, and questions over them.
+
+Examples
+--------
+>>> from envs.qa.knowledge import KnowledgeBase, Page
+>>> kb = KnowledgeBase([Page("Paris", "Paris is a city.",
+...                          ("Paris is in France.", "Paris has the Louvre."))])
+>>> kb.search("paris")                      # (title, summary) of the page found
+('Paris', 'Paris is a city.')
+>>> kb.lookup("Paris", "Louvre")
+'Paris has the Louvre.'
+"""
 
 from __future__ import annotations
 

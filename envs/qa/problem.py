@@ -1,4 +1,17 @@
-"""Actions, states and transitions of the QA task, and the task as a BAVT search problem."""
+"""Actions, states and transitions of the QA task, and the task as a BAVT search problem.
+
+Examples
+--------
+>>> from envs.qa.knowledge import KnowledgeBase, Page
+>>> from envs.qa.problem import QAState, parse_action, step_state
+>>> kb = KnowledgeBase([Page("Paris", "Paris is a city.", ("Paris is in France.",))])
+>>> state = step_state(kb, QAState(), parse_action("search[Paris]"))
+>>> state = step_state(kb, state, parse_action("lookup[France]"))
+>>> state.page, state.steps[-1]
+('Paris', ('lookup[France]', 'Paris is in France.'))
+>>> step_state(kb, state, parse_action("answer[France]")).answer
+'France'
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,15 @@
-"""Answer normalisation, exact match and F1 (SQuAD v1.1 / HotpotQA evaluation scripts)."""
+"""Answer normalisation, exact match and F1 (SQuAD v1.1 / HotpotQA evaluation scripts).
+
+Examples
+--------
+>>> from envs.qa.scoring import exact_match, f1_score, normalize_answer
+>>> normalize_answer("The  Eiffel Tower!")            # lower case, no articles or punctuation
+'eiffel tower'
+>>> exact_match("the eiffel tower", "Eiffel Tower")
+1.0
+>>> round(f1_score("Eiffel tower", "the Eiffel Tower in Paris"), 4)   # 2 of 4 gold tokens
+0.6667
+"""
 
 from __future__ import annotations
 

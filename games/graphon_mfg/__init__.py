@@ -42,6 +42,16 @@ Modules: :mod:`~games.graphon_mfg.graphons`, :mod:`~games.graphon_mfg.scalar` (t
 model and its equilibrium), :mod:`~games.graphon_mfg.n_player` and
 :mod:`~games.graphon_mfg.vector`; every public name is importable from
 ``games.graphon_mfg``.
+
+Examples
+--------
+>>> from games.graphon_mfg import LQGraphonMFG
+>>> game = LQGraphonMFG(A=0.0, B=1.0, Abar=0.5, Q=1.0, R=1.0, G=0.0, H=0.0, Hbar=0.0,
+...                     sigma=0.1, T=1.0, graphon="exponential", m0=1.0,
+...                     n_blocks=4, n_steps=20)
+>>> eq = game.equilibrium()
+>>> eq.slope.shape, eq.intercepts.shape          # (n_steps + 1,), (n_blocks, n_steps + 1)
+((21,), (4, 21))
 """
 
 from games.graphon_mfg.graphons import GRAPHON_FAMILIES, Graphon, make_graphon

@@ -1,4 +1,13 @@
-"""Graphons: the built-in families, custom kernels and their block matrices."""
+"""Graphons: the built-in families, custom kernels and their block matrices.
+
+Examples
+--------
+>>> from games.graphon_mfg.graphons import GRAPHON_FAMILIES, make_graphon
+>>> make_graphon("constant", p=0.3)
+Graphon('constant', p=0.3)
+>>> sorted(GRAPHON_FAMILIES)[:3]
+['constant', 'exponential', 'ranked_attachment']
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,16 @@
-"""The scalar LQ graphon MFG and its exact equilibrium (closed form per graphon mode)."""
+"""The scalar LQ graphon MFG and its exact equilibrium (closed form per graphon mode).
+
+Examples
+--------
+>>> import numpy as np
+>>> from games.graphon_mfg.scalar import LQGraphonMFG
+>>> game = LQGraphonMFG(A=0.0, B=1.0, Abar=0.5, Q=1.0, R=1.0, G=0.0, H=0.0, Hbar=0.0,
+...                     sigma=0.1, T=1.0, graphon="constant", m0=1.0,
+...                     n_blocks=4, n_steps=20)
+>>> eq = game.equilibrium()
+>>> bool(np.allclose(eq.slope, -np.tanh(1.0 - eq.t)))   # K = -P, P = tanh(T - t)
+True
+"""
 
 from __future__ import annotations
 

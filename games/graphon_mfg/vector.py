@@ -1,4 +1,17 @@
-"""Vector states and controls: the LQ graphon MFG with matrix coefficients."""
+"""Vector states and controls: the LQ graphon MFG with matrix coefficients.
+
+Examples
+--------
+>>> import numpy as np
+>>> from games.graphon_mfg.vector import VectorLQGraphonMFG
+>>> I, O = np.eye(2), np.zeros((2, 2))
+>>> game = VectorLQGraphonMFG(A=O, B=I, Abar=0.5 * I, Q=I, R=I, G=O, H=O, Hbar=O,
+...                           sigma=0.1 * I, T=1.0, graphon="exponential",
+...                           m0=np.ones(2), n_blocks=4, n_steps=20)
+>>> eq = game.equilibrium()
+>>> eq.slope.shape, eq.intercepts.shape   # (n_steps + 1, d, d), (n_blocks, n_steps + 1, d)
+((21, 2, 2), (4, 21, 2))
+"""
 
 from __future__ import annotations
 

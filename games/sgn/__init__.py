@@ -53,6 +53,18 @@ logits per state). Its own blocks carry the curvature ``tau`` from the entropy, 
 cross blocks are payoff blocks times the softmax Fisher matrix ``diag(pi) - pi pi^T``
 (norm <= 1/2), which :func:`certify_entropic` turns into an SGN certificate (global and
 exact-bound for one-state games, sampled over a logit box otherwise).
+
+Examples
+--------
+>>> from games.diffgame import toy_game
+>>> from games.sgn import certify, projected_euler
+>>> game = toy_game(b=(1.0, -1.0))     # J = [[1, 10], [0.05, 1]]: not Euclidean monotone
+>>> cert = certify(game)
+>>> cert.certified, round(cert.margin, 4)        # best margin 1 - sqrt(10 * 0.05)
+(True, 0.2929)
+>>> result = projected_euler(game, cert)   # at the certified step
+>>> result.converged, result.solution            # solves J x + b = 0
+(True, array([-22. ,   2.1]))
 """
 
 from games.diffgame import QuadraticGame

@@ -1,4 +1,13 @@
-"""Certified projected Euler and RK4 gradient play."""
+"""Certified projected Euler and RK4 gradient play.
+
+Examples
+--------
+>>> from games.diffgame import toy_game
+>>> from games.sgn.solvers import projected_rk4
+>>> result = projected_rk4(toy_game(b=(1.0, -1.0)))   # certifies, then iterates
+>>> result.converged, result.solution   # J x + b = 0 with J = [[1, 10], [0.05, 1]]
+(True, array([-22. ,   2.1]))
+"""
 
 from __future__ import annotations
 

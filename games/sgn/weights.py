@@ -1,4 +1,16 @@
-"""SGN margins, optimal (Perron) weights, the two-player timescale band and step rates."""
+"""SGN margins, optimal (Perron) weights, the two-player timescale band and step rates.
+
+Examples
+--------
+>>> import numpy as np
+>>> from games.sgn.weights import optimal_weights, sgn_margin
+>>> mu, L = np.array([1.0, 1.0]), np.array([[0.0, 10.0], [0.05, 0.0]])
+>>> w, margin = optimal_weights(mu, L)        # Perron weights, margin tau(A)
+>>> round(margin, 4), round(1 - (10.0 * 0.05) ** 0.5, 4)   # tau(A) = 1 - sqrt(L12 L21)
+(0.2929, 0.2929)
+>>> round(sgn_margin(mu, L, np.ones(2)), 4)   # equal weights: 1 - (10 + 0.05) / 2
+-4.025
+"""
 
 from __future__ import annotations
 

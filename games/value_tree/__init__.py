@@ -42,6 +42,21 @@ ledger), :mod:`~games.value_tree.problem` (task interface),
 results, backstop), :mod:`~games.value_tree.search` (selection, expansion, BAVT). The
 baselines (ReAct chain, parallel sampling with majority vote, best-of-n by value, beam
 search) are in :mod:`games.search_baselines`.
+
+Examples
+--------
+A run on the multi-hop QA task of :mod:`envs.multihop_qa_v0` with the offline simulated
+model of :mod:`envs.llm`:
+
+>>> import numpy as np
+>>> from envs.llm import SimulatedQAModel
+>>> from envs.multihop_qa_v0 import MultihopQAProblem, generate_questions
+>>> from games.value_tree import Budget, bavt
+>>> [q] = generate_questions(np.random.default_rng(0), 1, min_hops=2, max_hops=2)
+>>> model = SimulatedQAModel([q], skill=1.0, value_noise=0.0, seed=0)
+>>> result = bavt(MultihopQAProblem(q), model, Budget(4, 3000), rng=np.random.default_rng(0))
+>>> result.answer == q.answer, result.tool_calls_used <= 4, result.tokens_used <= 3000
+(True, True, True)
 """
 
 from games.value_tree.budget import (

@@ -5,6 +5,19 @@ reports). A :class:`BudgetLedger` counts tool calls and reported tokens against 
 :class:`Budget` and checks, before every call, that the call's worst case (an upper
 bound on the prompt plus ``n * max_tokens``) fits, so a budget is never exceeded by a
 model that honours ``max_tokens``; when nothing fits it raises :class:`OutOfBudget`.
+
+Examples
+--------
+>>> from games.value_tree.budget import Budget, BudgetLedger, Generation
+>>> class Yes:                                  # any object with this generate()
+...     def generate(self, messages, *, n=1, max_tokens=256, temperature=1.0):
+...         return Generation(("answer[yes]",) * n, 20, 3 * n)
+>>> ledger = BudgetLedger(Budget(tool_calls=2, tokens=500), Yes())
+>>> ledger.generate([{"role": "user", "content": "Is it?"}], max_tokens=8).texts
+('answer[yes]',)
+>>> ledger.use_tool()
+>>> ledger.tokens_used, ledger.tokens_left, ledger.tool_calls_left   # 20 + 3 tokens
+(23, 477, 1)
 """
 
 from __future__ import annotations

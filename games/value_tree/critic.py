@@ -3,6 +3,15 @@
 The residual critic rates the progress each candidate step makes over its parent, in
 ``[-1, 1]`` (BAVT's residual value predictor); the absolute critic rates a finished
 trajectory in ``[0, 1]`` (used by best-of-n). One model plays actor and both critics.
+
+Examples
+--------
+>>> from games.value_tree.critic import parse_residual_scores, residual_critic_messages
+>>> chat = residual_critic_messages("Question: q", ["search[A]", "answer[B]"])
+>>> [m["role"] for m in chat]
+['system', 'user']
+>>> parse_residual_scores("[1] 0.5 [2] -0.25", 2)    # one score per candidate step
+array([ 0.5 , -0.25])
 """
 
 from __future__ import annotations

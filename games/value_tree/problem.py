@@ -3,6 +3,13 @@
 A task (such as :class:`envs.multihop_qa_v0.MultihopQAProblem`) supplies the prompts,
 parses the model's actions and runs the tools; the search does the budgeting and the
 critic prompts.
+
+Examples
+--------
+>>> from games.value_tree.problem import Action
+>>> action = Action("search", "Ada  Lovelace")
+>>> action.text, action.is_answer, action.key()       # the key folds case and spaces
+('search[Ada  Lovelace]', False, ('search', 'ada lovelace'))
 """
 
 from __future__ import annotations

@@ -2,6 +2,17 @@
 
 See the package docstring of :mod:`games.value_tree` for how each part maps to the
 paper.
+
+Examples
+--------
+>>> from games.value_tree.search import selection_probabilities, terminal_budget_bound
+>>> selection_probabilities([0.2, 0.8], 1.0)      # full budget: value-proportional
+array([0.2, 0.8])
+>>> selection_probabilities([0.2, 0.8], 0.25).round(4)   # a quarter left: p ~ value ** 4
+array([0.0039, 0.9961])
+>>> bound = terminal_budget_bound(0.5, 0.05, prompt_tokens=200)
+>>> bound.expansions, bound.failure_probability     # (1 - 0.5) ** 5 <= 0.05 < 0.5 ** 4
+(5, 0.03125)
 """
 
 from __future__ import annotations

@@ -4,6 +4,17 @@ Shared by :func:`games.value_tree.bavt` and the baselines of
 :mod:`games.search_baselines`: every method builds :class:`Node` objects, ends with
 :func:`backstop` when it has no accepted answer (so it always answers) and reports a
 :class:`SearchResult` built by :func:`result_from`.
+
+Examples
+--------
+>>> from games.value_tree.problem import Action
+>>> from games.value_tree.tree import Node
+>>> root = Node(state="q", value=0.1)
+>>> child = Node(state="q+A", value=0.4, depth=1, parent=root,
+...              action=Action("search", "A"), key=("search", "a"))
+>>> root.children.append(child)
+>>> child.path_keys(), root.path_keys()
+({('search', 'a')}, set())
 """
 
 from __future__ import annotations

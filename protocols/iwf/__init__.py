@@ -39,6 +39,20 @@ Modules: :mod:`~protocols.iwf.single_user` (single-user water-filling),
 gap), :mod:`~protocols.iwf.schedules`, :mod:`~protocols.iwf.accelerated` and
 :mod:`~protocols.iwf.solve` (:func:`iterative_waterfill`); every public name is
 importable from ``protocols.iwf``.
+
+Examples
+--------
+>>> import numpy as np
+>>> from protocols.iwf import iterative_waterfill, nash_gap
+>>> gains = np.full((2, 2, 3), 0.1)          # gains[q, r, k]: r's power into q's receiver
+>>> gains[0, 0] = gains[1, 1] = 1.0
+>>> noise, budget = np.full((2, 3), 0.1), np.ones(2)
+>>> result = iterative_waterfill(gains, noise, budget, schedule="sequential")
+>>> result.converged, result.solution.round(4)
+(True, array([[0.3333, 0.3333, 0.3333],
+       [0.3333, 0.3333, 0.3333]]))
+>>> bool(nash_gap(gains, noise, budget, result.solution) <= 1e-9)
+True
 """
 
 from protocols.iwf.accelerated import ANDERSON_MEMORY, AcceleratedChannel

@@ -1,4 +1,20 @@
-"""The power-control channel: validation, interference and the Nash gap."""
+"""The power-control channel: validation, interference and the Nash gap.
+
+Examples
+--------
+>>> import numpy as np
+>>> from protocols.iwf.channel import best_response, interference, nash_gap
+>>> gains = np.full((2, 2, 3), 0.1)
+>>> gains[0, 0] = gains[1, 1] = 1.0
+>>> noise, budget = np.full((2, 3), 0.1), np.ones(2)
+>>> power = np.full((2, 3), 1 / 3)
+>>> interference(gains, noise, power)[0]      # noise plus the other user's power
+array([0.13333333, 0.13333333, 0.13333333])
+>>> bool(np.allclose(best_response(gains, noise, budget, power), power))
+True
+>>> float(nash_gap(gains, noise, budget, power)) < 1e-12
+True
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,14 @@
 
 ``waterfill`` is the validated public function; the kernels below are the building
 blocks the IWF schedules call once per user and update.
+
+Examples
+--------
+>>> from protocols.iwf.single_user import waterfill
+>>> waterfill([0.1, 0.2, 0.5, 1.0], 1.0)    # noise-to-gain ratios, power budget
+array([0.5, 0.4, 0.1, 0. ])
+>>> waterfill([0.1, 0.2, 0.5, 1.0], 1.0, cap=[0.3, 1.0, 1.0, 1.0])   # a spectral mask
+array([0.3, 0.5, 0.2, 0. ])
 """
 
 from __future__ import annotations

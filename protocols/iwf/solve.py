@@ -1,4 +1,16 @@
-"""Driving the IWF kernels: :func:`iterative_waterfill` and its result."""
+"""Driving the IWF kernels: :func:`iterative_waterfill` and its result.
+
+Examples
+--------
+>>> import numpy as np
+>>> from protocols.iwf.solve import iterative_waterfill
+>>> gains = np.full((2, 2, 3), 0.1)
+>>> gains[0, 0] = gains[1, 1] = 1.0
+>>> result = iterative_waterfill(gains, np.full((2, 3), 0.1), np.ones(2),
+...                              schedule="simultaneous", tol=1e-10)
+>>> result.converged, result.solution.shape, bool(result.residuals[-1] <= 1e-10)
+(True, (2, 3), True)
+"""
 
 from __future__ import annotations
 
