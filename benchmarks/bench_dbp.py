@@ -43,8 +43,14 @@ GOALS = {"target_tracking": 20.0, "time_sync": 10.0, "localization": 10.0}
 
 
 def ticks_per_second(case: str, n: int, defence: str, ticks: int, seed: int = 0) -> float:
-    cfg = DBPConfig(n_robots=n, arena=100.0 * np.sqrt(n / 100), ticks=ticks, defence=defence,
-                    wmsr_f=1, n_anchors=max(5, n // 5))
+    cfg = DBPConfig(
+        n_robots=n,
+        arena=100.0 * np.sqrt(n / 100),
+        ticks=ticks,
+        defence=defence,
+        wmsr_f=1,
+        n_anchors=max(5, n // 5),
+    )
     sim = make_case(case, cfg, np.random.default_rng(seed))
     t0 = time.process_time()
     sim.run()
@@ -58,20 +64,28 @@ def warm_up() -> None:
 
 
 def bench_cases(sizes, ticks_of=TICKS) -> None:
-    print("case study ticks/s on one thread, CPU time (10% Byzantine, fake reports; whole "
-          "run incl. accusation burst)")
-    print(f"{'case':16s} {'n':>7s} {'ticks':>6s} {'DBP t/s':>9s} {'W-MSR t/s':>10s} "
-          f"{'DBP/W-MSR':>10s}")
+    print(
+        "case study ticks/s on one thread, CPU time (10% Byzantine, fake reports; whole "
+        "run incl. accusation burst)"
+    )
+    print(
+        f"{'case':16s} {'n':>7s} {'ticks':>6s} {'DBP t/s':>9s} {'W-MSR t/s':>10s} "
+        f"{'DBP/W-MSR':>10s}"
+    )
     for case, ticks in ticks_of.items():
         for n in sizes:
             dbp = ticks_per_second(case, n, "dbp", ticks)
             wmsr = ticks_per_second(case, n, "wmsr", ticks)
-            print(f"{case:16s} {n:7d} {ticks:6d} {dbp:9.1f} {wmsr:10.1f} {dbp / wmsr:10.2f}",
-                  flush=True)
+            print(
+                f"{case:16s} {n:7d} {ticks:6d} {dbp:9.1f} {wmsr:10.1f} {dbp / wmsr:10.2f}",
+                flush=True,
+            )
             if n == 10_000:
                 goal = GOALS[case]
-                print(f"  goal: >= {goal:.0f} ticks/s at 10,000 robots on one core -> "
-                      f"{dbp:.1f} ticks/s ({dbp / goal:.2f}x the goal)")
+                print(
+                    f"  goal: >= {goal:.0f} ticks/s at 10,000 robots on one core -> "
+                    f"{dbp:.1f} ticks/s ({dbp / goal:.2f}x the goal)"
+                )
 
 
 def flood_workload(n: int, ticks: int, seed: int = 0):
@@ -96,7 +110,7 @@ def time_flood_and_gossip(n: int, graphs, accusers, threads: int) -> tuple[float
     for t, ((indptr, indices), acc) in enumerate(zip(graphs, accusers, strict=True)):
         flood.send_observations(everyone, t, np.full((n, 1), float(t)))
         half = acc.shape[0] // 2
-        gossip.issue(acc[:half], acc[half:2 * half], t)
+        gossip.issue(acc[:half], acc[half : 2 * half], t)
         t0 = time.perf_counter()
         flood.step(indptr, indices, symmetric=True)
         t1 = time.perf_counter()
@@ -113,32 +127,41 @@ def bench_threads(n: int, ticks: int, repeats: int) -> None:
     if most < 2:
         print("\nthreads: NUMBA_NUM_THREADS is 1, skipping the 1 vs 2 threads comparison")
         return
-    time_flood_and_gossip(min(n, 200), flood_workload(min(n, 200), 3)[0],
-                          flood_workload(min(n, 200), 3)[1], 2)
+    time_flood_and_gossip(
+        min(n, 200), flood_workload(min(n, 200), 3)[0], flood_workload(min(n, 200), 3)[1], 2
+    )
     best = {1: [np.inf, np.inf], 2: [np.inf, np.inf]}
     for _ in range(repeats):
         for k in (1, 2):
             f, g = time_flood_and_gossip(n, graphs, accusers, k)
             best[k] = [min(best[k][0], f), min(best[k][1], g)]
     numba.set_num_threads(most)
-    print(f"\nflood and gossip steps, {n} robots, {ticks} ticks (every robot floods each tick, "
-          f"hop limit 4; {sum(a.shape[0] // 2 for a in accusers)} accusations), wall clock, "
-          f"best of {repeats}")
+    print(
+        f"\nflood and gossip steps, {n} robots, {ticks} ticks (every robot floods each tick, "
+        f"hop limit 4; {sum(a.shape[0] // 2 for a in accusers)} accusations), wall clock, "
+        f"best of {repeats}"
+    )
     for i, name in enumerate(("Flood.step", "AccusationGossip.step")):
         one, two = best[1][i], best[2][i]
-        print(f"  {name:22s} 1 thread {one * 1e3 / ticks:8.1f} ms/tick   2 threads "
-              f"{two * 1e3 / ticks:8.1f} ms/tick   speed-up {one / two:5.2f}x")
+        print(
+            f"  {name:22s} 1 thread {one * 1e3 / ticks:8.1f} ms/tick   2 threads "
+            f"{two * 1e3 / ticks:8.1f} ms/tick   speed-up {one / two:5.2f}x"
+        )
 
 
-def accusation_set(n: int, n_byz: int, per_byz: int, false_per_byz: int, local: bool,
-                   seed: int = 0):
+def accusation_set(
+    n: int, n_byz: int, per_byz: int, false_per_byz: int, local: bool, seed: int = 0
+):
     rng = np.random.default_rng(seed)
     byz = rng.choice(n, size=n_byz, replace=False)
     coop = rng.permutation(np.setdiff1d(np.arange(n), byz))
     rows = []
     for k, b in enumerate(byz):
-        own = coop[k * per_byz:(k + 1) * per_byz] if local else rng.choice(coop, size=per_byz,
-                                                                            replace=False)
+        own = (
+            coop[k * per_byz : (k + 1) * per_byz]
+            if local
+            else rng.choice(coop, size=per_byz, replace=False)
+        )
         for c in own:
             rows.append((c, b))
         for c in rng.choice(coop, size=false_per_byz, replace=False):
@@ -147,8 +170,9 @@ def accusation_set(n: int, n_byz: int, per_byz: int, false_per_byz: int, local: 
     return rows[rng.permutation(len(rows))]
 
 
-def bench_blocklist(n: int = 10_000, n_byz: int = 1_000, last: int = 200,
-                    local: bool = True) -> None:
+def bench_blocklist(
+    n: int = 10_000, n_byz: int = 1_000, last: int = 200, local: bool = True
+) -> None:
     acc = accusation_set(n, n_byz, per_byz=5, false_per_byz=0 if local else 1, local=local)
     head, tail = acc[:-last], acc[-last:]
     dyn = DynamicBlocklist(n)
@@ -172,13 +196,19 @@ def bench_blocklist(n: int = 10_000, n_byz: int = 1_000, last: int = 200,
     assert ours.sum() == 2 * nu
 
     kind = "local" if local else "mixed"
-    print(f"\nblocklist update, {kind}: {n} robots, {len(acc)} accusations "
-          f"({n_byz} Byzantine robots, matching size {nu})")
+    print(
+        f"\nblocklist update, {kind}: {n} robots, {len(acc)} accusations "
+        f"({n_byz} Byzantine robots, matching size {nu})"
+    )
     print(f"  incremental add (mean of last {last}):   {incr * 1e6:10.1f} us")
-    print(f"  our full recompute (blocklist):         {full * 1e6:10.1f} us  "
-          f"({full / incr:8.1f}x the incremental update)")
-    print(f"  networkx max_weight_matching recompute: {ref * 1e6:10.1f} us  "
-          f"({ref / incr:8.1f}x the incremental update)")
+    print(
+        f"  our full recompute (blocklist):         {full * 1e6:10.1f} us  "
+        f"({full / incr:8.1f}x the incremental update)"
+    )
+    print(
+        f"  networkx max_weight_matching recompute: {ref * 1e6:10.1f} us  "
+        f"({ref / incr:8.1f}x the incremental update)"
+    )
 
 
 def main() -> None:

@@ -29,8 +29,13 @@ COEF = dict(A=0.3, B=1.0, Abar=0.5, Q=1.0, R=0.5, G=0.8, H=0.6, Hbar=0.4, sigma=
 
 def bench_equilibrium(n_blocks=100, n_steps=1000, repeats=5):
     def make():
-        return LQGraphonMFG(graphon="ranked_attachment", m0=lambda u: 1.0 + np.sin(3.0 * u),
-                            n_blocks=n_blocks, n_steps=n_steps, **COEF)
+        return LQGraphonMFG(
+            graphon="ranked_attachment",
+            m0=lambda u: 1.0 + np.sin(3.0 * u),
+            n_blocks=n_blocks,
+            n_steps=n_steps,
+            **COEF,
+        )
 
     make().equilibrium()  # warm up
     times = []
@@ -43,7 +48,7 @@ def bench_equilibrium(n_blocks=100, n_steps=1000, repeats=5):
     g = make()
     M = n_blocks
     Wm = g.graphon_matrix / M
-    r = g.B ** 2 / g.R
+    r = g.B**2 / g.R
 
     def f(t, y):
         m, p = y[:M], y[M:]
@@ -59,8 +64,10 @@ def bench_equilibrium(n_blocks=100, n_steps=1000, repeats=5):
     ref = time.perf_counter() - t0
     err = float(np.abs(sol.sol(g.t)[:M] - eq.means).max())
     print(f"exact equilibrium, M = {M} blocks, {n_steps} steps")
-    print(f"  ours (closed form per graphon mode): {ours * 1e3:8.2f} ms   goal < 1000 ms: "
-          f"{'met' if ours < 1.0 else 'MISSED'}")
+    print(
+        f"  ours (closed form per graphon mode): {ours * 1e3:8.2f} ms   goal < 1000 ms: "
+        f"{'met' if ours < 1.0 else 'MISSED'}"
+    )
     print(f"  scipy solve_bvp (tol 1e-8, status {sol.status}): {ref * 1e3:8.2f} ms")
     print(f"  ratio reference / ours: {ref / ours:8.1f}x; max |means - solve_bvp| = {err:.2e}")
 
@@ -78,8 +85,9 @@ def _best_rate(step, rounds, chunks=5):
 
 
 def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
-    env = graphon_mfg_v0.parallel_env(n_players=n_players, mean_degree=mean_degree,
-                                      n_steps=rounds + 10, n_blocks=50)
+    env = graphon_mfg_v0.parallel_env(
+        n_players=n_players, mean_degree=mean_degree, n_steps=rounds + 10, n_blocks=50
+    )
     env.reset(seed=0)
     env.step_batch(env.equilibrium_actions())  # compile / warm up
     ours = _best_rate(lambda: env.step_batch(env.equilibrium_actions()), rounds)
@@ -87,8 +95,7 @@ def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
     # reference: the same round in numpy + scipy.sparse
     g = env.game
     n = env.n_players
-    S = sp.csr_matrix((np.full(env.indices.size, env.scale), env.indices, env.indptr),
-                      shape=(n, n))
+    S = sp.csr_matrix((np.full(env.indices.size, env.scale), env.indices, env.indptr), shape=(n, n))
     rng = np.random.default_rng(0)
     eq = env.equilibrium
     left, w = label_interpolation(eq.labels, env.labels, env.intercepts)
@@ -107,8 +114,9 @@ def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
 
     ref = _best_rate(ref_round, rounds)
 
-    envd = graphon_mfg_v0.parallel_env(n_players=n_players, mean_degree=mean_degree,
-                                       n_steps=rounds, n_blocks=50)
+    envd = graphon_mfg_v0.parallel_env(
+        n_players=n_players, mean_degree=mean_degree, n_steps=rounds, n_blocks=50
+    )
     obs, _ = envd.reset(seed=0)
     dict_rounds = min(10, rounds)
     t0 = time.perf_counter()
@@ -116,10 +124,14 @@ def bench_env(n_players=10_000, mean_degree=20.0, rounds=2000):
         obs, *_ = envd.step(envd.equilibrium_policy(obs))
     dict_rate = dict_rounds / (time.perf_counter() - t0)
 
-    print(f"N-player env, N = {n_players}, sparse graph (mean degree {mean_degree:g}, "
-          f"{env.indices.size} directed edges), equilibrium policy, best of 5 chunks")
-    print(f"  ours, batched mode (one kernel a round): {ours:10.0f} rounds/s   goal >= 1000: "
-          f"{'met' if ours >= 1000 else 'MISSED'}")
+    print(
+        f"N-player env, N = {n_players}, sparse graph (mean degree {mean_degree:g}, "
+        f"{env.indices.size} directed edges), equilibrium policy, best of 5 chunks"
+    )
+    print(
+        f"  ours, batched mode (one kernel a round): {ours:10.0f} rounds/s   goal >= 1000: "
+        f"{'met' if ours >= 1000 else 'MISSED'}"
+    )
     print(f"  numpy + scipy.sparse round (no observation array): {ref:10.0f} rounds/s")
     print(f"  ratio ours / reference: {ours / ref:6.2f}x")
     print(f"  dict API (per-agent dicts, for information): {dict_rate:8.1f} rounds/s")

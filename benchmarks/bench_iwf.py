@@ -35,8 +35,7 @@ from protocols.iwf import interference_kernel
 TOL = 1e-9
 MAX_ITER = 2000
 SEED = 0
-CHANNEL = {"area": 4000.0, "link_length": (10.0, 50.0), "path_loss_exponent": 3.5,
-           "n_taps": 8}
+CHANNEL = {"area": 4000.0, "link_length": (10.0, 50.0), "path_loss_exponent": 3.5, "n_taps": 8}
 
 
 # ------------------------------------------------------------------ numpy reference
@@ -88,7 +87,7 @@ def np_sequential(g, noise, budget):
             return p, it, gap
         for q in range(p.shape[0]):
             interf = noise[q] + np.einsum("rk,rk->k", cross[q], p)
-            p[q] = np_waterfill((interf / direct[q])[None, :], budget[q:q + 1])[0]
+            p[q] = np_waterfill((interf / direct[q])[None, :], budget[q : q + 1])[0]
     return p, MAX_ITER, gap
 
 
@@ -122,8 +121,7 @@ def cvxpy_sequential(g, noise, budget, max_sweeps=40):
             # carriers above min(inv) + 1 get nothing whether capped at min(inv) + 2 or not.
             a.value = np.minimum(inv, inv.min() + 2.0)
             t = time.perf_counter()
-            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12,
-                       tol_feas=1e-12)
+            prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
             solve_time += time.perf_counter() - t
             solves += 1
             xq = np.maximum(x.value, 0.0)
@@ -151,8 +149,10 @@ def main() -> None:
     reps_ours, reps_np = (1, 1) if smoke else (9, 3)
     game = PowerControlGame.rayleigh(Q, N, seed=SEED, **CHANNEL)
     g, noise, budget = np.array(game.gains), np.array(game.noise), np.array(game.budget)
-    print(f"IWF benchmark: {Q} users x {N} carriers, Rayleigh channel (seed {SEED}), "
-          f"tol {TOL:g}, rho(S_max) = {game.spectral_radius():.3g}")
+    print(
+        f"IWF benchmark: {Q} users x {N} carriers, Rayleigh channel (seed {SEED}), "
+        f"tol {TOL:g}, rho(S_max) = {game.spectral_radius():.3g}"
+    )
     game.solve("sequential", tol=TOL, max_iter=2)  # compile (or load the cache) first
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -162,10 +162,8 @@ def main() -> None:
     rows = []
     eq = {}
     res_seq_iterations = 0
-    for schedule, ref_fn in (("sequential", np_sequential),
-                             ("simultaneous", np_simultaneous)):
-        t_ours, res = timed(lambda s=schedule: game.solve(s, tol=TOL, max_iter=MAX_ITER),
-                            reps_ours)
+    for schedule, ref_fn in (("sequential", np_sequential), ("simultaneous", np_simultaneous)):
+        t_ours, res = timed(lambda s=schedule: game.solve(s, tol=TOL, max_iter=MAX_ITER), reps_ours)
         t_np, (p_np, it_np, gap_np) = timed(lambda f=ref_fn: f(g, noise, budget), reps_np)
         assert res.converged, f"ours did not converge ({schedule})"
         diff = float(np.abs(res.power - p_np).max() / budget.max())
@@ -173,9 +171,11 @@ def main() -> None:
         if schedule == "sequential":
             res_seq_iterations = res.iterations
         rows.append((schedule, t_ours, res.iterations, res.nash_gap, t_np, it_np, gap_np, diff))
-        print(f"  {schedule:12s} ours {t_ours * 1e3:9.2f} ms ({res.iterations} it, gap "
-              f"{res.nash_gap:.1e})   numpy {t_np * 1e3:9.2f} ms ({it_np} it, gap "
-              f"{gap_np:.1e})   ratio {t_np / t_ours:6.1f}x   max|p - p_numpy| {diff:.1e}")
+        print(
+            f"  {schedule:12s} ours {t_ours * 1e3:9.2f} ms ({res.iterations} it, gap "
+            f"{res.nash_gap:.1e})   numpy {t_np * 1e3:9.2f} ms ({it_np} it, gap "
+            f"{gap_np:.1e})   ratio {t_np / t_ours:6.1f}x   max|p - p_numpy| {diff:.1e}"
+        )
     d = float(np.abs(eq["sequential"] - eq["simultaneous"]).max())
     print(f"  sequential vs simultaneous equilibrium: max |dp| / budget = {d:.1e}")
 
@@ -197,14 +197,22 @@ def main() -> None:
     d_seq = float(np.abs(acc.solution - eq["sequential"]).max() / budget.max())
     d_tight = float(np.abs(acc.solution - tight).max() / budget.max())
     t_np_seq = rows[0][4]
-    print(f"  accelerated  ours {t_a * 1e3:9.2f} ms ({acc.iterations} sweeps, gap "
-          f"{gap_indep:.1e})   vs numpy sequential: ratio {t_np_seq / t_a:6.1f}x")
-    print(f"  accelerated  ours {t_a * 1e3:9.2f} ms   vs our sequential {t_s * 1e3:.2f} ms "
-          f"(same run, interleaved): ratio {t_s / t_a:5.1f}x")
-    print(f"  accelerated  CPU time (least of the runs, robust to a busy machine): "
-          f"{c_a * 1e3:.2f} ms vs our sequential {c_s * 1e3:.2f} ms: ratio {c_s / c_a:5.1f}x")
-    print(f"  accelerated equilibrium: max |p - p_sequential(tol {TOL:g})| / budget = "
-          f"{d_seq:.1e}, max |p - p_sequential(tol 1e-13)| / budget = {d_tight:.1e}")
+    print(
+        f"  accelerated  ours {t_a * 1e3:9.2f} ms ({acc.iterations} sweeps, gap "
+        f"{gap_indep:.1e})   vs numpy sequential: ratio {t_np_seq / t_a:6.1f}x"
+    )
+    print(
+        f"  accelerated  ours {t_a * 1e3:9.2f} ms   vs our sequential {t_s * 1e3:.2f} ms "
+        f"(same run, interleaved): ratio {t_s / t_a:5.1f}x"
+    )
+    print(
+        f"  accelerated  CPU time (least of the runs, robust to a busy machine): "
+        f"{c_a * 1e3:.2f} ms vs our sequential {c_s * 1e3:.2f} ms: ratio {c_s / c_a:5.1f}x"
+    )
+    print(
+        f"  accelerated equilibrium: max |p - p_sequential(tol {TOL:g})| / budget = "
+        f"{d_seq:.1e}, max |p - p_sequential(tol 1e-13)| / budget = {d_tight:.1e}"
+    )
 
     # The floor both implementations share: every iteration streams the whole gain
     # tensor (Q^2 N multiply-adds over 8 Q^2 N bytes) to get the interference.
@@ -214,8 +222,10 @@ def main() -> None:
     interference_kernel(g, noise, p, out)
     t_k, _ = timed(lambda: interference_kernel(g, noise, p, out), 50)
     t_e, _ = timed(lambda: noise + np.einsum("qrk,rk->qk", cross, p), 50)
-    print(f"  one interference pass ({g.nbytes / 1e6:.1f} MB of gains): ours "
-          f"{t_k * 1e3:.3f} ms, numpy einsum {t_e * 1e3:.3f} ms, ratio {t_e / t_k:.1f}x")
+    print(
+        f"  one interference pass ({g.nbytes / 1e6:.1f} MB of gains): ours "
+        f"{t_k * 1e3:.3f} ms, numpy einsum {t_e * 1e3:.3f} ms, ratio {t_e / t_k:.1f}x"
+    )
 
     if smoke:
         return
@@ -226,13 +236,16 @@ def main() -> None:
         return
     t = time.perf_counter()
     p_cv, sweeps, gap_cv, solves, solve_time = cvxpy_sequential(
-        g, noise, budget, max_sweeps=res_seq_iterations + 10)
+        g, noise, budget, max_sweeps=res_seq_iterations + 10
+    )
     t_cv = time.perf_counter() - t
     t_seq = rows[0][1]
     diff = float(np.abs(eq["sequential"] - p_cv).max() / budget.max())
-    print(f"  cvxpy/Clarabel best responses (sequential): {t_cv:.2f} s, {sweeps} sweeps, "
-          f"{solves} solves ({solve_time / solves * 1e3:.2f} ms each), gap {gap_cv:.1e}; "
-          f"ratio {t_cv / t_seq:.0f}x; max |p - p_cvxpy| {diff:.1e}")
+    print(
+        f"  cvxpy/Clarabel best responses (sequential): {t_cv:.2f} s, {sweeps} sweeps, "
+        f"{solves} solves ({solve_time / solves * 1e3:.2f} ms each), gap {gap_cv:.1e}; "
+        f"ratio {t_cv / t_seq:.0f}x; max |p - p_cvxpy| {diff:.1e}"
+    )
 
 
 if __name__ == "__main__":

@@ -79,10 +79,14 @@ def main(smoke: bool = False) -> None:
                 store.record(rec)
             t_store = time.perf_counter() - t0
 
-        print(f"{n} runs of consensus (16 robots, 20 rounds); plain loop: "
-              f"{t_loop:.2f} s = {n / t_loop:.0f} runs/s ({1e3 * t_loop / n:.2f} ms/run)")
-        print(f"store: {1e3 * t_store / n:.3f} ms per run written (own transaction, WAL) = "
-              f"{100 * t_store / t_loop:.1f}% of a plain-loop run")
+        print(
+            f"{n} runs of consensus (16 robots, 20 rounds); plain loop: "
+            f"{t_loop:.2f} s = {n / t_loop:.0f} runs/s ({1e3 * t_loop / n:.2f} ms/run)"
+        )
+        print(
+            f"store: {1e3 * t_store / n:.3f} ms per run written (own transaction, WAL) = "
+            f"{100 * t_store / t_loop:.1f}% of a plain-loop run"
+        )
         rows = []
         configs = [("local, 1 worker", dict(workers=1))]
         if not smoke:
@@ -101,11 +105,15 @@ def main(smoke: bool = False) -> None:
             # Start-up varies run to run: when it exceeds the whole sweep, say nothing.
             steady = n / (t_all - t_start) if t_all > t_start else float("nan")
             rows.append((name, t_all, n / t_all, steady, t_start))
-        print(f"\n{'backend':18s} {'wall s':>7s} {'runs/s':>7s} {'x loop':>7s} "
-              f"{'runs/s after start-up':>22s} {'x loop':>7s} {'start-up s':>10s}")
+        print(
+            f"\n{'backend':18s} {'wall s':>7s} {'runs/s':>7s} {'x loop':>7s} "
+            f"{'runs/s after start-up':>22s} {'x loop':>7s} {'start-up s':>10s}"
+        )
         for name, t_all, rate, steady, t_start in rows:
-            print(f"{name:18s} {t_all:7.2f} {rate:7.0f} {rate * t_loop / n:7.2f} "
-                  f"{steady:22.0f} {steady * t_loop / n:7.2f} {t_start:10.2f}")
+            print(
+                f"{name:18s} {t_all:7.2f} {rate:7.0f} {rate * t_loop / n:7.2f} "
+                f"{steady:22.0f} {steady * t_loop / n:7.2f} {t_start:10.2f}"
+            )
         print("\nevery backend's metrics equal the plain loop's, bit for bit")
 
 

@@ -55,8 +55,9 @@ def main(smoke: bool = False) -> None:
                 sim.generate(messages, n=n, max_tokens=max_tokens, temperature=temperature)
         calls_s = time.perf_counter() - t0
         n_calls = sum(len(c) for _, _, c in recorders)
-        print(f"{name:<10} {n_calls:>6} {search_s:>9.3f} {calls_s:>8.3f} "
-              f"{search_s / calls_s:>5.2f}x")
+        print(
+            f"{name:<10} {n_calls:>6} {search_s:>9.3f} {calls_s:>8.3f} {search_s / calls_s:>5.2f}x"
+        )
 
 
 if __name__ == "__main__":

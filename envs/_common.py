@@ -166,17 +166,23 @@ def check_actions(actions, agents: list[str]) -> Mapping:
         ``actions``.
     """
     if not isinstance(actions, Mapping):
-        raise TypeError(f"actions must be a dict of agent name -> action (one for every "
-                        f"agent in env.agents), got {type(actions).__name__}")
+        raise TypeError(
+            f"actions must be a dict of agent name -> action (one for every "
+            f"agent in env.agents), got {type(actions).__name__}"
+        )
     if len(actions) != len(agents) or any(a not in actions for a in agents):
         live = set(agents)
         missing = [a for a in agents if a not in actions]
         extra = [a for a in actions if a not in live]
         if missing:
-            raise ValueError(f"actions has no action for live agent(s) {_names(missing)}; "
-                             "step() takes one for every agent in env.agents")
-        raise ValueError(f"actions names agent(s) {_names(extra)} that are not live "
-                         f"(env.agents: {_names(agents)})")
+            raise ValueError(
+                f"actions has no action for live agent(s) {_names(missing)}; "
+                "step() takes one for every agent in env.agents"
+            )
+        raise ValueError(
+            f"actions names agent(s) {_names(extra)} that are not live "
+            f"(env.agents: {_names(agents)})"
+        )
     return actions
 
 

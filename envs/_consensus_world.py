@@ -73,7 +73,6 @@ def team_observations(values, lo, width, n_honest, clip, masks, t, max_cycles, o
         hmin[b] = bottom
 
 
-
 @dataclass(frozen=True)
 class ConsensusConfig:
     """Checked constructor arguments shared by the consensus environments.
@@ -101,8 +100,10 @@ class ConsensusConfig:
         check_int("n_byzantine", self.n_byzantine, low=0, high=self.n_robots - 1)
         r = 2 * self.n_byzantine + 1
         if self.n_robots < 2 * r - 1:
-            raise ValueError(f"n_robots must be >= 4 * n_byzantine + 1 = {2 * r - 1} for the "
-                             f"(2F+1)-robust graph, got {self.n_robots}")
+            raise ValueError(
+                f"n_robots must be >= 4 * n_byzantine + 1 = {2 * r - 1} for the "
+                f"(2F+1)-robust graph, got {self.n_robots}"
+            )
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {self.role!r}")
         if self.protocol not in PROTOCOLS:
@@ -151,7 +152,7 @@ class ConsensusWorld:
         self.config = config
         n, nb = config.n_robots, config.n_byzantine
         self.byzantine = np.zeros(n, dtype=bool)
-        self.byzantine[n - nb:] = True
+        self.byzantine[n - nb :] = True
         self.honest = ~self.byzantine
 
     def reset(self, rng: np.random.Generator) -> None:
@@ -177,8 +178,9 @@ class ConsensusWorld:
         self.width = self.hi - self.lo if self.hi > self.lo else 1.0
         self.receivers = np.repeat(np.arange(n), np.diff(self.indptr))
         self.sources = message_sources(self.indptr, self.indices, c.n_honest)
-        self.ctx = AttackContext(self.indptr, self.indices, self.byzantine, self.values.copy(),
-                                 c.trim)
+        self.ctx = AttackContext(
+            self.indptr, self.indices, self.byzantine, self.values.copy(), c.trim
+        )
         self.byz_sender = self.indices[self.ctx.edge_index] - (n - c.n_byzantine)
         self.attack = make_attack(c.attack)
         self.attack.reset(self.ctx, rng)
@@ -186,7 +188,7 @@ class ConsensusWorld:
         self.messages[self.ctx.edge_index] = np.nan
         self.adjacency = np.zeros((n, n), dtype=bool)
         self.adjacency[self.receivers, self.indices] = True
-        self.team_masks = self.adjacency[:, c.n_honest:].T.reshape(-1).astype(np.float32)
+        self.team_masks = self.adjacency[:, c.n_honest :].T.reshape(-1).astype(np.float32)
         self.violation = 0.0
         self.t = 0
         self.blocklist = DynamicBlocklist(n)
@@ -328,8 +330,8 @@ class ConsensusWorld:
         mask[self.receivers[finite], self.indices[finite]] = 1.0
         out[:, 0] = self.to_units(self.values)[:nh]
         out[:, 1] = np.float32(self.t / c.max_cycles)
-        out[:, 2:2 + n] = received[:nh]
-        out[:, 2 + n:] = mask[:nh]
+        out[:, 2 : 2 + n] = received[:nh]
+        out[:, 2 + n :] = mask[:nh]
         return out
 
     def defender_rewards(self, mean: float) -> np.ndarray:

@@ -39,9 +39,7 @@ TEST_KWARGS = {"n_robots": 10, "n_byzantine": 1, "max_cycles": 30}
 GYM_TEST_KWARGS = {"swarmgym/ByzantineConsensusAttack-v0": {"n_robots": 10, "n_byzantine": 1}}
 
 
-def protocol_policy(
-    observation: np.ndarray, f: int, message_bound: float = 2.0
-) -> np.ndarray:
+def protocol_policy(observation: np.ndarray, f: int, message_bound: float = 2.0) -> np.ndarray:
     """W-MSR with parameter ``f`` (LCP for ``f = 0``) as a defender policy.
 
     Parameters
@@ -61,9 +59,8 @@ def protocol_policy(
     """
     obs = np.asarray(observation, dtype=np.float64)
     n = (obs.shape[0] - 2) // 2
-    msgs = obs[2:2 + n][obs[2 + n:] > 0.5]
-    new = wmsr_step(obs[:1], np.array([0, msgs.size]), np.zeros(msgs.size, dtype=np.int64),
-                    msgs, f)
+    msgs = obs[2 : 2 + n][obs[2 + n :] > 0.5]
+    new = wmsr_step(obs[:1], np.array([0, msgs.size]), np.zeros(msgs.size, dtype=np.int64), msgs, f)
     return ((new - 0.5) / (0.5 + message_bound)).astype(np.float32)
 
 
@@ -80,10 +77,18 @@ def _attacked_round(world: ConsensusWorld, actions: np.ndarray) -> None:
     """W-MSR or LCP round against attacker actions (F, n): the batched kernel with B = 1."""
     c = world.config
     new = np.empty((1, c.n_robots))
-    swarms = AttackedSwarms(world.indptr[None], world.sources[None], np.array([world.lo]),
-                            np.array([world.width]), c.n_honest, c.message_bound, c.trim)
-    attacked_round_batch(swarms, world.values[None], actions[None], np.ones(1, dtype=bool), new,
-                         check=False)
+    swarms = AttackedSwarms(
+        world.indptr[None],
+        world.sources[None],
+        np.array([world.lo]),
+        np.array([world.width]),
+        c.n_honest,
+        c.message_bound,
+        c.trim,
+    )
+    attacked_round_batch(
+        swarms, world.values[None], actions[None], np.ones(1, dtype=bool), new, check=False
+    )
     world.values[world.honest] = new[0, world.honest]
 
 
@@ -155,9 +160,12 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     agent).
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
-                                "name": "byzantine_consensus_v0",
-                                "is_parallelizable": True, "render_fps": 5}
+    metadata: ClassVar[dict] = {
+        "render_modes": ["human", "rgb_array"],
+        "name": "byzantine_consensus_v0",
+        "is_parallelizable": True,
+        "render_fps": 5,
+    }
 
     def __init__(
         self,
@@ -175,12 +183,23 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         render_mode: str | None = None,
     ):
         self.config = ConsensusConfig(
-            n_robots=n_robots, n_byzantine=n_byzantine, role=role, protocol=protocol, f=f,
-            attack=attack, radio_range=radio_range, message_bound=message_bound, tol=tol,
-            max_cycles=max_cycles, hull_penalty=hull_penalty)
+            n_robots=n_robots,
+            n_byzantine=n_byzantine,
+            role=role,
+            protocol=protocol,
+            f=f,
+            attack=attack,
+            radio_range=radio_range,
+            message_bound=message_bound,
+            tol=tol,
+            max_cycles=max_cycles,
+            hull_penalty=hull_penalty,
+        )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of "
-                             f"{self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None or one of "
+                f"{self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.world = ConsensusWorld(self.config)
         c = self.config
@@ -195,11 +214,12 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
             self._robot = {a: i for i, a in enumerate(self.possible_agents)}
             obs_dim, act_dim = 2 * n + 2, 1
         self._observation_spaces = {
-            a: spaces.Box(lo, hi, shape=(obs_dim,), dtype=np.float32)
-            for a in self.possible_agents}
+            a: spaces.Box(lo, hi, shape=(obs_dim,), dtype=np.float32) for a in self.possible_agents
+        }
         self._action_spaces = {
             a: spaces.Box(-1.0, 1.0, shape=(act_dim,), dtype=np.float32)
-            for a in self.possible_agents}
+            for a in self.possible_agents
+        }
         self.agents: list[str] = []
         self._rng: np.random.Generator | None = None
         self._window = HumanWindow(self.metadata["render_fps"])
@@ -215,16 +235,18 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
             out = {}
             for a in self.agents:
                 obs = common.copy()
-                obs[c.n_robots:2 * c.n_robots] = w.adjacency[:, self._robot[a]]
+                obs[c.n_robots : 2 * c.n_robots] = w.adjacency[:, self._robot[a]]
                 out[a] = obs.astype(np.float32)
             return out
-        obs = w.defender_observations(np.empty((c.n_honest, 2 * c.n_robots + 2),
-                                               dtype=np.float32))
+        obs = w.defender_observations(np.empty((c.n_honest, 2 * c.n_robots + 2), dtype=np.float32))
         return {a: obs[self._robot[a]] for a in self.agents}
 
     def _infos(self, spread: float, mean: float) -> dict:
-        info = {"honest_spread": spread, "hull_violation": self.world.violation,
-                "honest_mean": mean}
+        info = {
+            "honest_spread": spread,
+            "hull_violation": self.world.violation,
+            "honest_mean": mean,
+        }
         return {a: dict(info) for a in self.agents}
 
     # ----------------------------------------------------------------- the loop
@@ -297,8 +319,10 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     def _frame(self) -> np.ndarray:
         """Draw the network, honest robots coloured by value, Byzantine robots marked."""
         w = self.world
-        return network_frame(w.graph, w.byzantine, w.values, vmin=w.lo, vmax=w.hi,
-                             title=f"round {w.t}")
+        return network_frame(
+            w.graph, w.byzantine, w.values, vmin=w.lo, vmax=w.hi, title=f"round {w.t}"
+        )
+
 
 def parallel_env(**kwargs) -> raw_env:
     """Build the parallel environment (see the module docstring for the arguments)."""
@@ -329,16 +353,16 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
 
     def __init__(self, render_mode: str | None = None, **kwargs):
         if "role" in kwargs:
-            raise TypeError("ByzantineConsensusTeamEnv takes no 'role': "
-                            "it controls the attackers")
+            raise TypeError("ByzantineConsensusTeamEnv takes no 'role': it controls the attackers")
         self._env = raw_env(render_mode=render_mode, role="attacker", **kwargs)
         self.render_mode = render_mode
         c = self._env.config
         if c.n_byzantine == 0:
             raise ValueError("n_byzantine must be >= 1 for the attacker team")
         n, nb = c.n_robots, c.n_byzantine
-        self.observation_space = spaces.Box(-c.obs_clip, 1.0 + c.obs_clip,
-                                            shape=((nb + 1) * n + 1,), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            -c.obs_clip, 1.0 + c.obs_clip, shape=((nb + 1) * n + 1,), dtype=np.float32
+        )
         self.action_space = spaces.Box(-1.0, 1.0, shape=(nb * n,), dtype=np.float32)
 
     def _team_obs(self) -> np.ndarray:
@@ -346,9 +370,19 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
         w = self._env.world
         c = self._env.config
         obs = np.empty((1, self.observation_space.shape[0]), dtype=np.float32)
-        team_observations(w.values[None], np.array([w.lo]), np.array([w.width]), c.n_honest,
-                          c.obs_clip, w.team_masks[None], np.array([w.t]), c.max_cycles, obs,
-                          np.empty(1), np.empty(1))
+        team_observations(
+            w.values[None],
+            np.array([w.lo]),
+            np.array([w.width]),
+            c.n_honest,
+            c.obs_clip,
+            w.team_masks[None],
+            np.array([w.t]),
+            c.max_cycles,
+            obs,
+            np.empty(1),
+            np.empty(1),
+        )
         return obs[0]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

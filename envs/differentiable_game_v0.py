@@ -96,19 +96,33 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     :class:`DifferentiableGameBatchedEnv` is the per-agent batched form.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
-                                "name": "differentiable_game_v0",
-                                "is_parallelizable": True, "render_fps": 10}
+    metadata: ClassVar[dict] = {
+        "render_modes": ["human", "rgb_array"],
+        "name": "differentiable_game_v0",
+        "is_parallelizable": True,
+        "render_fps": 10,
+    }
 
-    def __init__(self, game="toy", n_players: int | None = None, block_size: int | None = None,
-                 mu=None, l12: float = 10.0, l21: float = 0.05, coupling: float = 0.2,
-                 game_seed: int = 0, bound: float = 10.0, max_cycles: int = 200,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        game="toy",
+        n_players: int | None = None,
+        block_size: int | None = None,
+        mu=None,
+        l12: float = 10.0,
+        l21: float = 0.05,
+        coupling: float = 0.2,
+        game_seed: int = 0,
+        bound: float = 10.0,
+        max_cycles: int = 200,
+        render_mode: str | None = None,
+    ):
         self.bound = check_nonneg_float("bound", bound, positive=True)
         self.max_cycles = check_int("max_cycles", max_cycles, low=1)
         if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be None, 'human' or 'rgb_array', "
-                             f"got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None, 'human' or 'rgb_array', got {render_mode!r}"
+            )
         self.render_mode = render_mode
         if n_players is not None:
             check_int("n_players", n_players, low=1)
@@ -116,30 +130,39 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
             check_int("block_size", block_size, low=1)
         is_random = isinstance(game, str) and game == "random"
         if not is_random and (n_players is not None or block_size is not None):
-            raise ValueError("n_players and block_size size the random game (game='random'), "
-                             f"not game={game!r}")
+            raise ValueError(
+                f"n_players and block_size size the random game (game='random'), not game={game!r}"
+            )
         if isinstance(game, QuadraticGame):
             base = game
         elif isinstance(game, str) and game == "toy":
             base = toy_game(1.0 if mu is None else mu, l12, l21)
         elif is_random:
-            m = (1.0, 2.0) if mu is None else tuple(
-                check_float_array("mu", mu, shape=(2,), finite=True))
+            m = (
+                (1.0, 2.0)
+                if mu is None
+                else tuple(check_float_array("mu", mu, shape=(2,), finite=True))
+            )
             rng = np.random.default_rng(check_int("game_seed", game_seed, low=0))
-            base = random_quadratic_game(RANDOM_GAME_DEFAULTS["n_players"] if n_players is None
-                                         else n_players,
-                                         RANDOM_GAME_DEFAULTS["block_size"] if block_size is None
-                                         else block_size, rng, mu=m, coupling=coupling)
+            base = random_quadratic_game(
+                RANDOM_GAME_DEFAULTS["n_players"] if n_players is None else n_players,
+                RANDOM_GAME_DEFAULTS["block_size"] if block_size is None else block_size,
+                rng,
+                mu=m,
+                coupling=coupling,
+            )
         else:
             raise ValueError(f"game must be 'toy', 'random' or a QuadraticGame, got {game!r}")
         if not base.has_costs:
-            raise ValueError("game must have symmetric own blocks J_ii (so that players "
-                             "have costs)")
+            raise ValueError(
+                "game must have symmetric own blocks J_ii (so that players have costs)"
+            )
         box = Box(-self.bound, self.bound)
         self.game = QuadraticGame(base.J, base.b, base.blocks, sets=[box] * base.n_players)
         self.certificate = certify(self.game)
-        self._arrays = QuadraticGameArrays(self.game.J, self.game.b,
-                                           np.asarray(self.game.offsets, dtype=np.int64))
+        self._arrays = QuadraticGameArrays(
+            self.game.J, self.game.b, np.asarray(self.game.offsets, dtype=np.int64)
+        )
         self.possible_agents = [f"player_{i}" for i in range(self.game.n_players)]
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
@@ -151,8 +174,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         # spaces are cached: the same object comes back on every call
         box = functools.partial(spaces.Box, -self.bound, self.bound, dtype=np.float32)
         self._observation_spaces = {a: box((self.game.dim,)) for a in self.possible_agents}
-        self._action_spaces = {a: box((self.game.blocks[i],))
-                               for i, a in enumerate(self.possible_agents)}
+        self._action_spaces = {
+            a: box((self.game.blocks[i],)) for i, a in enumerate(self.possible_agents)
+        }
 
     def _obs(self) -> dict:
         o = np.clip(self._x, -self.bound, self.bound).astype(np.float32)
@@ -184,8 +208,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
             joint[sl] = a
         x = self._x[None].copy()
         out = QuadraticRound(np.empty((1, self.game.n_players)), np.empty(1))
-        quadratic_game_round_kernel(self._arrays, x, joint[None], self.bound, self._eq,
-                                    np.ones(1, dtype=bool), out)
+        quadratic_game_round_kernel(
+            self._arrays, x, joint[None], self.bound, self._eq, np.ones(1, dtype=bool), out
+        )
         self._x = x[0]
         self._history.append(self._x.copy())
         self._steps += 1
@@ -301,9 +326,14 @@ class DifferentiableGameBatchedEnv(BatchedParallelEnv):
         Arguments of :class:`raw_env` except ``render_mode``.
     """
 
-    def __init__(self, num_envs: int, *,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 max_episode_steps: int | None = None, **kwargs):
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **kwargs,
+    ):
         if "render_mode" in kwargs:
             raise TypeError("DifferentiableGameBatchedEnv takes no 'render_mode'")
         self._init_batch(num_envs, autoreset_mode, max_episode_steps)
@@ -314,10 +344,12 @@ class DifferentiableGameBatchedEnv(BatchedParallelEnv):
         self._init_spaces(t.possible_agents, t.observation_space(first), t.action_space(first))
         self.x = np.zeros((self.num_envs, t.game.dim))
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
-        self._rngs: list[np.random.Generator] = [np.random.default_rng()
-                                                 for _ in range(self.num_envs)]
-        self._round = QuadraticRound(np.zeros((self.num_envs, t.game.n_players)),
-                                     np.zeros(self.num_envs))
+        self._rngs: list[np.random.Generator] = [
+            np.random.default_rng() for _ in range(self.num_envs)
+        ]
+        self._round = QuadraticRound(
+            np.zeros((self.num_envs, t.game.n_players)), np.zeros(self.num_envs)
+        )
 
     def _reset_envs(self, indices: np.ndarray, seeds: list[int | None]) -> None:
         t = self.template
@@ -332,14 +364,23 @@ class DifferentiableGameBatchedEnv(BatchedParallelEnv):
         o = np.clip(self.x, -self.template.bound, self.template.bound).astype(np.float32)
         obs = np.repeat(o[:, None, :], self.n_agents, axis=1)
         every = np.ones(self.num_envs, dtype=bool)
-        return obs, {"distance_to_equilibrium": self._round.distance.copy(),
-                     "_distance_to_equilibrium": every}
+        return obs, {
+            "distance_to_equilibrium": self._round.distance.copy(),
+            "_distance_to_equilibrium": every,
+        }
 
     def _advance(self, actions: np.ndarray, active: np.ndarray):
         """One joint move of every active copy (one kernel call)."""
         t = self.template
-        quadratic_game_round_kernel(t._arrays, self.x, actions.reshape(self.num_envs, -1),
-                                    t.bound, t._eq, active, self._round)
+        quadratic_game_round_kernel(
+            t._arrays,
+            self.x,
+            actions.reshape(self.num_envs, -1),
+            t.bound,
+            t._eq,
+            active,
+            self._round,
+        )
         self.steps[active] += 1
         obs, infos = self._observe()
         truncated = np.repeat((self.steps >= t.max_cycles)[:, None], self.n_agents, axis=1)

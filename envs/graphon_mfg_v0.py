@@ -89,9 +89,12 @@ class raw_env(FrameRenderMixin, ParallelEnv):
     - ``render_mode``: None, ``"rgb_array"`` (an HxWx3 uint8 frame) or ``"human"``.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
-                                "name": "graphon_mfg_v0", "is_parallelizable": True,
-                                "render_fps": 10}
+    metadata: ClassVar[dict] = {
+        "render_modes": ["human", "rgb_array"],
+        "name": "graphon_mfg_v0",
+        "is_parallelizable": True,
+        "render_fps": 10,
+    }
 
     def __init__(
         self,
@@ -118,38 +121,49 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         render_mode: str | None = None,
     ):
         self.n_players = check_int("n_players", n_players, low=1)
-        self.game = LQGraphonMFG(A, B, Abar, Q, R, G, H, Hbar, sigma, T, graphon, m0, n_blocks,
-                                 n_steps, var0=var0)
+        self.game = LQGraphonMFG(
+            A, B, Abar, Q, R, G, H, Hbar, sigma, T, graphon, m0, n_blocks, n_steps, var0=var0
+        )
         if mean_degree is not None:
             mean_degree = check_nonneg_float("mean_degree", mean_degree, positive=True)
         elif self.n_players > DENSE_MAX_PLAYERS:
-            raise ValueError(f"n_players = {self.n_players} > {DENSE_MAX_PLAYERS} needs sparse "
-                             "graphs: pass mean_degree")
+            raise ValueError(
+                f"n_players = {self.n_players} > {DENSE_MAX_PLAYERS} needs sparse "
+                "graphs: pass mean_degree"
+            )
         self.mean_degree = mean_degree
         self.action_bound = check_nonneg_float("action_bound", action_bound, positive=True)
         self.n_steps = self.game.n_steps
-        self.max_cycles = (self.n_steps if max_cycles is None
-                           else check_int("max_cycles", max_cycles, low=1))
+        self.max_cycles = (
+            self.n_steps if max_cycles is None else check_int("max_cycles", max_cycles, low=1)
+        )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of "
-                             f"{self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None or one of "
+                f"{self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.equilibrium = self.game.equilibrium()
         self.labels = (np.arange(self.n_players) + 0.5) / self.n_players
         if intercepts not in ("linear", "block"):
             raise ValueError(f"intercepts must be 'linear' or 'block', got {intercepts!r}")
         self.intercepts = intercepts
-        self._left, self._weight = label_interpolation(self.equilibrium.labels, self.labels,
-                                                       intercepts)
+        self._left, self._weight = label_interpolation(
+            self.equilibrium.labels, self.labels, intercepts
+        )
         self._columns = np.ascontiguousarray(self.equilibrium.intercepts.T)
         self.possible_agents = [f"player_{i}" for i in range(self.n_players)]
         self.agents: list[str] = []
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         big = np.inf
-        self._obs_space = spaces.Box(np.array([-big, -big, 0.0, 0.0]),
-                                     np.array([big, big, self.game.T, 1.0]), dtype=np.float64)
-        self._act_space = spaces.Box(-self.action_bound, self.action_bound, shape=(1,),
-                                     dtype=np.float64)
+        self._obs_space = spaces.Box(
+            np.array([-big, -big, 0.0, 0.0]),
+            np.array([big, big, self.game.T, 1.0]),
+            dtype=np.float64,
+        )
+        self._act_space = spaces.Box(
+            -self.action_bound, self.action_bound, shape=(1,), dtype=np.float64
+        )
         self._rng: np.random.Generator | None = None
         self._window = HumanWindow(self.metadata["render_fps"])
         n = self.n_players
@@ -184,17 +198,21 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         if seed is not None or self._rng is None:
             self._rng = np.random.default_rng(seed)
         _, self.indptr, self.indices, self.scale = sample_graphon_graph(
-            self.game.graphon, self.n_players, rng=self._rng, mean_degree=self.mean_degree)
+            self.game.graphon, self.n_players, rng=self._rng, mean_degree=self.mean_degree
+        )
         m0 = self.game.m0_at(self.labels)
         self.x = m0 + np.sqrt(self.game.var0) * self._rng.standard_normal(self.n_players)
         rows = np.repeat(np.arange(self.n_players), np.diff(self.indptr))
-        self.z = self.scale * np.bincount(rows, weights=self.x[self.indices],
-                                          minlength=self.n_players)
+        self.z = self.scale * np.bincount(
+            rows, weights=self.x[self.indices], minlength=self.n_players
+        )
         self.cycles = 0
         self.agents = list(self.possible_agents)
         obs = self.observations_batch()
-        return ({a: obs[i] for i, a in enumerate(self.possible_agents)},
-                {a: {} for a in self.possible_agents})
+        return (
+            {a: obs[i] for i, a in enumerate(self.possible_agents)},
+            {a: {} for a in self.possible_agents},
+        )
 
     def observations_batch(self) -> np.ndarray:
         """Return every player's observation, shape (N, 4)."""
@@ -237,10 +255,28 @@ class raw_env(FrameRenderMixin, ParallelEnv):
     def _advance(self, a: np.ndarray) -> None:
         g = self.game
         self._rng.standard_normal(self.n_players, out=self._noise)
-        graphon_step(self.x, a, self.z, self.indptr, self.indices, self.scale, g.A, g.B,
-                     g.Abar, g.Q, g.R, g.H, g.sigma, g.dt, self._noise, bound=self.action_bound,
-                     x_out=self._x_new, z_out=self._z_new, reward_out=self._reward,
-                     check=False)
+        graphon_step(
+            self.x,
+            a,
+            self.z,
+            self.indptr,
+            self.indices,
+            self.scale,
+            g.A,
+            g.B,
+            g.Abar,
+            g.Q,
+            g.R,
+            g.H,
+            g.sigma,
+            g.dt,
+            self._noise,
+            bound=self.action_bound,
+            x_out=self._x_new,
+            z_out=self._z_new,
+            reward_out=self._reward,
+            check=False,
+        )
         self.x, self._x_new = self._x_new, self.x
         self.z, self._z_new = self._z_new, self.z
         self.cycles += 1
@@ -276,8 +312,9 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         """Return the graphon equilibrium controls of every player now, shape (N,)."""
         eq = self.equilibrium
         k = min(self.cycles, self.n_steps)
-        return interpolated_policy(eq.slope[k], self._columns[k], self._left, self._weight,
-                                   self.x, check=False)
+        return interpolated_policy(
+            eq.slope[k], self._columns[k], self._left, self._weight, self.x, check=False
+        )
 
     def equilibrium_policy(self, observations: dict) -> dict:
         """Return each agent's graphon equilibrium action from its observation.
@@ -295,16 +332,14 @@ class raw_env(FrameRenderMixin, ParallelEnv):
         agents = list(observations)
         if not agents:
             return {}
-        obs = np.stack([np.asarray(observations[a], dtype=np.float64).reshape(-1)
-                        for a in agents])
+        obs = np.stack([np.asarray(observations[a], dtype=np.float64).reshape(-1) for a in agents])
         obs = check_float_array("observations", obs, shape=(len(agents), 4), finite=True)
         k = np.clip(np.rint(obs[:, 2] / self.game.dt), 0, self.n_steps).astype(np.int64)
         left, w = label_interpolation(eq.labels, obs[:, 3], self.intercepts)
         right = np.minimum(left + 1, self.game.n_blocks - 1)
         intercept = (1.0 - w) * eq.intercepts[left, k] + w * eq.intercepts[right, k]
-        act = np.clip(eq.slope[k] * obs[:, 0] + intercept, -self.action_bound,
-                      self.action_bound)
-        return {a: act[i:i + 1].copy() for i, a in enumerate(agents)}
+        act = np.clip(eq.slope[k] * obs[:, 0] + intercept, -self.action_bound, self.action_bound)
+        return {a: act[i : i + 1].copy() for i, a in enumerate(agents)}
 
     # ------------------------------------------------------------------ rendering
     def _frame(self) -> np.ndarray:

@@ -89,8 +89,11 @@ def _check_messages(messages: Messages) -> list[dict[str, str]]:
         raise TypeError("messages must be a non-empty list of {'role', 'content'} dicts")
     out = []
     for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or not isinstance(m.get("role"), str) \
-                or not isinstance(m.get("content"), str):
+        if (
+            not isinstance(m, Mapping)
+            or not isinstance(m.get("role"), str)
+            or not isinstance(m.get("content"), str)
+        ):
             raise TypeError(f"messages[{i}] must be a dict with str 'role' and 'content'")
         out.append({"role": m["role"], "content": m["content"]})
     return out
@@ -213,8 +216,15 @@ class OpenAIChatModel:
         chat = _check_messages(messages)
         _check_gen_args(n, max_tokens, temperature)
         body = dict(self.extra_body)
-        body.update({"model": self.model, "messages": chat, "n": n, "max_tokens": max_tokens,
-                     "temperature": float(temperature)})
+        body.update(
+            {
+                "model": self.model,
+                "messages": chat,
+                "n": n,
+                "max_tokens": max_tokens,
+                "temperature": float(temperature),
+            }
+        )
         reply = self._post(body)
         return self._parse(reply, n)
 
@@ -229,9 +239,10 @@ class OpenAIChatModel:
         data = json.dumps(body).encode("utf-8")
         last = ""
         for attempt in range(self.max_retries + 1):
-            delay = min(self.max_backoff, self.backoff * 2.0 ** attempt)
-            request = urllib.request.Request(self.url, data=data, headers=self._headers(),
-                                             method="POST")
+            delay = min(self.max_backoff, self.backoff * 2.0**attempt)
+            request = urllib.request.Request(
+                self.url, data=data, headers=self._headers(), method="POST"
+            )
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                     raw = resp.read()
@@ -242,25 +253,32 @@ class OpenAIChatModel:
                 exc.close()
                 if exc.code not in _RETRY_STATUS:
                     raise ModelHTTPError(
-                        f"{self.url} answered HTTP {exc.code}: {detail or exc.reason}",
-                        exc.code) from None
+                        f"{self.url} answered HTTP {exc.code}: {detail or exc.reason}", exc.code
+                    ) from None
                 last = f"HTTP {exc.code}: {detail or exc.reason}"
                 retry_after = exc.headers.get("Retry-After") if exc.headers else None
                 if retry_after is not None:
                     with contextlib.suppress(ValueError):
                         delay = min(self.max_backoff, max(0.0, float(retry_after)))
                 status = exc.code
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
-                    TimeoutError) as exc:
+            except (
+                urllib.error.URLError,
+                http.client.HTTPException,
+                ConnectionError,
+                TimeoutError,
+            ) as exc:
                 reason = getattr(exc, "reason", exc)
                 last = f"{type(reason).__name__}: {reason}"
                 status = None
             if attempt == self.max_retries:
                 if status is not None:
-                    raise ModelHTTPError(f"{self.url} still failing after {attempt + 1} "
-                                         f"attempts; last: {last}", status)
-                raise ModelConnectionError(f"cannot get a reply from {self.url} after "
-                                           f"{attempt + 1} attempts; last: {last}")
+                    raise ModelHTTPError(
+                        f"{self.url} still failing after {attempt + 1} attempts; last: {last}",
+                        status,
+                    )
+                raise ModelConnectionError(
+                    f"cannot get a reply from {self.url} after {attempt + 1} attempts; last: {last}"
+                )
             self.retries += 1
             self._sleep(delay)
         raise AssertionError("unreachable")
@@ -273,8 +291,7 @@ class OpenAIChatModel:
             head = raw[:200].decode("utf-8", "replace")
             raise ModelResponseError(f"{where}: the body is not JSON (starts {head!r})") from None
         if not isinstance(doc, dict):
-            raise ModelResponseError(f"{where}: expected a JSON object, got "
-                                     f"{type(doc).__name__}")
+            raise ModelResponseError(f"{where}: expected a JSON object, got {type(doc).__name__}")
         if "error" in doc and "choices" not in doc:
             raise ModelResponseError(f"{where}: the server reported an error: {doc['error']!r}")
         choices = doc.get("choices")
@@ -287,19 +304,18 @@ class OpenAIChatModel:
             if content is None and isinstance(msg, dict) and "content" in msg:
                 content = ""
             if not isinstance(content, str):
-                raise ModelResponseError(f"{where}: choices[{i}].message.content is not a "
-                                         "string")
+                raise ModelResponseError(f"{where}: choices[{i}].message.content is not a string")
             texts.append(content)
         usage = doc.get("usage")
         if not isinstance(usage, dict):
-            raise ModelResponseError(f"{where}: no 'usage' object, so the tokens cannot be "
-                                     "counted against a budget")
+            raise ModelResponseError(
+                f"{where}: no 'usage' object, so the tokens cannot be counted against a budget"
+            )
         counts = []
         for key in ("prompt_tokens", "completion_tokens"):
             v = usage.get(key)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ModelResponseError(f"{where}: usage.{key} = {v!r} is not an integer "
-                                         ">= 0")
+                raise ModelResponseError(f"{where}: usage.{key} = {v!r} is not an integer >= 0")
             counts.append(v)
         self.prompt_tokens += counts[0]
         self.completion_tokens += counts[1]
@@ -399,8 +415,10 @@ class SimulatedQAModel:
             if not isinstance(q, Question):
                 raise TypeError(f"questions must be Question objects, got {type(q).__name__}")
             if not q.relations:
-                raise ValueError(f"question {q.qid!r} has no gold chain; the simulated model "
-                                 "only plays generated questions")
+                raise ValueError(
+                    f"question {q.qid!r} has no gold chain; the simulated model "
+                    "only plays generated questions"
+                )
             self._questions[q.question] = q
         if not self._questions:
             raise ValueError("questions is empty")
@@ -544,8 +562,11 @@ class SimulatedQAModel:
                 return f"answer[{cur}]"
             if on_page:
                 # a trajectory that strayed to an entity without the next relation settles
-                return f"lookup[{q.relations[hops]}]" if q.relations[hops] in rels \
+                return (
+                    f"lookup[{q.relations[hops]}]"
+                    if q.relations[hops] in rels
                     else f"answer[{cur}]"
+                )
             return f"search[{cur}]"
         hop, wrong = self._confusion[q.qid]
         if hop == hops and on_page and self.rng.random() < self.misconception:

@@ -149,8 +149,12 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     :class:`PowerControlBatchedEnv` is the per-agent batched form.
     """
 
-    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "name": "power_control_v0",
-                "is_parallelizable": True, "render_fps": 4}
+    metadata: ClassVar[dict] = {
+        "render_modes": ["human", "rgb_array"],
+        "name": "power_control_v0",
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
 
     def __init__(
         self,
@@ -171,8 +175,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
                 raise TypeError("game must be a PowerControlGame")
             n_users, n_carriers = game.n_users, game.n_carriers
             if np.any(np.isfinite(game.mask)):
-                raise ValueError("game must have no spectral mask (the action maps onto the "
-                                 "full budget simplex)")
+                raise ValueError(
+                    "game must have no spectral mask (the action maps onto the full budget simplex)"
+                )
         self.n_users = check_int("n_users", n_users, low=1)
         self.n_carriers = check_int("n_carriers", n_carriers, low=1)
         self.noise = check_nonneg_float("noise", noise, positive=True)
@@ -180,30 +185,36 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         self.area = check_nonneg_float("area", area, positive=True)
         if len(link_length) != 2:
             raise ValueError(f"link_length must be (min, max), got {link_length!r}")
-        self.link_length = tuple(check_nonneg_float("link_length", x, positive=True)
-                                 for x in link_length)
+        self.link_length = tuple(
+            check_nonneg_float("link_length", x, positive=True) for x in link_length
+        )
         if self.link_length[0] > self.link_length[1]:
             raise ValueError(f"link_length must satisfy min <= max, got {link_length!r}")
         self.path_loss_exponent = check_nonneg_float("path_loss_exponent", path_loss_exponent)
         if n_taps is None:
             n_taps = min(4, self.n_carriers)
-        self.n_taps = check_int("n_taps", n_taps, low=1,
-                                high=None if game is not None else self.n_carriers)
+        self.n_taps = check_int(
+            "n_taps", n_taps, low=1, high=None if game is not None else self.n_carriers
+        )
         self.fixed_game = game
         self.max_cycles = check_int("max_cycles", max_cycles, low=1)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of "
-                             f"{self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None or one of "
+                f"{self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.possible_agents = [f"user_{q}" for q in range(self.n_users)]
         self.agents: list[str] = []
         self._index = {a: q for q, a in enumerate(self.possible_agents)}
         self._observation_spaces = {
             a: spaces.Box(0.0, np.inf, shape=(2 * self.n_carriers,), dtype=np.float64)
-            for a in self.possible_agents}
+            for a in self.possible_agents
+        }
         self._action_spaces = {
             a: spaces.Box(0.0, 1.0, shape=(self.n_carriers,), dtype=np.float64)
-            for a in self.possible_agents}
+            for a in self.possible_agents
+        }
         self.game: PowerControlGame | None = None
         self._rng: np.random.Generator | None = None
         self._window = HumanWindow(self.metadata["render_fps"])
@@ -218,15 +229,25 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         if self.fixed_game is not None:
             return self.fixed_game
         return PowerControlGame.rayleigh(
-            self.n_users, self.n_carriers, seed=rng, noise=self.noise,
-            budget=self.budget, area=self.area, link_length=self.link_length,
-            path_loss_exponent=self.path_loss_exponent, n_taps=self.n_taps)
+            self.n_users,
+            self.n_carriers,
+            seed=rng,
+            noise=self.noise,
+            budget=self.budget,
+            area=self.area,
+            link_length=self.link_length,
+            path_loss_exponent=self.path_loss_exponent,
+            n_taps=self.n_taps,
+        )
 
     def _play(self, weights: np.ndarray) -> np.ndarray:
         """Play one round from raw weights (Q, N); return the rates (Q,)."""
         g = self.game
-        out = PowerRound(np.empty((1, self.n_users, self.n_carriers)),
-                         np.empty((1, self.n_users, self.n_carriers)), np.empty((1, self.n_users)))
+        out = PowerRound(
+            np.empty((1, self.n_users, self.n_carriers)),
+            np.empty((1, self.n_users, self.n_carriers)),
+            np.empty((1, self.n_users)),
+        )
         channel = PowerChannel(g.gains[None], g.noise[None], g.budget[None])
         power_control_round_kernel(channel, weights[None], np.ones(1, dtype=bool), out)
         self.power, self.measured, self.rates = out.power[0], out.measured[0], out.rates[0]
@@ -239,8 +260,11 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     def _infos(self) -> dict:
         gap, gains = nash_infos(self.game, self.power)
         total = float(sum_rates(self.rates[None])[0])
-        return {a: {"nash_gap": gap, "rate_gain": float(gains[q]), "sum_rate": total}
-                for a, q in self._index.items() if a in self.agents}
+        return {
+            a: {"nash_gap": gap, "rate_gain": float(gains[q]), "sum_rate": total}
+            for a, q in self._index.items()
+            if a in self.agents
+        }
 
     # ------------------------------------------------------------------- the loop
     def reset(self, seed: int | None = None, options: dict | None = None):
@@ -265,8 +289,9 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         for agent, action in actions.items():
             w = np.asarray(action, dtype=np.float64).reshape(-1)
             if w.shape != (self.n_carriers,):
-                raise ValueError(f"action of {agent} must have shape ({self.n_carriers},), "
-                                 f"got {w.shape}")
+                raise ValueError(
+                    f"action of {agent} must have shape ({self.n_carriers},), got {w.shape}"
+                )
             weights[self._index[agent]] = w
         rates = self._play(weights)
         self.cycles += 1
@@ -349,9 +374,15 @@ class PowerControlBatchedEnv(BatchedParallelEnv):
         Arguments of :class:`raw_env` except ``render_mode``.
     """
 
-    def __init__(self, num_envs: int, *,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 max_episode_steps: int | None = None, nash_info: bool = False, **kwargs):
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        nash_info: bool = False,
+        **kwargs,
+    ):
         if "render_mode" in kwargs:
             raise TypeError("PowerControlBatchedEnv takes no 'render_mode'")
         if not isinstance(nash_info, bool):
@@ -365,8 +396,9 @@ class PowerControlBatchedEnv(BatchedParallelEnv):
         B, nq, nk = self.num_envs, t.n_users, t.n_carriers
         self.games: list[PowerControlGame | None] = [None] * B
         self._rngs: list[np.random.Generator | None] = [None] * B
-        self.channel = PowerChannel(np.zeros((B, nq, nq, nk)), np.ones((B, nq, nk)),
-                                    np.ones((B, nq)))
+        self.channel = PowerChannel(
+            np.zeros((B, nq, nq, nk)), np.ones((B, nq, nk)), np.ones((B, nq))
+        )
         self.state = PowerRound(np.zeros((B, nq, nk)), np.zeros((B, nq, nk)), np.zeros((B, nq)))
         self._direct = np.zeros((B, nq, nk))
         self.cycles = np.zeros(B, dtype=np.int64)
@@ -398,8 +430,14 @@ class PowerControlBatchedEnv(BatchedParallelEnv):
             gains = np.empty((self.num_envs, self.n_agents))
             for b, game in enumerate(self.games):
                 gap[b], gains[b] = nash_infos(game, self.state.power[b])
-            infos.update({"nash_gap": gap, "_nash_gap": every.copy(), "rate_gain": gains,
-                          "_rate_gain": every.copy()})
+            infos.update(
+                {
+                    "nash_gap": gap,
+                    "_nash_gap": every.copy(),
+                    "rate_gain": gains,
+                    "_rate_gain": every.copy(),
+                }
+            )
         return infos
 
     def _advance(self, actions: np.ndarray, active: np.ndarray):
@@ -407,6 +445,7 @@ class PowerControlBatchedEnv(BatchedParallelEnv):
         power_control_round_kernel(self.channel, actions, active, self.state)
         self.cycles[active] += 1
         obs, infos = self._observe()
-        truncated = np.repeat((self.cycles >= self.template.max_cycles)[:, None],
-                              self.n_agents, axis=1)
+        truncated = np.repeat(
+            (self.cycles >= self.template.max_cycles)[:, None], self.n_agents, axis=1
+        )
         return (obs, self.state.rates.copy(), np.zeros_like(truncated), truncated, infos)

@@ -112,6 +112,9 @@ def register_gymnasium_envs() -> None:
     """
     for env_id, entry_point in GYMNASIUM_ENVS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point,
-                               vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
-                               max_episode_steps=MAX_EPISODE_STEPS.get(env_id))
+            gymnasium.register(
+                id=env_id,
+                entry_point=entry_point,
+                vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id),
+                max_episode_steps=MAX_EPISODE_STEPS.get(env_id),
+            )

@@ -38,9 +38,7 @@ from envs.vector import ByzantineConsensusVectorEnv
 try:
     from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "envs.sb3 needs Stable-Baselines3: pip install 'swarmgym[rl]'"
-    ) from exc
+    raise ImportError("envs.sb3 needs Stable-Baselines3: pip install 'swarmgym[rl]'") from exc
 
 __all__ = ["AttackStats", "SB3ConsensusVecEnv", "evaluate_attacker", "train_attacker"]
 
@@ -60,11 +58,14 @@ class SB3ConsensusVecEnv(VecEnv):
 
     def __init__(self, num_envs: int, **kwargs):
         if "autoreset_mode" in kwargs:
-            raise TypeError("SB3ConsensusVecEnv takes no 'autoreset_mode': it resets finished "
-                            "swarms itself, as SB3 expects")
+            raise TypeError(
+                "SB3ConsensusVecEnv takes no 'autoreset_mode': it resets finished "
+                "swarms itself, as SB3 expects"
+            )
         self.venv = ByzantineConsensusVectorEnv(num_envs, autoreset_mode="DISABLED", **kwargs)
-        super().__init__(num_envs, self.venv.single_observation_space,
-                         self.venv.single_action_space)
+        super().__init__(
+            num_envs, self.venv.single_observation_space, self.venv.single_action_space
+        )
         self._actions: np.ndarray | None = None
 
     def reset(self) -> np.ndarray:
@@ -82,9 +83,13 @@ class SB3ConsensusVecEnv(VecEnv):
         """Step every swarm; reset finished ones at once (SB3 semantics)."""
         obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
         done = terminated | truncated
-        info_list = [{"honest_spread": float(infos["honest_spread"][i]),
-                      "hull_violation": float(infos["hull_violation"][i])}
-                     for i in range(self.num_envs)]
+        info_list = [
+            {
+                "honest_spread": float(infos["honest_spread"][i]),
+                "hull_violation": float(infos["hull_violation"][i]),
+            }
+            for i in range(self.num_envs)
+        ]
         if done.any():
             for i in np.flatnonzero(done):
                 info_list[i]["terminal_observation"] = obs[i].copy()
@@ -177,9 +182,11 @@ def evaluate_attacker(
         final_mean[ended] = h[ended].mean(axis=1)
         final_spread[ended] = infos["honest_spread"][ended]
         live &= ~ended
-    return AttackStats(displacement=float(np.mean(np.abs(final_mean - start))),
-                       hull_violation=float(violation.max()),
-                       final_spread=float(final_spread.mean()))
+    return AttackStats(
+        displacement=float(np.mean(np.abs(final_mean - start))),
+        hull_violation=float(violation.max()),
+        final_spread=float(final_spread.mean()),
+    )
 
 
 def train_attacker(
@@ -215,7 +222,17 @@ def train_attacker(
 
     torch.set_num_threads(1)
     venv = SB3ConsensusVecEnv(num_envs, protocol=protocol, **env_kwargs)
-    model = PPO("MlpPolicy", venv, seed=seed, n_steps=64, batch_size=256, n_epochs=5,
-                learning_rate=1e-3, gamma=0.95, verbose=0, device="cpu")
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        seed=seed,
+        n_steps=64,
+        batch_size=256,
+        n_epochs=5,
+        learning_rate=1e-3,
+        gamma=0.95,
+        verbose=0,
+        device="cpu",
+    )
     model.learn(total_timesteps=total_timesteps)
     return model

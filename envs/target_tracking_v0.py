@@ -69,8 +69,15 @@ from envs._common import (
 from envs.team import TeamEnv
 from envs.tracking_world import TrackingWorld
 
-__all__ = ["GYM_TEST_KWARGS", "TEST_KWARGS", "TargetTrackingTeamEnv", "env", "parallel_env",
-           "pursue_policy", "raw_env"]
+__all__ = [
+    "GYM_TEST_KWARGS",
+    "TEST_KWARGS",
+    "TargetTrackingTeamEnv",
+    "env",
+    "parallel_env",
+    "pursue_policy",
+    "raw_env",
+]
 
 #: Small, fast arguments for the conformance suite.
 TEST_KWARGS = {"n_robots": 12, "max_cycles": 30}
@@ -98,9 +105,12 @@ def pursue_policy(observation: np.ndarray) -> np.ndarray:
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """Target tracking environment; see the module docstring."""
 
-    metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"],
-                                "name": "target_tracking_v0", "is_parallelizable": True,
-                                "render_fps": 5}
+    metadata: ClassVar[dict] = {
+        "render_modes": ["human", "rgb_array"],
+        "name": "target_tracking_v0",
+        "is_parallelizable": True,
+        "render_fps": 5,
+    }
 
     def __init__(
         self,
@@ -124,25 +134,42 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         render_mode: str | None = None,
     ):
         self.world = TrackingWorld(
-            1, n_robots=n_robots, byzantine_fraction=byzantine_fraction, defence=defence,
-            wmsr_f=wmsr_f, attack=attack, arena=arena, radio_range=radio_range,
-            sensing_range=sensing_range, max_speed=max_speed, target_speed=target_speed,
-            dt=dt, noise=noise, hop_limit=hop_limit, n_neighbours=n_neighbours,
-            connectivity_weight=connectivity_weight, max_cycles=max_cycles,
-            false_accusations=false_accusations)
+            1,
+            n_robots=n_robots,
+            byzantine_fraction=byzantine_fraction,
+            defence=defence,
+            wmsr_f=wmsr_f,
+            attack=attack,
+            arena=arena,
+            radio_range=radio_range,
+            sensing_range=sensing_range,
+            max_speed=max_speed,
+            target_speed=target_speed,
+            dt=dt,
+            noise=noise,
+            hop_limit=hop_limit,
+            n_neighbours=n_neighbours,
+            connectivity_weight=connectivity_weight,
+            max_cycles=max_cycles,
+            false_accusations=false_accusations,
+        )
         self.config = self.world.config
         self.max_cycles = self.world.max_cycles
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of "
-                             f"{self.metadata['render_modes']}, got {render_mode!r}")
+            raise ValueError(
+                f"render_mode must be None or one of "
+                f"{self.metadata['render_modes']}, got {render_mode!r}"
+            )
         self.render_mode = render_mode
         self.possible_agents = [f"robot_{i}" for i in range(self.world.n_agents)]
         self.agents: list[str] = []
         dim = self.world.obs_dim
-        self._observation_spaces = {a: spaces.Box(-1.0, 1.0, (dim,), np.float32)
-                                    for a in self.possible_agents}
-        self._action_spaces = {a: spaces.Box(-1.0, 1.0, (2,), np.float32)
-                               for a in self.possible_agents}
+        self._observation_spaces = {
+            a: spaces.Box(-1.0, 1.0, (dim,), np.float32) for a in self.possible_agents
+        }
+        self._action_spaces = {
+            a: spaces.Box(-1.0, 1.0, (2,), np.float32) for a in self.possible_agents
+        }
         self._rng: np.random.Generator | None = None
         self._active = np.ones(1, dtype=bool)
         self._window = HumanWindow(self.metadata["render_fps"])
@@ -175,8 +202,12 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
 
     def _metrics(self) -> dict:
         err, byz, coop, conn = self.world.metrics()
-        return {"tracking_error": float(err[0]), "byzantine_blocked": int(byz[0]),
-                "cooperative_blocked": int(coop[0]), "connected_fraction": float(conn[0])}
+        return {
+            "tracking_error": float(err[0]),
+            "byzantine_blocked": int(byz[0]),
+            "cooperative_blocked": int(coop[0]),
+            "connected_fraction": float(conn[0]),
+        }
 
     # ---------------------------------------------------------------- the loop
     def reset(self, seed: int | None = None, options: dict | None = None):
@@ -228,8 +259,7 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
         ax.scatter(*pos[byz].T, s=22, c="tab:red", label="Byzantine")
         if s.blocked[0].any():
             ax.scatter(*pos[s.blocked[0]].T, s=60, marker="x", c="k", label="blocked")
-        ax.scatter(*s.target[0, 0], s=160, marker="*", c="gold", edgecolors="k",
-                   label="target")
+        ax.scatter(*s.target[0, 0], s=160, marker="*", c="gold", edgecolors="k", label="target")
         ax.scatter(*s.decoy[0, 0], s=90, marker="*", c="tab:red", alpha=0.4, label="decoy")
         ax.set_xlim(0, self.config.arena)
         ax.set_ylim(0, self.config.arena)

@@ -47,8 +47,9 @@ class TeamEnv(gymnasium.Env):
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "rgb_array"], "render_fps": 5}
 
-    def __init__(self, make_parallel: Callable[..., ParallelEnv], render_mode: str | None = None,
-                 **kwargs):
+    def __init__(
+        self, make_parallel: Callable[..., ParallelEnv], render_mode: str | None = None, **kwargs
+    ):
         self.par = make_parallel(render_mode=render_mode, **kwargs)
         self.render_mode = render_mode
         self.agents = list(self.par.possible_agents)
@@ -59,10 +60,14 @@ class TeamEnv(gymnasium.Env):
                 raise TypeError("TeamEnv needs flat Box spaces for every agent")
         self.observation_space = spaces.Box(
             np.concatenate([s.low for s in obs_spaces]),
-            np.concatenate([s.high for s in obs_spaces]), dtype=obs_spaces[0].dtype)
+            np.concatenate([s.high for s in obs_spaces]),
+            dtype=obs_spaces[0].dtype,
+        )
         self.action_space = spaces.Box(
             np.concatenate([s.low for s in act_spaces]),
-            np.concatenate([s.high for s in act_spaces]), dtype=act_spaces[0].dtype)
+            np.concatenate([s.high for s in act_spaces]),
+            dtype=act_spaces[0].dtype,
+        )
         self._splits = np.cumsum([s.shape[0] for s in act_spaces])[:-1]
 
     def _join(self, obs: dict) -> np.ndarray:
@@ -78,9 +83,13 @@ class TeamEnv(gymnasium.Env):
         """Split ``action`` among the agents and step them together."""
         parts = np.split(np.asarray(action), self._splits)
         obs, rew, term, trunc, infos = self.par.step(dict(zip(self.agents, parts, strict=True)))
-        return (self._join(obs), float(np.mean([rew[a] for a in self.agents])),
-                all(term.values()), all(trunc.values()) and not all(term.values()),
-                infos[self.agents[0]])
+        return (
+            self._join(obs),
+            float(np.mean([rew[a] for a in self.agents])),
+            all(term.values()),
+            all(trunc.values()) and not all(term.values()),
+            infos[self.agents[0]],
+        )
 
     def render(self):
         """Render the parallel env."""

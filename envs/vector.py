@@ -48,17 +48,24 @@ class ByzantineConsensusVectorEnv(BatchedVectorEnv):
         ones are an error.
     """
 
-    def __init__(self, num_envs: int, *,
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
-                 max_episode_steps: int | None = None, **kwargs):
+    def __init__(
+        self,
+        num_envs: int,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        **kwargs,
+    ):
         for bad in ("role", "render_mode", "attack"):
             if bad in kwargs:
                 raise TypeError(f"ByzantineConsensusVectorEnv takes no {bad!r}")
         self._init_batch(num_envs, autoreset_mode, max_episode_steps)
         self.config = ConsensusConfig(role="attacker", **kwargs)
         if self.config.protocol == "dbp":
-            raise ValueError("the batched mode runs protocol 'wmsr' or 'lcp'; use "
-                             "byzantine_consensus_v0 for 'dbp'")
+            raise ValueError(
+                "the batched mode runs protocol 'wmsr' or 'lcp'; use "
+                "byzantine_consensus_v0 for 'dbp'"
+            )
         if self.config.n_byzantine < 1:
             raise ValueError("n_byzantine must be >= 1 for the attacker team")
         template = ByzantineConsensusTeamEnv(**kwargs)
@@ -88,7 +95,7 @@ class ByzantineConsensusVectorEnv(BatchedVectorEnv):
         m = w.sources.shape[0]
         if m > self.sources.shape[1]:
             grown = np.zeros((self.num_envs, max(m, 2 * self.sources.shape[1])), dtype=np.uint32)
-            grown[:, :self.sources.shape[1]] = self.sources
+            grown[:, : self.sources.shape[1]] = self.sources
             self.sources = grown
         self.sources[b, :m] = w.sources
         self.indptr[b] = w.indptr
@@ -109,14 +116,29 @@ class ByzantineConsensusVectorEnv(BatchedVectorEnv):
         obs = np.empty((self.num_envs, (c.n_byzantine + 1) * c.n_robots + 1), dtype=np.float32)
         hmax = np.empty(self.num_envs)
         hmin = np.empty(self.num_envs)
-        team_observations(self.values, self.lo, self.width, self.n_honest, c.obs_clip,
-                          self.masks, self.t, c.max_cycles, obs, hmax, hmin)
+        team_observations(
+            self.values,
+            self.lo,
+            self.width,
+            self.n_honest,
+            c.obs_clip,
+            self.masks,
+            self.t,
+            c.max_cycles,
+            obs,
+            hmax,
+            hmin,
+        )
         return obs, hmax, hmin
 
     def _infos(self, spread: np.ndarray) -> dict:
         every = np.ones(self.num_envs, dtype=bool)
-        return {"honest_spread": spread, "_honest_spread": every,
-                "hull_violation": self.violation.copy(), "_hull_violation": every.copy()}
+        return {
+            "honest_spread": spread,
+            "_honest_spread": every,
+            "hull_violation": self.violation.copy(),
+            "_hull_violation": every.copy(),
+        }
 
     def _observe(self) -> tuple[np.ndarray, dict]:
         obs, hmax, hmin = self._observations()
@@ -126,10 +148,17 @@ class ByzantineConsensusVectorEnv(BatchedVectorEnv):
         """One W-MSR / LCP round of every active swarm against its team's messages."""
         c = self.config
         B = self.num_envs
-        swarms = AttackedSwarms(self.indptr, self.sources, self.lo, self.width, self.n_honest,
-                                c.message_bound, c.trim)
-        attacked_round_batch(swarms, self.values, actions.reshape(B, c.n_byzantine, c.n_robots),
-                             active, self._new, check=False)
+        swarms = AttackedSwarms(
+            self.indptr, self.sources, self.lo, self.width, self.n_honest, c.message_bound, c.trim
+        )
+        attacked_round_batch(
+            swarms,
+            self.values,
+            actions.reshape(B, c.n_byzantine, c.n_robots),
+            active,
+            self._new,
+            check=False,
+        )
         self.values, self._new = self._new, self.values
         self.t[active] += 1
         obs, hmax, hmin = self._observations()

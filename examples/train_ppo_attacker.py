@@ -31,8 +31,10 @@ def main() -> None:
     def random_policy(obs):
         return rng.uniform(-1, 1, (obs.shape[0], dim)).astype(np.float32)
 
-    print(f"{'protocol':8s} {'attacker':8s} {'displacement':>12s} {'hull_violation':>14s} "
-          f"{'final_spread':>12s}")
+    print(
+        f"{'protocol':8s} {'attacker':8s} {'displacement':>12s} {'hull_violation':>14s} "
+        f"{'final_spread':>12s}"
+    )
     for protocol in ("lcp", "wmsr"):
         model = train_attacker(protocol, total_timesteps=args.timesteps, seed=args.seed, **ENV)
 
@@ -41,8 +43,10 @@ def main() -> None:
 
         for name, policy in (("random", random_policy), ("PPO", learned)):
             s = evaluate_attacker(policy, protocol=protocol, **ENV)
-            print(f"{protocol:8s} {name:8s} {s.displacement:12.3f} {s.hull_violation:14.3f} "
-                  f"{s.final_spread:12.3g}")
+            print(
+                f"{protocol:8s} {name:8s} {s.displacement:12.3f} {s.hull_violation:14.3f} "
+                f"{s.final_spread:12.3g}"
+            )
 
 
 if __name__ == "__main__":

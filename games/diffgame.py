@@ -172,8 +172,10 @@ def finite_difference_jacobian(
         xm = x.copy()
         xp[k] += h
         xm[k] -= h
-        cols.append((np.asarray(fun(xp), dtype=np.float64) - np.asarray(fun(xm), dtype=np.float64))
-                    / (2 * h))
+        cols.append(
+            (np.asarray(fun(xp), dtype=np.float64) - np.asarray(fun(xm), dtype=np.float64))
+            / (2 * h)
+        )
     return np.stack(cols, axis=1)
 
 
@@ -287,6 +289,7 @@ class DifferentiableGame:
             if self._gradients is not None:
                 out[sl] = np.asarray(self._gradients[i](x), dtype=np.float64)
             else:
+
                 def fi(xi, i=i, sl=sl):
                     y = x.copy()
                     y[sl] = xi
@@ -302,8 +305,9 @@ class DifferentiableGame:
             return np.asarray(self._jacobian(x), dtype=np.float64).reshape(self.dim, self.dim)
         # differences of a difference-quotient gradient need a larger step (noise / h)
         nested = self._pseudo_gradient is None and self._gradients is None
-        return finite_difference_jacobian(self.pseudo_gradient, x,
-                                          rel_step=1e-4 if nested else 1e-6)
+        return finite_difference_jacobian(
+            self.pseudo_gradient, x, rel_step=1e-4 if nested else 1e-6
+        )
 
     def jacobian_block(self, x, i: int, j: int) -> np.ndarray:
         """``d F_i / d x_j`` at ``x``, shape (blocks[i], blocks[j])."""
@@ -358,12 +362,17 @@ class QuadraticGame(DifferentiableGame):
         dim = int(sum(blocks))
         self.J = check_float_array("J", J, shape=(dim, dim), finite=True)
         self.b = check_float_array("b", b, shape=(dim,), finite=True)
-        super().__init__(blocks, pseudo_gradient=self._affine, jacobian=self._const_jac,
-                         sets=sets)
+        super().__init__(blocks, pseudo_gradient=self._affine, jacobian=self._const_jac, sets=sets)
         self._kernel = None
-        sym = all(np.allclose(self.J[self.block(i), self.block(i)],
-                              self.J[self.block(i), self.block(i)].T, rtol=0, atol=1e-12)
-                  for i in range(self.n_players))
+        sym = all(
+            np.allclose(
+                self.J[self.block(i), self.block(i)],
+                self.J[self.block(i), self.block(i)].T,
+                rtol=0,
+                atol=1e-12,
+            )
+            for i in range(self.n_players)
+        )
         if sym:
             self._costs = tuple(self._make_cost(i) for i in range(self.n_players))
 
@@ -418,8 +427,9 @@ class _QuadCost:
         return float(0.5 * xi @ own + xi @ (row @ x - own + self.b[self.sl]))
 
 
-def toy_game(mu: float = 1.0, l12: float = 10.0, l21: float = 0.05, b=(0.0, 0.0),
-             sets=None) -> QuadraticGame:
+def toy_game(
+    mu: float = 1.0, l12: float = 10.0, l21: float = 0.05, b=(0.0, 0.0), sets=None
+) -> QuadraticGame:
     """Build the two-player scalar game ``J = [[mu, l12], [l21, mu]]``.
 
     With the defaults (mu = 1, couplings 10 and 0.05) the symmetric part of ``J`` has the
@@ -507,14 +517,16 @@ def random_quadratic_game(
     for i in range(n):
         q, _ = np.linalg.qr(rng.standard_normal((m, m)))
         ev = rng.uniform(lo, hi, m)
-        J[i * m:(i + 1) * m, i * m:(i + 1) * m] = (q * ev) @ q.T
+        J[i * m : (i + 1) * m, i * m : (i + 1) * m] = (q * ev) @ q.T
     for i in range(n):
         for j in range(n):
             if i == j or (topology == "ring" and (j - i) % n not in (1, n - 1)):
                 continue
             if symmetric_coupling and j < i:
-                J[i * m:(i + 1) * m, j * m:(j + 1) * m] = J[j * m:(j + 1) * m, i * m:(i + 1) * m].T
+                J[i * m : (i + 1) * m, j * m : (j + 1) * m] = J[
+                    j * m : (j + 1) * m, i * m : (i + 1) * m
+                ].T
                 continue
-            J[i * m:(i + 1) * m, j * m:(j + 1) * m] = coupling / m * rng.standard_normal((m, m))
+            J[i * m : (i + 1) * m, j * m : (j + 1) * m] = coupling / m * rng.standard_normal((m, m))
     b = rng.standard_normal(dim)
     return QuadraticGame(J, b, [m] * n)

@@ -191,8 +191,10 @@ def policy_optimization(
     if gradient == "sampled" and method != "natural":
         raise ValueError("gradient='sampled' estimates natural steps: use method='natural'")
     if gradient == "sampled" and game.sigma == 0 and game.var0 == 0:
-        raise ValueError("gradient='sampled' needs sigma > 0 or var0 > 0 (the slope is not "
-                         "identifiable from paths that do not spread)")
+        raise ValueError(
+            "gradient='sampled' needs sigma > 0 or var0 > 0 (the slope is not "
+            "identifiable from paths that do not spread)"
+        )
     if lr is not None:
         lr = check_nonneg_float("lr", lr, positive=True)
     inner_max_iter = check_int("inner_max_iter", inner_max_iter, low=1)
@@ -221,9 +223,17 @@ def policy_optimization(
     k = theta_k @ E.T
     means = game.induced_means(K, k)
     Z = game.aggregate(means)
-    hist: dict[str, list] = {key: [] for key in (
-        "slope_error", "intercept_error", "distance", "exploitability", "aggregate_change",
-        "inner_iterations")}
+    hist: dict[str, list] = {
+        key: []
+        for key in (
+            "slope_error",
+            "intercept_error",
+            "distance",
+            "exploitability",
+            "aggregate_change",
+            "inner_iterations",
+        )
+    }
     converged = False
     inner_ok = False
     it = 0
@@ -248,13 +258,13 @@ def policy_optimization(
                     dK, dk = gK / game.R, gk / game.R
                     step = 1.0 if lr is None else lr
                 else:
-                    mu, var = policy_moments(game.A, game.B, game.Abar, game.sigma, K, k, Z,
-                                             game.m0, game.var0, game.dt)
+                    mu, var = policy_moments(
+                        game.A, game.B, game.Abar, game.sigma, K, k, Z, game.m0, game.var0, game.dt
+                    )
                     second = var[None, :] + mu * mu
                     dK = (gK[None, :] * second + gk * mu).mean(axis=0)
                     dk = gK[None, :] * mu + gk
-                    step = (0.5 / (game.R * max(1.0, float(second.max())))
-                            if lr is None else lr)
+                    step = 0.5 / (game.R * max(1.0, float(second.max()))) if lr is None else lr
             pK = proj @ dK
             pk = dk @ proj.T
             theta_K -= step * pK
@@ -271,9 +281,14 @@ def policy_optimization(
         Z = (1.0 - damping) * Z + damping * Z_new
         se = _relative(K - eq.slope, eq.slope)
         ie = _relative(k - eq.intercepts, eq.intercepts)
-        for key, val in (("slope_error", se), ("intercept_error", ie),
-                         ("distance", max(se, ie)), ("exploitability", float(gap.max())),
-                         ("aggregate_change", change), ("inner_iterations", steps)):
+        for key, val in (
+            ("slope_error", se),
+            ("intercept_error", ie),
+            ("distance", max(se, ie)),
+            ("exploitability", float(gap.max())),
+            ("aggregate_change", change),
+            ("inner_iterations", steps),
+        ):
             hist[key].append(val)
         bar.update(1)
         if change < tol and (inner_ok or gradient == "sampled"):
@@ -281,10 +296,20 @@ def policy_optimization(
             break
     bar.close()
     if not converged:
-        warnings.warn(f"policy optimisation stopped after {it} outer iterations "
-                      f"(aggregate change {hist['aggregate_change'][-1]:.3g} >= tol {tol:g} "
-                      f"or inner loop not converged)", ConvergenceWarning, stacklevel=2)
+        warnings.warn(
+            f"policy optimisation stopped after {it} outer iterations "
+            f"(aggregate change {hist['aggregate_change'][-1]:.3g} >= tol {tol:g} "
+            f"or inner loop not converged)",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     history = {key: np.asarray(v) for key, v in hist.items()}
     return PolicyOptimizationResult(
-        solution=AffinePolicy(K, k), iterations=it, converged=converged,
-        residuals=history["aggregate_change"], means=means, aggregate=Z, history=history)
+        solution=AffinePolicy(K, k),
+        iterations=it,
+        converged=converged,
+        residuals=history["aggregate_change"],
+        means=means,
+        aggregate=Z,
+        history=history,
+    )

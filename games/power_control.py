@@ -152,7 +152,7 @@ def rayleigh_channel(
     rx = tx + length[:, None] * np.column_stack([np.cos(angle), np.sin(angle)])
     dist = np.linalg.norm(rx[:, None, :] - tx[None, :, :], axis=2)  # [q, r]
     path = (d0 / np.maximum(dist, d0)) ** alpha
-    h = (rng.standard_normal((nq, nq, taps)) + 1j * rng.standard_normal((nq, nq, taps)))
+    h = rng.standard_normal((nq, nq, taps)) + 1j * rng.standard_normal((nq, nq, taps))
     h /= np.sqrt(2.0 * taps)
     fading = np.abs(np.fft.fft(h, n=nk, axis=2)) ** 2
     # A gain of exactly zero would make a direct link unusable; it has probability 0,
@@ -251,7 +251,11 @@ class PowerControlGame:
         # Private arrays stay writeable (one compiled kernel signature); the properties
         # hand out read-only views.
         self._gains, self._noise, self._budget, self._mask = (
-            g.copy(), nz.copy(), b.copy(), c.copy())
+            g.copy(),
+            nz.copy(),
+            b.copy(),
+            c.copy(),
+        )
         self._rho: float | None = None
         self._move_gains: np.ndarray | None = None  # built on first use
 
@@ -290,8 +294,7 @@ class PowerControlGame:
         PowerControlGame
             The game.
         """
-        gains, _, _ = rayleigh_channel(n_users, n_carriers, np.random.default_rng(seed),
-                                       **channel)
+        gains, _, _ = rayleigh_channel(n_users, n_carriers, np.random.default_rng(seed), **channel)
         return cls(gains, noise, budget, mask)
 
     # ----------------------------------------------------------------- the model
@@ -359,8 +362,11 @@ class PowerControlGame:
         if p.shape != (self.n_users, self.n_carriers) or not np.all(np.isfinite(p)):
             return False
         used = np.minimum(self._budget, self._mask.sum(axis=1))
-        return bool(np.all(p >= -atol) and np.all(p <= self._mask + atol)
-                    and np.allclose(p.sum(axis=1), used, rtol=0.0, atol=atol * self._budget))
+        return bool(
+            np.all(p >= -atol)
+            and np.all(p <= self._mask + atol)
+            and np.allclose(p.sum(axis=1), used, rtol=0.0, atol=atol * self._budget)
+        )
 
     def interference_matrix(self) -> np.ndarray:
         """``S_max`` (Q, Q): see :func:`interference_matrix`."""
@@ -410,18 +416,25 @@ class PowerControlGame:
             When the Nash gap did not reach ``tol`` within ``max_iter`` updates.
         """
         if schedule not in METHODS:
-            raise ValueError(f"schedule must be one of {', '.join(METHODS)}, "
-                             f"got {schedule!r}")
+            raise ValueError(f"schedule must be one of {', '.join(METHODS)}, got {schedule!r}")
         unknown = sorted(set(options) - set(OPTION_DEFAULTS))
         if unknown:
-            raise TypeError(f"solve() got an unexpected keyword argument {unknown[0]!r}; "
-                            f"allowed: {', '.join(sorted(OPTION_DEFAULTS))}")
+            raise TypeError(
+                f"solve() got an unexpected keyword argument {unknown[0]!r}; "
+                f"allowed: {', '.join(sorted(OPTION_DEFAULTS))}"
+            )
         if schedule in ("sequential", "accelerated") and self._move_gains is None:
             self._move_gains = move_gains(self._gains, self._noise, self._budget)
         moves = self._move_gains if schedule in ("sequential", "accelerated") else None
-        res = solve_channel((self._gains, self._noise, self._budget, self._mask), moves,
-                            schedule=schedule, tol=tol, max_iter=max_iter, seed=seed,
-                            **(OPTION_DEFAULTS | options))
+        res = solve_channel(
+            (self._gains, self._noise, self._budget, self._mask),
+            moves,
+            schedule=schedule,
+            tol=tol,
+            max_iter=max_iter,
+            seed=seed,
+            **(OPTION_DEFAULTS | options),
+        )
         return PowerControlResult(
             solution=res.solution,
             iterations=res.iterations,
@@ -434,5 +447,7 @@ class PowerControlGame:
         )
 
     def __repr__(self) -> str:
-        return (f"PowerControlGame(n_users={self.n_users}, n_carriers={self.n_carriers}, "
-                f"spectral_radius={self.spectral_radius():.3g})")
+        return (
+            f"PowerControlGame(n_users={self.n_users}, n_carriers={self.n_carriers}, "
+            f"spectral_radius={self.spectral_radius():.3g})"
+        )

@@ -71,8 +71,16 @@ def _check_common(rng, max_depth: int) -> None:
     check_int("max_depth", max_depth, low=1)
 
 
-def _chain(problem: SearchProblem, ledger: BudgetLedger, trace: list[Node], *, max_depth: int,
-           action_tokens: int, answer_tokens: int, temperature: float) -> bool:
+def _chain(
+    problem: SearchProblem,
+    ledger: BudgetLedger,
+    trace: list[Node],
+    *,
+    max_depth: int,
+    action_tokens: int,
+    answer_tokens: int,
+    temperature: float,
+) -> bool:
     """Run one chain, appending its nodes to ``trace``; True if it answered.
 
     ``max_depth`` bounds the model calls (an unparseable reply costs a call and makes no
@@ -82,30 +90,39 @@ def _chain(problem: SearchProblem, ledger: BudgetLedger, trace: list[Node], *, m
     trace.append(node)
     for _ in range(max_depth):
         reserve = answer_reserve(problem, ledger, node.state, answer_tokens)
-        gen = ledger.generate(problem.action_messages(node.state), n=1,
-                              max_tokens=action_tokens, temperature=temperature,
-                              reserve=reserve)
+        gen = ledger.generate(
+            problem.action_messages(node.state),
+            n=1,
+            max_tokens=action_tokens,
+            temperature=temperature,
+            reserve=reserve,
+        )
         action = problem.parse_action(gen.texts[0]) if gen.texts else None
         if action is None:
             continue
         if not action.is_answer:
             ledger.use_tool()
-        node = Node(state=problem.apply(node.state, action), value=0.0, depth=node.depth + 1,
-                    parent=node, action=action)
+        node = Node(
+            state=problem.apply(node.state, action),
+            value=0.0,
+            depth=node.depth + 1,
+            parent=node,
+            action=action,
+        )
         trace.append(node)
         if problem.is_terminal(node.state):
             return True
     return False
 
 
-def _finish(problem: SearchProblem, ledger: BudgetLedger, method: str, trace: list[Node],
-            answer_tokens: int) -> SearchResult:
+def _finish(
+    problem: SearchProblem, ledger: BudgetLedger, method: str, trace: list[Node], answer_tokens: int
+) -> SearchResult:
     """Backstop from the deepest unanswered node of ``trace``."""
     open_nodes = [n for n in trace if not problem.is_terminal(n.state)]
     open_nodes.sort(key=lambda n: -n.depth)
     answers = [n for n in trace if problem.is_terminal(n.state)]
-    answer, how, state = backstop(problem, ledger, open_nodes, answers,
-                                  answer_tokens=answer_tokens)
+    answer, how, state = backstop(problem, ledger, open_nodes, answers, answer_tokens=answer_tokens)
     return result_from(ledger, method, answer, how, problem.describe(state), len(trace))
 
 
@@ -145,11 +162,24 @@ def react(
     ledger = BudgetLedger(budget, model)
     trace: list[Node] = []
     with contextlib.suppress(OutOfBudget):
-        if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
-                  answer_tokens=answer_tokens, temperature=temperature):
+        if _chain(
+            problem,
+            ledger,
+            trace,
+            max_depth=max_depth,
+            action_tokens=action_tokens,
+            answer_tokens=answer_tokens,
+            temperature=temperature,
+        ):
             last = trace[-1]
-            return result_from(ledger, "react", problem.answer(last.state) or "", "search",
-                               problem.describe(last.state), len(trace))
+            return result_from(
+                ledger,
+                "react",
+                problem.answer(last.state) or "",
+                "search",
+                problem.describe(last.state),
+                len(trace),
+            )
     if not trace:
         trace.append(Node(state=problem.initial_state(), value=0.0))
     return _finish(problem, ledger, "react", trace, answer_tokens)
@@ -197,8 +227,15 @@ def parallel_vote(
     with contextlib.suppress(OutOfBudget):
         while max_chains is None or len(finished) < max_chains:
             before = ledger.tokens_used
-            if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
-                      answer_tokens=answer_tokens, temperature=temperature):
+            if _chain(
+                problem,
+                ledger,
+                trace,
+                max_depth=max_depth,
+                action_tokens=action_tokens,
+                answer_tokens=answer_tokens,
+                temperature=temperature,
+            ):
                 finished.append(trace[-1])
             if ledger.tokens_used == before:
                 break  # a model that reports no usage would never exhaust the budget
@@ -208,13 +245,20 @@ def parallel_vote(
         return _finish(problem, ledger, "parallel", trace, answer_tokens)
     counts: dict[str, list[Node]] = {}
     for node in finished:
-        counts.setdefault(problem.normalize_answer(problem.answer(node.state) or ""),
-                          []).append(node)
+        counts.setdefault(problem.normalize_answer(problem.answer(node.state) or ""), []).append(
+            node
+        )
     top = max(len(v) for v in counts.values())
     tied = [k for k, v in counts.items() if len(v) == top]
     winner = counts[tied[int(rng.integers(len(tied)))]][0]
-    return result_from(ledger, "parallel", problem.answer(winner.state) or "", "vote",
-                       problem.describe(winner.state), len(trace))
+    return result_from(
+        ledger,
+        "parallel",
+        problem.answer(winner.state) or "",
+        "vote",
+        problem.describe(winner.state),
+        len(trace),
+    )
 
 
 def best_of_n(
@@ -262,13 +306,24 @@ def best_of_n(
     with contextlib.suppress(OutOfBudget):
         while max_chains is None or len(finished) < max_chains:
             before = ledger.tokens_used
-            if _chain(problem, ledger, trace, max_depth=max_depth, action_tokens=action_tokens,
-                      answer_tokens=answer_tokens, temperature=temperature):
+            if _chain(
+                problem,
+                ledger,
+                trace,
+                max_depth=max_depth,
+                action_tokens=action_tokens,
+                answer_tokens=answer_tokens,
+                temperature=temperature,
+            ):
                 node = trace[-1]
                 node.value = -1.0
                 finished.append(node)
-                gen = ledger.generate(absolute_critic_messages(problem.describe(node.state)),
-                                      n=1, max_tokens=critic_tokens, temperature=0.0)
+                gen = ledger.generate(
+                    absolute_critic_messages(problem.describe(node.state)),
+                    n=1,
+                    max_tokens=critic_tokens,
+                    temperature=0.0,
+                )
                 node.value = parse_absolute_score(gen.texts[0] if gen.texts else "")
             if ledger.tokens_used == before:
                 break  # a model that reports no usage would never exhaust the budget
@@ -279,8 +334,14 @@ def best_of_n(
     values = np.array([n.value for n in finished])
     tied = np.flatnonzero(values == values.max())
     winner = finished[int(tied[rng.integers(tied.size)])]
-    return result_from(ledger, "best_of_n", problem.answer(winner.state) or "", "best-value",
-                       problem.describe(winner.state), len(trace))
+    return result_from(
+        ledger,
+        "best_of_n",
+        problem.answer(winner.state) or "",
+        "best-value",
+        problem.describe(winner.state),
+        len(trace),
+    )
 
 
 def beam(
@@ -337,27 +398,43 @@ def beam(
                 reserve = answer_reserve(problem, ledger, node.state, answer_tokens)
                 keys = {c.key for c in node.children}
                 try:
-                    pool += expand(problem, ledger, node, keys, branching=branching,
-                                   action_tokens=action_tokens, critic_tokens=critic_tokens,
-                                   temperature=temperature, prune_margin=-np.inf,
-                                   reserve=reserve)
+                    pool += expand(
+                        problem,
+                        ledger,
+                        node,
+                        keys,
+                        branching=branching,
+                        action_tokens=action_tokens,
+                        critic_tokens=critic_tokens,
+                        temperature=temperature,
+                        prune_margin=-np.inf,
+                        reserve=reserve,
+                    )
                 finally:
                     nodes.extend(c for c in node.children if c not in nodes)
             if not pool:
                 break
             ties = rng.random(len(pool))
-            order = [pool[i] for i in sorted(range(len(pool)),
-                                             key=lambda i: (-pool[i].value, ties[i]))]
+            order = [
+                pool[i] for i in sorted(range(len(pool)), key=lambda i: (-pool[i].value, ties[i]))
+            ]
             if problem.is_terminal(order[0].state):
                 win = order[0]
-                return result_from(ledger, "beam", problem.answer(win.state) or "", "search",
-                                   problem.describe(win.state), len(nodes))
+                return result_from(
+                    ledger,
+                    "beam",
+                    problem.answer(win.state) or "",
+                    "search",
+                    problem.describe(win.state),
+                    len(nodes),
+                )
             beam_nodes = [c for c in order if not problem.is_terminal(c.state)][:width]
-    open_nodes = sorted((n for n in nodes if not n.pruned and not problem.is_terminal(n.state)),
-                        key=lambda n: (-n.value, -n.depth))
+    open_nodes = sorted(
+        (n for n in nodes if not n.pruned and not problem.is_terminal(n.state)),
+        key=lambda n: (-n.value, -n.depth),
+    )
     answers = [n for n in nodes if problem.is_terminal(n.state)]
-    answer, how, state = backstop(problem, ledger, open_nodes, answers,
-                                  answer_tokens=answer_tokens)
+    answer, how, state = backstop(problem, ledger, open_nodes, answers, answer_tokens=answer_tokens)
     return result_from(ledger, "beam", answer, how, problem.describe(state), len(nodes))
 
 

@@ -194,8 +194,12 @@ def _value_rhs(dyn, cost, optimal, node, P, s, ds, dc):
     for j in range(s.shape[0]):
         kj = -B / R * s[j] if optimal else kt[j]
         ds[j] = a * s[j] + P * (B * kj + Abar * Zt[j]) + R * Kt * kj - Q * H * Zt[j]
-        dc[j] = (s[j] * (B * kj + Abar * Zt[j]) + 0.5 * sigma * sigma * P
-                 + 0.5 * Q * H * H * Zt[j] * Zt[j] + 0.5 * R * kj * kj)
+        dc[j] = (
+            s[j] * (B * kj + Abar * Zt[j])
+            + 0.5 * sigma * sigma * P
+            + 0.5 * Q * H * H * Zt[j] * Zt[j]
+            + 0.5 * R * kj * kj
+        )
     return 2.0 * a * P + Q + R * Kt * Kt
 
 
@@ -241,8 +245,9 @@ def _policy_value_kernel(dyn, cost, prof, dt, optimal, out):
         p3 = _value_rhs(dyn, cost, optimal, (Km, km, Zm), p + 0.5 * dt * p2, tmp, s3, c3)
         for j in range(nb):
             tmp[j] = s[j, n] + dt * s3[j]
-        p4 = _value_rhs(dyn, cost, optimal, (K[n - 1], k[:, n - 1], Z[:, n - 1]),
-                        p + dt * p3, tmp, s4, c4)
+        p4 = _value_rhs(
+            dyn, cost, optimal, (K[n - 1], k[:, n - 1], Z[:, n - 1]), p + dt * p3, tmp, s4, c4
+        )
         P[n - 1] = p + dt / 6.0 * (p1 + 2.0 * p2 + 2.0 * p3 + p4)
         for j in range(nb):
             s[j, n - 1] = s[j, n] + dt / 6.0 * (s1[j] + 2.0 * s2[j] + 2.0 * s3[j] + s4[j])
@@ -368,8 +373,11 @@ def _sampled_regression_kernel(dyn, cost, prof, dt, x0, noise, coef_K, coef_k):
             x[j, p, 0] = x0[j, p]
             for t in range(n1 - 1):
                 a = K[t] * x[j, p, t] + k[j, t]
-                x[j, p, t + 1] = (x[j, p, t] + (A * x[j, p, t] + B * a + Abar * Z[j, t]) * dt
-                                  + sq * noise[j, p, t])
+                x[j, p, t + 1] = (
+                    x[j, p, t]
+                    + (A * x[j, p, t] + B * a + Abar * Z[j, t]) * dt
+                    + sq * noise[j, p, t]
+                )
             lam[j, p] = G * (x[j, p, n1 - 1] - Hbar * Z[j, n1 - 1])
     ybar = np.empty(nb)
     xbar = np.empty(nb)
@@ -400,8 +408,9 @@ def _sampled_regression_kernel(dyn, cost, prof, dt, x0, noise, coef_K, coef_k):
             for p in range(npath):
                 xt = x[j, p, t]
                 a = K[t] * xt + k[j, t]
-                lam[j, p] = lam[j, p] + dt * ((A + B * K[t]) * lam[j, p]
-                                              + Q * (xt - H * Z[j, t]) + R * K[t] * a)
+                lam[j, p] = lam[j, p] + dt * (
+                    (A + B * K[t]) * lam[j, p] + Q * (xt - H * Z[j, t]) + R * K[t] * a
+                )
     coef_K[n1 - 1] = coef_K[n1 - 2]
     for j in range(nb):
         coef_k[j, n1 - 1] = coef_k[j, n1 - 2]
@@ -461,8 +470,9 @@ def policy_moments(A, B, Abar, sigma, K, k, Z, m0, var0, dt):
     dt = check_nonneg_float("dt", dt, positive=True)
     mu = np.empty_like(k)
     var = np.empty_like(K)
-    _policy_moments_kernel(Dynamics(c["A"], c["B"], c["Abar"], sigma), Profile(K, k, Z), m0,
-                           var0, dt, mu, var)
+    _policy_moments_kernel(
+        Dynamics(c["A"], c["B"], c["Abar"], sigma), Profile(K, k, Z), m0, var0, dt, mu, var
+    )
     return mu, var
 
 
@@ -500,9 +510,14 @@ def policy_value(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, *, optimal=Fa
     P = np.empty_like(K)
     s = np.empty_like(Z)
     c = np.empty_like(Z)
-    _policy_value_kernel(Dynamics(co["A"], co["B"], co["Abar"], sigma),
-                         Costs(co["Q"], R, co["G"], co["H"], co["Hbar"]), Profile(K, k, Z), dt,
-                         bool(optimal), (P, s, c))
+    _policy_value_kernel(
+        Dynamics(co["A"], co["B"], co["Abar"], sigma),
+        Costs(co["Q"], R, co["G"], co["H"], co["Hbar"]),
+        Profile(K, k, Z),
+        dt,
+        bool(optimal),
+        (P, s, c),
+    )
     return P, s, c
 
 
@@ -540,13 +555,35 @@ def graph_means(indptr, indices, scale, A, B, Abar, K, k, m0, dt):
     dt = check_nonneg_float("dt", dt, positive=True)
     m = np.empty_like(k)
     z = np.empty_like(k)
-    _graph_means_kernel(Graph(indptr, indices, scale), Dynamics(c["A"], c["B"], c["Abar"], 0.0),
-                        K, k, m0, dt, m, z)
+    _graph_means_kernel(
+        Graph(indptr, indices, scale), Dynamics(c["A"], c["B"], c["Abar"], 0.0), K, k, m0, dt, m, z
+    )
     return m, z
 
 
-def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt, noise,
-                 *, bound=np.inf, x_out=None, z_out=None, reward_out=None, check=True):
+def graphon_step(
+    x,
+    a,
+    z,
+    indptr,
+    indices,
+    scale,
+    A,
+    B,
+    Abar,
+    Q,
+    R,
+    H,
+    sigma,
+    dt,
+    noise,
+    *,
+    bound=np.inf,
+    x_out=None,
+    z_out=None,
+    reward_out=None,
+    check=True,
+):
     """One Euler-Maruyama round of the N-player graph game, all players at once.
 
     Actions are first clipped into ``[-bound, bound]`` (NaN counts as 0); then
@@ -579,10 +616,15 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
     x_new, z_new, reward : numpy.ndarray, shape (N,)
     """
     if not check:
-        _graphon_step_kernel((x, a, z, noise), Graph(indptr, indices, float(scale)),
-                             Dynamics(float(A), float(B), float(Abar), float(sigma)),
-                             Costs(float(Q), float(R), 0.0, float(H), 0.0), float(dt),
-                             float(bound), (x_out, z_out, reward_out))
+        _graphon_step_kernel(
+            (x, a, z, noise),
+            Graph(indptr, indices, float(scale)),
+            Dynamics(float(A), float(B), float(Abar), float(sigma)),
+            Costs(float(Q), float(R), 0.0, float(H), 0.0),
+            float(dt),
+            float(bound),
+            (x_out, z_out, reward_out),
+        )
         return x_out, z_out, reward_out
     x = check_float_array("x", x, ndim=1, finite=True)
     n = x.shape[0]
@@ -600,10 +642,15 @@ def graphon_step(x, a, z, indptr, indices, scale, A, B, Abar, Q, R, H, sigma, dt
     reward_out = check_out(reward_out, (n,))
     if np.shares_memory(x_out, x):
         raise ValueError("x_out must not share memory with x")
-    _graphon_step_kernel((x, a, z, noise), Graph(indptr, indices, scale),
-                         Dynamics(co["A"], co["B"], co["Abar"], sigma),
-                         Costs(co["Q"], co["R"], 0.0, co["H"], 0.0), dt, float(bound),
-                         (x_out, z_out, reward_out))
+    _graphon_step_kernel(
+        (x, a, z, noise),
+        Graph(indptr, indices, scale),
+        Dynamics(co["A"], co["B"], co["Abar"], sigma),
+        Costs(co["Q"], co["R"], 0.0, co["H"], 0.0),
+        dt,
+        float(bound),
+        (x_out, z_out, reward_out),
+    )
     return x_out, z_out, reward_out
 
 
@@ -689,11 +736,19 @@ def sampled_regression(A, B, Abar, Q, R, G, H, Hbar, sigma, K, k, Z, dt, x0, noi
     dt = check_nonneg_float("dt", dt, positive=True)
     x0 = check_float_array("x0", x0, shape=(k.shape[0], None), finite=True)
     check_int("n_paths", x0.shape[1], low=2)
-    noise = check_float_array("noise", noise, shape=(k.shape[0], x0.shape[1], K.shape[0] - 1),
-                              finite=True)
+    noise = check_float_array(
+        "noise", noise, shape=(k.shape[0], x0.shape[1], K.shape[0] - 1), finite=True
+    )
     coef_K = np.empty_like(K)
     coef_k = np.empty_like(k)
-    _sampled_regression_kernel(Dynamics(co["A"], co["B"], co["Abar"], sigma),
-                               Costs(co["Q"], R, co["G"], co["H"], co["Hbar"]),
-                               Profile(K, k, Z), dt, x0, noise, coef_K, coef_k)
+    _sampled_regression_kernel(
+        Dynamics(co["A"], co["B"], co["Abar"], sigma),
+        Costs(co["Q"], R, co["G"], co["H"], co["Hbar"]),
+        Profile(K, k, Z),
+        dt,
+        x0,
+        noise,
+        coef_K,
+        coef_k,
+    )
     return coef_K, coef_k

@@ -342,8 +342,11 @@ def sgn_iterate(
     step = check_nonneg_float("step", step, positive=True)
     if method not in _METHODS:
         raise ValueError(f"method must be 'euler' or 'rk4', got {method!r}")
-    w = np.ones(n) if weights is None else check_float_array("weights", weights, shape=(n,),
-                                                             finite=True)
+    w = (
+        np.ones(n)
+        if weights is None
+        else check_float_array("weights", weights, shape=(n,), finite=True)
+    )
     if np.any(w <= 0):
         raise ValueError("weights must be > 0")
     lo = np.full(n, -np.inf) if lower is None else check_float_array("lower", lower, shape=(n,))
@@ -368,8 +371,7 @@ def sgn_iterate(
     max_iter = check_int("max_iter", max_iter, low=1)
     residuals = np.empty(max_iter)
     traj = np.empty((max_iter + 1, n) if trajectory else (1, n))
-    if csr is None and sparse is not False and (
-            sparse or np.count_nonzero(J) <= 0.2 * n * n):
+    if csr is None and sparse is not False and (sparse or np.count_nonzero(J) <= 0.2 * n * n):
         csr = sp.csr_matrix(J)
     elif csr is not None and sparse is False:
         J = np.ascontiguousarray(csr.toarray())
@@ -387,11 +389,22 @@ def sgn_iterate(
         AffineField(J, indptr, indices, data, bool(sparse), b),
         BlockSet(lo, hi, block_ptr, radius),
         _Settings(step, _METHODS[method], tol, max_iter, bool(trajectory)),
-        x, w, (residuals, traj), np.empty((6, n)))
+        x,
+        w,
+        (residuals, traj),
+        np.empty((6, n)),
+    )
     if not conv and warn:
         warnings.warn(
             f"sgn_iterate ({method}) stopped after {iters} iterations with residual "
-            f"{residuals[iters - 1]:.3g} > tol = {tol:.3g}", ConvergenceWarning, stacklevel=2)
-    return IterationResult(solution=x, iterations=int(iters), converged=bool(conv),
-                           residuals=residuals[:iters].copy(),
-                           trajectory=traj[:iters + 1].copy() if trajectory else None)
+            f"{residuals[iters - 1]:.3g} > tol = {tol:.3g}",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return IterationResult(
+        solution=x,
+        iterations=int(iters),
+        converged=bool(conv),
+        residuals=residuals[:iters].copy(),
+        trajectory=traj[: iters + 1].copy() if trajectory else None,
+    )

@@ -64,8 +64,9 @@ def format_table(title: str, headers: list[str], rows: list[list]) -> str:
         return str(v)
 
     body = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     out = [title, line, "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in body]
@@ -85,14 +86,17 @@ def _header(scenario, seed: int) -> str:
     used = resolve_params(module, scenario.params)
     lines = [f"scenario {scenario.name} ({scenario.kind}), seed {seed}"]
     if scenario.overrides:
-        lines.append(f"  file: {scenario.description} (before --set "
-                     f"{' '.join(scenario.overrides)})")
+        lines.append(
+            f"  file: {scenario.description} (before --set {' '.join(scenario.overrides)})"
+        )
     else:
         lines.append(f"  {scenario.description}")
-    shown = [f"{k}={_show_value(v)}" for k, v in used.items()
-             if module.PARAMS[k].used(scenario.params)]
-    lines += textwrap.wrap("parameters: " + ", ".join(shown), width=88,
-                           initial_indent="  ", subsequent_indent="    ")
+    shown = [
+        f"{k}={_show_value(v)}" for k, v in used.items() if module.PARAMS[k].used(scenario.params)
+    ]
+    lines += textwrap.wrap(
+        "parameters: " + ", ".join(shown), width=88, initial_indent="  ", subsequent_indent="    "
+    )
     return "\n".join(lines)
 
 
@@ -104,8 +108,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_out_dir(out_dir)
     seed = scenario.seed if args.seed is None else args.seed
     print(_header(scenario, seed), flush=True)
-    outcome = run_scenario(scenario, seed=seed, out_dir=out_dir, progress=not args.quiet,
-                           command=["swarm", *args.argv])
+    outcome = run_scenario(
+        scenario, seed=seed, out_dir=out_dir, progress=not args.quiet, command=["swarm", *args.argv]
+    )
     for title, headers, rows in outcome.tables:
         print()
         print(format_table(title, headers, rows))
@@ -159,9 +164,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
         sw = load_sweep(name)
         print(f"  {name.ljust(width)}  {sw.description}")
         if args.verbose:
-            print(f"      scenario {sw.scenario.name}, {sw.n_combinations} combinations x "
-                  f"{sw.seeds} seeds; varies {', '.join(sw.varying) or '(nothing)'}; "
-                  f"metrics {', '.join(sw.metrics)}")
+            print(
+                f"      scenario {sw.scenario.name}, {sw.n_combinations} combinations x "
+                f"{sw.seeds} seeds; varies {', '.join(sw.varying) or '(nothing)'}; "
+                f"metrics {', '.join(sw.metrics)}"
+            )
     print("\nbenchmarks (swarm bench NAME):")
     if not benches:
         print("  (none: benchmarks/ ships with a source checkout only)")
@@ -173,8 +180,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     scripts = _benchmarks()
     if not scripts:
-        raise ScenarioError("benchmarks/ not found: `swarm bench` runs from a source checkout "
-                            "(pip install -e .)")
+        raise ScenarioError(
+            "benchmarks/ not found: `swarm bench` runs from a source checkout (pip install -e .)"
+        )
     names = args.names or list(scripts)
     for name in names:
         if name not in scripts:
@@ -186,8 +194,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if subprocess.call([sys.executable, str(scripts[name]), *extra]) != 0:
             failed.append(name)
     if failed:
-        print(f"swarm: error: {len(failed)} of {len(names)} benchmarks failed: "
-              f"{', '.join(failed)}", file=sys.stderr)
+        print(
+            f"swarm: error: {len(failed)} of {len(names)} benchmarks failed: {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -202,16 +212,28 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     out_dir = Path(args.out) if args.out else Path("runs") / sweep.name
     where = f"{args.backend}" + (f" at {args.address}" if args.address else "")
-    print(f"sweep {sweep.name} ({sweep.kind}): {sweep.n_runs} runs "
-          f"({sweep.n_combinations} combinations x {sweep.seeds} seeds), backend {where}; "
-          f"results in {out_dir}/", flush=True)
-    result = run_sweep(sweep, out_dir, backend=args.backend, workers=args.workers,
-                       address=args.address, progress=not args.quiet,
-                       retry_failed=args.retry_failed, restart=args.restart)
+    print(
+        f"sweep {sweep.name} ({sweep.kind}): {sweep.n_runs} runs "
+        f"({sweep.n_combinations} combinations x {sweep.seeds} seeds), backend {where}; "
+        f"results in {out_dir}/",
+        flush=True,
+    )
+    result = run_sweep(
+        sweep,
+        out_dir,
+        backend=args.backend,
+        workers=args.workers,
+        address=args.address,
+        progress=not args.quiet,
+        retry_failed=args.retry_failed,
+        restart=args.restart,
+    )
     if result.moved_aside is not None:
         print(f"moved the previous results aside to {result.moved_aside}")
-    print(f"ran {result.done + result.failed} ({result.done} ok, {result.failed} failed), "
-          f"skipped {result.skipped} already recorded; {result.store}")
+    print(
+        f"ran {result.done + result.failed} ({result.done} ok, {result.failed} failed), "
+        f"skipped {result.skipped} already recorded; {result.store}"
+    )
     for rec in result.failures[:5]:
         first = rec.error.splitlines()[0] if rec.error else ""
         which = {k: rec.params[k] for k in sweep.varying}
@@ -222,13 +244,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     for m in result.missing_metrics:
         print(f"warning: metric {m!r} was in no run's summary (a typo?)", file=sys.stderr)
     if result.interrupted:
-        print(f"swarm: interrupted by {result.interrupted}: every finished run is saved; run "
-              f"the same command again to resume", file=sys.stderr)
+        print(
+            f"swarm: interrupted by {result.interrupted}: every finished run is saved; run "
+            f"the same command again to resume",
+            file=sys.stderr,
+        )
         return 130 if result.interrupted == "SIGINT" else 143
     if result.failed:
-        print(f"swarm: error: {result.failed} of {result.done + result.failed} runs failed; "
-              f"their errors are in {result.store} (table runs, column error); "
-              f"--retry-failed runs them again", file=sys.stderr)
+        print(
+            f"swarm: error: {result.failed} of {result.done + result.failed} runs failed; "
+            f"their errors are in {result.store} (table runs, column error); "
+            f"--retry-failed runs them again",
+            file=sys.stderr,
+        )
         return 1
     print(f"plot it: swarm report {out_dir}")
     return 0
@@ -243,11 +271,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         else:
             from scenarios.report import write_report
 
-            written = write_report(args.dir, metric=args.metric, param=args.param,
-                                   logy=args.logy)
+            written = write_report(args.dir, metric=args.metric, param=args.param, logy=args.logy)
     except OSError as exc:
-        raise ScenarioError(f"{args.dir}: cannot write the report there "
-                            f"({exc.strerror or exc})") from None
+        raise ScenarioError(
+            f"{args.dir}: cannot write the report there ({exc.strerror or exc})"
+        ) from None
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
@@ -261,11 +289,14 @@ def _cmd_view(args: argparse.Namespace) -> int:
         raise ScenarioError(f"view: no such folder: {folder}")
     page = folder / "viewer.html"
     if not page.is_file():
-        raise ScenarioError(f"view: no viewer.html in {folder} (written by `swarm run` of a "
-                            "consensus or DBP scenario)")
+        raise ScenarioError(
+            f"view: no viewer.html in {folder} (written by `swarm run` of a "
+            "consensus or DBP scenario)"
+        )
     # Without a display, webbrowser would start a text browser in this terminal.
     headless = sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
     if args.print or headless or not webbrowser.open(page.resolve().as_uri()):
         print(page.resolve())
     else:
@@ -289,8 +320,9 @@ def _seed(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected an integer in "
-                                         f"[0, 2**63)")
+        raise argparse.ArgumentTypeError(
+            f"{value} is not allowed; expected an integer in [0, 2**63)"
+        )
     return value
 
 
@@ -301,47 +333,78 @@ def _version() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="swarm", description="swarmgym scenarios, sweeps and "
-                                "benchmarks")
-    p.add_argument("--version", action="version", version=_version(),
-                   help="print the swarmgym version and exit")
+    p = argparse.ArgumentParser(
+        prog="swarm", description="swarmgym scenarios, sweeps and benchmarks"
+    )
+    p.add_argument(
+        "--version",
+        action="version",
+        version=_version(),
+        help="print the swarmgym version and exit",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("run", help="run a scenario")
     r.add_argument("scenario", help="shipped scenario name or path to a .toml file")
-    r.add_argument("--out", help="output folder (default runs/NAME); replaced whole, and "
-                   "only once the run has written everything")
-    r.add_argument("--seed", type=_seed, help="seed, an integer >= 0 (default: the "
-                   "scenario's)")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a parameter (repeatable); the value is read as TOML")
+    r.add_argument(
+        "--out",
+        help="output folder (default runs/NAME); replaced whole, and "
+        "only once the run has written everything",
+    )
+    r.add_argument("--seed", type=_seed, help="seed, an integer >= 0 (default: the scenario's)")
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter (repeatable); the value is read as TOML",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_run)
     ls = sub.add_parser("list", help="list the shipped scenarios, sweeps and benchmarks")
-    ls.add_argument("-v", "--verbose", action="store_true",
-                    help="also list each scenario's parameters (those it uses) and each "
-                    "sweep's grid")
+    ls.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list each scenario's parameters (those it uses) and each sweep's grid",
+    )
     ls.set_defaults(func=_cmd_list)
-    b = sub.add_parser("bench", help="run speed comparisons from benchmarks/",
-                       description="Run speed comparisons from benchmarks/: "
-                       + (", ".join(_benchmarks()) or "(none: source checkouts only)"))
+    b = sub.add_parser(
+        "bench",
+        help="run speed comparisons from benchmarks/",
+        description="Run speed comparisons from benchmarks/: "
+        + (", ".join(_benchmarks()) or "(none: source checkouts only)"),
+    )
     b.add_argument("names", nargs="*", help="benchmark names (default: all; see swarm list)")
-    b.add_argument("--smoke", action="store_true",
-                   help="run each benchmark at tiny sizes, in seconds, to check it still works "
-                   "(its figures mean nothing)")
+    b.add_argument(
+        "--smoke",
+        action="store_true",
+        help="run each benchmark at tiny sizes, in seconds, to check it still works "
+        "(its figures mean nothing)",
+    )
     b.set_defaults(func=_cmd_bench)
     sw = sub.add_parser("sweep", help="run a sweep of a scenario into a results store")
     sw.add_argument("sweep", help="shipped sweep name or path to a sweep .toml file")
-    sw.add_argument("--backend", choices=("local", "ray"), default="local",
-                    help="local process pool (default) or Ray")
-    sw.add_argument("--workers", type=_positive_int,
-                    help="worker processes, or CPUs of a local Ray (default: all CPUs)")
+    sw.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local process pool (default) or Ray",
+    )
+    sw.add_argument(
+        "--workers",
+        type=_positive_int,
+        help="worker processes, or CPUs of a local Ray (default: all CPUs)",
+    )
     sw.add_argument("--address", help="address of an existing Ray cluster (with --backend ray)")
     sw.add_argument("--out", help="results folder (default runs/NAME)")
-    sw.add_argument("--retry-failed", action="store_true",
-                    help="run again the runs recorded as failed")
-    sw.add_argument("--restart", action="store_true",
-                    help="move the folder's results of an earlier version of the sweep aside "
-                    "(to DIR/replaced-TIME/) and start afresh")
+    sw.add_argument(
+        "--retry-failed", action="store_true", help="run again the runs recorded as failed"
+    )
+    sw.add_argument(
+        "--restart",
+        action="store_true",
+        help="move the folder's results of an earlier version of the sweep aside "
+        "(to DIR/replaced-TIME/) and start afresh",
+    )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=_cmd_sweep)
     rp = sub.add_parser("report", help="plot a metric against a parameter from a sweep")
@@ -349,8 +412,12 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--metric", help="metric path or its last part (default: every metric)")
     rp.add_argument("--param", help="parameter on the x axis (default: the first varied)")
     rp.add_argument("--logy", action="store_true", help="logarithmic y axis")
-    rp.add_argument("--heatmap", nargs=2, metavar=("X", "Y"),
-                    help="heat maps of the metric over two varied parameters instead")
+    rp.add_argument(
+        "--heatmap",
+        nargs=2,
+        metavar=("X", "Y"),
+        help="heat maps of the metric over two varied parameters instead",
+    )
     rp.set_defaults(func=_cmd_report)
     v = sub.add_parser("view", help="open a run's interactive viewer.html")
     v.add_argument("dir", help="a run's output folder, e.g. runs/byzantine-consensus")

@@ -84,12 +84,20 @@ class Param:
                 return f"one of {', '.join(map(str, self.choices))}{extra}"
             note = f" ({self.check_msg.strip('()')})" if self.check_msg else ""
             return f"a list drawn from {', '.join(map(str, self.choices))}{note}"
-        parts = [{int: "an integer", float: "a number", bool: "true or false",
-                  str: "a string", list: "a list"}[self.type]]
+        parts = [
+            {
+                int: "an integer",
+                float: "a number",
+                bool: "true or false",
+                str: "a string",
+                list: "a list",
+            }[self.type]
+        ]
         lo, hi = _num(self.low), _num(self.high)
         if self.low is not None and self.high is not None:
-            parts.append(f"in {'(' if self.low_open else '['}{lo}, {hi}"
-                         f"{')' if self.high_open else ']'}")
+            parts.append(
+                f"in {'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+            )
         elif self.low is not None:
             parts.append(f"{'>' if self.low_open else '>='} {lo}")
         elif self.high is not None:
@@ -125,8 +133,10 @@ class Param:
             seen = [json.dumps(v, sort_keys=True) for v in value]
             dup = next((value[i] for i, v in enumerate(seen) if v in seen[:i]), None)
             if dup is not None:
-                raise ScenarioError(f"{where}: {label} = {_show(value)} lists {dup!r} more "
-                                    f"than once; duplicates are not allowed") from None
+                raise ScenarioError(
+                    f"{where}: {label} = {_show(value)} lists {dup!r} more "
+                    f"than once; duplicates are not allowed"
+                ) from None
         raise ScenarioError(
             f"{where}: {label} = {_show(value)} is not allowed; expected {self.allowed()}"
         ) from None
@@ -157,11 +167,11 @@ class Param:
             if self.choices is not None and any(v not in self.choices for v in value):
                 raise ValueError
         if t in (int, float):
-            if self.low is not None and (value < self.low
-                                         or (self.low_open and value == self.low)):
+            if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
                 raise ValueError
-            if self.high is not None and (value > self.high
-                                          or (self.high_open and value == self.high)):
+            if self.high is not None and (
+                value > self.high or (self.high_open and value == self.high)
+            ):
                 raise ValueError
         if self.check is not None and not self.check(value):
             raise ValueError
@@ -179,8 +189,11 @@ def _num(v: float | None) -> str:
 
 def _show(value: Any) -> str:
     """Show a value in a message, shortened when huge (a 10**4000 integer, a long list)."""
-    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else (
-        f"{str(value)[:12]}...({len(str(value))} digits)")
+    text = (
+        repr(value)
+        if not isinstance(value, int) or value.bit_length() < 200
+        else (f"{str(value)[:12]}...({len(str(value))} digits)")
+    )
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -201,12 +214,18 @@ def check_name(name: Any, *, where: str, what: str = "name") -> str:
     str
         The name.
     """
-    if (not isinstance(name, str) or not name.strip() or name in (".", "..")
-            or any(c in name for c in "/\\\0") or name != name.strip()):
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or name in (".", "..")
+        or any(c in name for c in "/\\\0")
+        or name != name.strip()
+    ):
         raise ScenarioError(
             f"{where}: {what} = {name!r} is not allowed; expected a non-empty string without "
             f"/, \\, leading or trailing spaces, and not . or .. (it names the default "
-            f"output folder runs/NAME)")
+            f"output folder runs/NAME)"
+        )
     return name
 
 
@@ -234,8 +253,10 @@ def validate_params(
         raise ScenarioError(
             f"{where}: unknown key params.{unknown[0]}; allowed keys: {', '.join(sorted(schema))}"
         )
-    return {key: spec.validate(raw.get(key, spec.default), where=where, label=f"params.{key}")
-            for key, spec in schema.items()}
+    return {
+        key: spec.validate(raw.get(key, spec.default), where=where, label=f"params.{key}")
+        for key, spec in schema.items()
+    }
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -113,8 +113,7 @@ def _line_names(paths: Sequence[str]) -> dict[str, str]:
     if not all(heads):
         return {p: p for p in paths}
     common = 0
-    while (all(len(h) > common + 1 for h in heads)
-           and len({h[common] for h in heads}) == 1):
+    while all(len(h) > common + 1 for h in heads) and len({h[common] for h in heads}) == 1:
         common += 1
     return {p: ".".join(h[common:]) for p, h in zip(paths, heads, strict=True)}
 
@@ -125,13 +124,16 @@ def _select_metrics(recorded: Sequence[str], metric: str) -> list[str]:
     chosen = [m for m in recorded if m.endswith("." + metric)]
     if not chosen:
         suffixes = sorted({m.rsplit(".", 1)[-1] for m in recorded})
-        raise ScenarioError(f"metric {metric!r} was not recorded; recorded: "
-                            f"{', '.join(recorded)} (or by last part: {', '.join(suffixes)})")
+        raise ScenarioError(
+            f"metric {metric!r} was not recorded; recorded: "
+            f"{', '.join(recorded)} (or by last part: {', '.join(suffixes)})"
+        )
     return chosen
 
 
-def aggregate(runs: Sequence[RunRecord], metric_paths: Sequence[str], param: str,
-              varying: Sequence[str] = ()) -> list[Series]:
+def aggregate(
+    runs: Sequence[RunRecord], metric_paths: Sequence[str], param: str, varying: Sequence[str] = ()
+) -> list[Series]:
     """Mean and 95% band of each metric path against ``param``, one series per line.
 
     Parameters
@@ -156,8 +158,9 @@ def aggregate(runs: Sequence[RunRecord], metric_paths: Sequence[str], param: str
     for q in others:
         seen: dict[tuple, set] = {}
         for r in runs:
-            seen.setdefault((r.label, json.dumps(r.params[param], sort_keys=True)),
-                            set()).add(json.dumps(r.params.get(q), sort_keys=True))
+            seen.setdefault((r.label, json.dumps(r.params[param], sort_keys=True)), set()).add(
+                json.dumps(r.params.get(q), sort_keys=True)
+            )
         if any(len(v) > 1 for v in seen.values()):
             split.append(q)
     names = _line_names(metric_paths)
@@ -177,8 +180,9 @@ def aggregate(runs: Sequence[RunRecord], metric_paths: Sequence[str], param: str
         if label:
             name += f" ({label})"
         if split:
-            name += ", " + ", ".join(f"{q}={_show(json.loads(e))}"
-                                     for q, e in zip(split, extra, strict=True))
+            name += ", " + ", ".join(
+                f"{q}={_show(json.loads(e))}" for q, e in zip(split, extra, strict=True)
+            )
         s = Series(metric=path, name=name, x=[], n=[], mean=[], low=[], high=[], std=[])
         for x, vals in sorted(points.values(), key=lambda p: _sort_key(p[0])):
             mean, low, high = t_band(vals)
@@ -192,21 +196,26 @@ def aggregate(runs: Sequence[RunRecord], metric_paths: Sequence[str], param: str
     return out
 
 
-def _plot(series: Sequence[Series], metric: str, param: str, title: str, path: Path,
-          logy: bool) -> None:
+def _plot(
+    series: Sequence[Series], metric: str, param: str, title: str, path: Path, logy: bool
+) -> None:
     from matplotlib.figure import Figure
 
     xs_all = sorted({json.dumps(x, sort_keys=True) for s in series for x in s.x})
-    numeric = all(isinstance(x, int | float) and not isinstance(x, bool)
-                  for s in series for x in s.x)
+    numeric = all(
+        isinstance(x, int | float) and not isinstance(x, bool) for s in series for x in s.x
+    )
     categories = sorted((json.loads(x) for x in xs_all), key=_sort_key)
     pos = {json.dumps(c, sort_keys=True): i for i, c in enumerate(categories)}
 
     fig = Figure(figsize=(6.4, 4.2), dpi=100)
     ax = fig.add_subplot()
     for s in series:
-        x = (np.asarray(s.x, dtype=float) if numeric
-             else np.array([pos[json.dumps(v, sort_keys=True)] for v in s.x], dtype=float))
+        x = (
+            np.asarray(s.x, dtype=float)
+            if numeric
+            else np.array([pos[json.dumps(v, sort_keys=True)] for v in s.x], dtype=float)
+        )
         mean = np.asarray(s.mean)
         low, high = np.asarray(s.low), np.asarray(s.high)
         if logy:  # no log below zero: a band reaching it is drawn down to its mean only
@@ -235,8 +244,18 @@ def _write_csv(series: Sequence[Series], param: str, path: Path) -> None:
         w.writerow(["metric", "line", param, "n", "mean", "ci95_low", "ci95_high", "std"])
         for s in series:
             for i, x in enumerate(s.x):
-                w.writerow([s.metric, s.name, _show(x), s.n[i], num(s.mean[i]), num(s.low[i]),
-                            num(s.high[i]), num(s.std[i])])
+                w.writerow(
+                    [
+                        s.metric,
+                        s.name,
+                        _show(x),
+                        s.n[i],
+                        num(s.mean[i]),
+                        num(s.low[i]),
+                        num(s.high[i]),
+                        num(s.std[i]),
+                    ]
+                )
 
 
 def _safe(text: str) -> str:
@@ -275,8 +294,9 @@ def write_report(
     out_dir = Path(out_dir)
     path = out_dir / STORE_FILE
     if not path.is_file():
-        raise ScenarioError(f"{out_dir}: no {STORE_FILE}; run `swarm sweep FILE --out "
-                            f"{out_dir}` first")
+        raise ScenarioError(
+            f"{out_dir}: no {STORE_FILE}; run `swarm sweep FILE --out {out_dir}` first"
+        )
     with ResultStore(path, create=False) as store:
         meta = store.meta()
         runs = store.runs("done")
@@ -286,19 +306,22 @@ def write_report(
         runs = [r for r in runs if r.spec_fp == spec_fp]
     if not runs:
         raise ScenarioError(f"{path}: no finished runs yet ({n_failed} failed)")
-    recorded = json.loads(meta.get("metrics", "[]")) or sorted(
-        {m for r in runs for m in r.metrics})
+    recorded = json.loads(meta.get("metrics", "[]")) or sorted({m for r in runs for m in r.metrics})
     varying = json.loads(meta.get("varying", "[]"))
-    moving = [q for q in varying
-              if len({json.dumps(r.params.get(q), sort_keys=True) for r in runs}) > 1]
+    moving = [
+        q for q in varying if len({json.dumps(r.params.get(q), sort_keys=True) for r in runs}) > 1
+    ]
     if param is None:
         if not moving:
-            raise ScenarioError(f"{path}: no parameter varies across the runs; nothing to "
-                                f"plot against")
+            raise ScenarioError(
+                f"{path}: no parameter varies across the runs; nothing to plot against"
+            )
         param = moving[0]
     elif not any(param in r.params for r in runs):
-        raise ScenarioError(f"param {param!r} is not a parameter of these runs; the sweep "
-                            f"varies: {', '.join(moving) or '(nothing)'}")
+        raise ScenarioError(
+            f"param {param!r} is not a parameter of these runs; the sweep "
+            f"varies: {', '.join(moving) or '(nothing)'}"
+        )
     if metric is None:
         metrics = list(dict.fromkeys(m.rsplit(".", 1)[-1] for m in recorded))
     else:

@@ -142,8 +142,9 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{where}: malformed TOML: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{where}: not UTF-8 text (byte {exc.start}); save the file as "
-                            f"UTF-8") from None
+        raise ScenarioError(
+            f"{where}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise ScenarioError(f"{where}: cannot read: {exc.strerror}") from None
     unknown = sorted(set(doc) - _TOP_KEYS)
@@ -176,8 +177,16 @@ def load_scenario(name_or_path: str | Path, overrides: Iterable[str] = ()) -> Sc
         raw[key] = value
     source = f"{where} (with --set)" if overrides else where
     params = validate_params(raw, module.PARAMS, where=source)
-    return Scenario(name=name, kind=kind, description=description, seed=seed, params=params,
-                    source=where, sha256=hashlib.sha256(data).hexdigest(), overrides=overrides)
+    return Scenario(
+        name=name,
+        kind=kind,
+        description=description,
+        seed=seed,
+        params=params,
+        source=where,
+        sha256=hashlib.sha256(data).hexdigest(),
+        overrides=overrides,
+    )
 
 
 def resolve_params(kind: str | ModuleType, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,12 +262,15 @@ def check_out_dir(out_dir: Path) -> None:
     """
     if out_dir.exists() or out_dir.is_symlink():
         if not out_dir.is_dir():
-            raise ScenarioError(f"--out {out_dir}: exists and is not a folder; choose another "
-                                f"--out")
+            raise ScenarioError(
+                f"--out {out_dir}: exists and is not a folder; choose another --out"
+            )
         if any(out_dir.iterdir()) and not (out_dir / "summary.json").is_file():
-            raise ScenarioError(f"--out {out_dir}: a folder that is not the output of an "
-                                f"earlier run (no summary.json); swarm run replaces its "
-                                f"output folder whole, so choose a new or empty --out")
+            raise ScenarioError(
+                f"--out {out_dir}: a folder that is not the output of an "
+                f"earlier run (no summary.json); swarm run replaces its "
+                f"output folder whole, so choose a new or empty --out"
+            )
     probe = out_dir.absolute().parent
     while not probe.exists() and not probe.is_symlink():
         probe = probe.parent
@@ -267,8 +279,9 @@ def check_out_dir(out_dir: Path) -> None:
     try:  # the one sure test, also for root: make (and remove) a folder there
         os.rmdir(tempfile.mkdtemp(prefix=".swarm-probe-", dir=probe))
     except OSError as exc:
-        raise ScenarioError(f"--out {out_dir}: cannot write in {probe} "
-                            f"({exc.strerror or exc})") from None
+        raise ScenarioError(
+            f"--out {out_dir}: cannot write in {probe} ({exc.strerror or exc})"
+        ) from None
 
 
 def jsonable(obj: Any) -> Any:
@@ -303,8 +316,13 @@ def jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
-def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path,
-                  run_info: Mapping[str, Any] | None = None) -> Path:
+def write_summary(
+    scenario: Scenario,
+    seed: int,
+    outcome: Outcome,
+    out_dir: Path,
+    run_info: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``summary.json``: scenario, seed, resolved params, provenance, the results.
 
     Parameters
@@ -326,9 +344,13 @@ def write_summary(scenario: Scenario, seed: int, outcome: Outcome, out_dir: Path
         The written file.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = {"scenario": scenario.name, "kind": scenario.kind, "seed": seed,
-           "params": resolve_params(scenario.kind, scenario.params),
-           "params_given": scenario.params}
+    doc = {
+        "scenario": scenario.name,
+        "kind": scenario.kind,
+        "seed": seed,
+        "params": resolve_params(scenario.kind, scenario.params),
+        "params_given": scenario.params,
+    }
     if run_info is not None:
         doc["run"] = dict(run_info)
     doc.update(outcome.summary)
@@ -379,8 +401,7 @@ def run_scenario(
     module = load_kind(scenario.kind, where=scenario.source)
     seed = scenario.seed if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
-        raise ScenarioError(f"seed = {seed!r} is not allowed; expected an integer in "
-                            f"[0, 2**63)")
+        raise ScenarioError(f"seed = {seed!r} is not allowed; expected an integer in [0, 2**63)")
     seed = int(seed)
     if out_dir is not None:
         out_dir = Path(out_dir)

@@ -76,8 +76,18 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
-_COLUMNS = {"params", "seed", "run_seed", "label", "status", "metrics", "error", "duration",
-            "version", "finished_at"}
+_COLUMNS = {
+    "params",
+    "seed",
+    "run_seed",
+    "label",
+    "status",
+    "metrics",
+    "error",
+    "duration",
+    "version",
+    "finished_at",
+}
 
 
 class StoreError(ScenarioError):
@@ -206,8 +216,10 @@ class ResultStore:
         if existed and not self.path.is_file():
             raise StoreError(f"{self.path}: not a file, so not a results store")
         if existed and self.path.stat().st_size == 0:
-            raise StoreError(f"{self.path}: an empty file, not a results store (move it away, "
-                             f"or run swarm sweep with --restart)")
+            raise StoreError(
+                f"{self.path}: an empty file, not a results store (move it away, "
+                f"or run swarm sweep with --restart)"
+            )
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._waited = False
@@ -218,28 +230,44 @@ class ResultStore:
             raise StoreError(f"{self.path}: cannot open ({exc})") from None
         try:
             # Read first, change nothing: another program's database stays as it was.
-            tables = {r[0] for r in self._q(lambda: self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall())}
+            tables = {
+                r[0]
+                for r in self._q(
+                    lambda: self._conn.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    ).fetchall()
+                )
+            }
             if existed and not {"runs", "meta"} <= tables:
-                raise StoreError(f"{self.path}: an SQLite database but not a swarm results "
-                                 f"store (its tables: {', '.join(sorted(tables)) or 'none'})")
+                raise StoreError(
+                    f"{self.path}: an SQLite database but not a swarm results "
+                    f"store (its tables: {', '.join(sorted(tables)) or 'none'})"
+                )
             if create:
                 self._q(lambda: self._conn.execute("PRAGMA journal_mode=WAL").fetchall())
                 self._q(lambda: self._conn.execute("PRAGMA synchronous=NORMAL"))
                 self._q(lambda: self._conn.executescript(_SCHEMA))
-            cols = {r[1] for r in self._q(lambda: self._conn.execute(
-                "PRAGMA table_info(runs)").fetchall())}
+            cols = {
+                r[1]
+                for r in self._q(lambda: self._conn.execute("PRAGMA table_info(runs)").fetchall())
+            }
             if not _COLUMNS <= cols:
-                raise StoreError(f"{self.path}: its runs table lacks "
-                                 f"{', '.join(sorted(_COLUMNS - cols))}; not a swarm results "
-                                 f"store")
+                raise StoreError(
+                    f"{self.path}: its runs table lacks "
+                    f"{', '.join(sorted(_COLUMNS - cols))}; not a swarm results "
+                    f"store"
+                )
             if create and "params_fp" not in cols:  # a store of an older version
                 for col in ("params_fp", "spec_fp"):
-                    self._q(lambda c=col: self._conn.execute(
-                        f"ALTER TABLE runs ADD COLUMN {c} TEXT NOT NULL DEFAULT ''"))
+                    self._q(
+                        lambda c=col: self._conn.execute(
+                            f"ALTER TABLE runs ADD COLUMN {c} TEXT NOT NULL DEFAULT ''"
+                        )
+                    )
                 cols |= {"params_fp", "spec_fp"}
-            self._fp_cols = ("params_fp, spec_fp" if "params_fp" in cols
-                             else "'' AS params_fp, '' AS spec_fp")
+            self._fp_cols = (
+                "params_fp, spec_fp" if "params_fp" in cols else "'' AS params_fp, '' AS spec_fp"
+            )
         except BaseException:
             self._conn.close()
             raise
@@ -253,18 +281,25 @@ class ResultStore:
             except sqlite3.OperationalError as exc:
                 text = str(exc)
                 if "locked" not in text and "busy" not in text:
-                    raise StoreError(f"{self.path}: {text} (damaged or not a results "
-                                     f"store?)") from None
+                    raise StoreError(
+                        f"{self.path}: {text} (damaged or not a results store?)"
+                    ) from None
                 if deadline is None:
                     deadline = time.monotonic() + _lock_timeout()
                 if not self._waited:
-                    print(f"swarm: {self.path} is locked by another process; waiting up to "
-                          f"{_lock_timeout():g} s", file=sys.stderr, flush=True)
+                    print(
+                        f"swarm: {self.path} is locked by another process; waiting up to "
+                        f"{_lock_timeout():g} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     self._waited = True
                 if time.monotonic() >= deadline:
-                    raise StoreError(f"{self.path}: still locked by another process after "
-                                     f"{_lock_timeout():g} s; stop that process or wait for "
-                                     f"it, then try again") from None
+                    raise StoreError(
+                        f"{self.path}: still locked by another process after "
+                        f"{_lock_timeout():g} s; stop that process or wait for "
+                        f"it, then try again"
+                    ) from None
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"{self.path}: not a usable results store ({exc})") from None
 
@@ -297,32 +332,45 @@ class ResultStore:
             The finished run.
         """
         row = (
-            canonical_params(run.params), run.seed, run.run_seed, run.label, run.status,
-            json.dumps(run.metrics, sort_keys=True), run.error, float(run.duration),
-            run.version, run.finished_at, run.params_fp, run.spec_fp,
+            canonical_params(run.params),
+            run.seed,
+            run.run_seed,
+            run.label,
+            run.status,
+            json.dumps(run.metrics, sort_keys=True),
+            run.error,
+            float(run.duration),
+            run.version,
+            run.finished_at,
+            run.params_fp,
+            run.spec_fp,
         )
         with self._transaction():
-            self._q(lambda: self._conn.execute(
-                "INSERT INTO runs (params, seed, run_seed, label, status, metrics, error, "
-                "duration, version, finished_at, params_fp, spec_fp) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (params, seed) DO UPDATE SET run_seed = excluded.run_seed, "
-                "label = excluded.label, status = excluded.status, "
-                "metrics = excluded.metrics, error = excluded.error, "
-                "duration = excluded.duration, version = excluded.version, "
-                "finished_at = excluded.finished_at, params_fp = excluded.params_fp, "
-                "spec_fp = excluded.spec_fp",
-                row,
-            ))
+            self._q(
+                lambda: self._conn.execute(
+                    "INSERT INTO runs (params, seed, run_seed, label, status, metrics, error, "
+                    "duration, version, finished_at, params_fp, spec_fp) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (params, seed) DO UPDATE SET run_seed = excluded.run_seed, "
+                    "label = excluded.label, status = excluded.status, "
+                    "metrics = excluded.metrics, error = excluded.error, "
+                    "duration = excluded.duration, version = excluded.version, "
+                    "finished_at = excluded.finished_at, params_fp = excluded.params_fp, "
+                    "spec_fp = excluded.spec_fp",
+                    row,
+                )
+            )
 
     def set_meta(self, items: Mapping[str, str]) -> None:
         """Set key/value text about the sweep, in one transaction."""
         with self._transaction():
-            self._q(lambda: self._conn.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(k, str(v)) for k, v in items.items()],
-            ))
+            self._q(
+                lambda: self._conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [(k, str(v)) for k, v in items.items()],
+                )
+            )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -344,8 +392,11 @@ class ResultStore:
         """Return the number of runs recorded (with ``status`` only, if given)."""
         if status is None:
             return self._q(lambda: self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
-        return self._q(lambda: self._conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0])
+        return self._q(
+            lambda: self._conn.execute(
+                "SELECT COUNT(*) FROM runs WHERE status = ?", (status,)
+            ).fetchone()[0]
+        )
 
     def keys(self, status: str | None = None) -> set[tuple[str, int]]:
         """Return the (canonical params, seed) keys recorded (``status`` only, if given)."""
@@ -362,8 +413,10 @@ class ResultStore:
 
     def iter_runs(self, status: str | None = None) -> Iterator[RunRecord]:
         """Iterate over the recorded runs in the order written."""
-        sql = ("SELECT params, seed, run_seed, label, status, metrics, error, duration, "
-               f"version, finished_at, {self._fp_cols} FROM runs")
+        sql = (
+            "SELECT params, seed, run_seed, label, status, metrics, error, duration, "
+            f"version, finished_at, {self._fp_cols} FROM runs"
+        )
         args: tuple = ()
         if status is not None:
             sql += " WHERE status = ?"
@@ -371,13 +424,34 @@ class ResultStore:
         cur = self._q(lambda: self._conn.execute(sql + " ORDER BY id", args))
         while rows := self._q(lambda: cur.fetchmany(1000)):
             for row in rows:
-                (params, seed, run_seed, label, st, metrics, error, duration, ver, fin, pfp,
-                 sfp) = row
+                (
+                    params,
+                    seed,
+                    run_seed,
+                    label,
+                    st,
+                    metrics,
+                    error,
+                    duration,
+                    ver,
+                    fin,
+                    pfp,
+                    sfp,
+                ) = row
                 try:
-                    yield RunRecord(params=json.loads(params), seed=seed, run_seed=run_seed,
-                                    label=label, status=st,
-                                    metrics=json.loads(metrics or "{}"), error=error,
-                                    duration=duration, version=ver, finished_at=fin,
-                                    params_fp=pfp or "", spec_fp=sfp or "")
+                    yield RunRecord(
+                        params=json.loads(params),
+                        seed=seed,
+                        run_seed=run_seed,
+                        label=label,
+                        status=st,
+                        metrics=json.loads(metrics or "{}"),
+                        error=error,
+                        duration=duration,
+                        version=ver,
+                        finished_at=fin,
+                        params_fp=pfp or "",
+                        spec_fp=sfp or "",
+                    )
                 except (TypeError, ValueError) as exc:
                     raise StoreError(f"{self.path}: a damaged run row ({exc})") from None

@@ -153,8 +153,9 @@ class ConstantAttack(Attack):
 
     def __post_init__(self):
         if self.value is not None and not np.isfinite(self.value):
-            raise ValueError(f"value must be finite (use NonFiniteAttack for NaN/inf), "
-                             f"got {self.value}")
+            raise ValueError(
+                f"value must be finite (use NonFiniteAttack for NaN/inf), got {self.value}"
+            )
 
     def messages(self, t, values):
         v = self.ctx.honest_hi + self.ctx.width if self.value is None else self.value
@@ -367,9 +368,17 @@ class CrashAttack(Attack):
 
 ATTACKS: dict[str, type[Attack]] = {
     cls.name: cls
-    for cls in (ConstantAttack, NoiseAttack, OscillatingAttack, TwoFacedAttack,
-                ColludingSplitAttack, StealthyDriftAttack, NonFiniteAttack, HugeValueAttack,
-                CrashAttack)
+    for cls in (
+        ConstantAttack,
+        NoiseAttack,
+        OscillatingAttack,
+        TwoFacedAttack,
+        ColludingSplitAttack,
+        StealthyDriftAttack,
+        NonFiniteAttack,
+        HugeValueAttack,
+        CrashAttack,
+    )
 }
 
 
@@ -444,7 +453,7 @@ def select_byzantine(
     for v in rng.permutation(n):
         if mask.sum() == count:
             break
-        nbrs = out_nbrs[out_ptr[v]:out_ptr[v + 1]]
+        nbrs = out_nbrs[out_ptr[v] : out_ptr[v + 1]]
         honest_nbrs = nbrs[~mask[nbrs]]
         if np.all(heard[honest_nbrs] < f):
             mask[v] = True

@@ -28,8 +28,13 @@ from protocols.dbp import AccusationGossip, DynamicBlocklist, Flood
 from protocols.wmsr import wmsr_step
 from swarm.topology import to_csr
 
-__all__ = ["ClaimResult", "bridged_cliques", "connectivity_claim", "run_scalar",
-           "single_observer_claim"]
+__all__ = [
+    "ClaimResult",
+    "bridged_cliques",
+    "connectivity_claim",
+    "run_scalar",
+    "single_observer_claim",
+]
 
 
 @dataclass
@@ -83,9 +88,20 @@ def bridged_cliques(clique: int, f: int) -> tuple[nx.Graph, list[int]]:
     return G, list(range(f + 1))
 
 
-def run_scalar(G: nx.Graph, observers, byzantine, *, protocol: str, truth: float = 1.0,
-               initial: float = 0.0, fake: float | None = -1.0, f: int = 1, rounds: int = 30,
-               hop_limit: int = 4, tol: float = 1e-9) -> ClaimResult:
+def run_scalar(
+    G: nx.Graph,
+    observers,
+    byzantine,
+    *,
+    protocol: str,
+    truth: float = 1.0,
+    initial: float = 0.0,
+    fake: float | None = -1.0,
+    f: int = 1,
+    rounds: int = 30,
+    hop_limit: int = 4,
+    tol: float = 1e-9,
+) -> ClaimResult:
     """Spread an observed scalar through a static graph under DBP or W-MSR.
 
     Parameters
@@ -159,8 +175,9 @@ def run_scalar(G: nx.Graph, observers, byzantine, *, protocol: str, truth: float
                 bl.add_many(np.column_stack([fin["accuser"], fin["accused"]]))
             d = flood.step(indptr, indices, bl.blocked.copy(), relays, symmetric=True)
             new_a, new_b = [], []
-            for v, o, ts, val in zip(d.receiver, d.origin, d.timestamp, d.payload[:, 0],
-                                     strict=True):
+            for v, o, ts, val in zip(
+                d.receiver, d.origin, d.timestamp, d.payload[:, 0], strict=True
+            ):
                 if byz[v] or bl.blocked[o]:
                     continue
                 if obs[v]:
@@ -185,8 +202,9 @@ def run_scalar(G: nx.Graph, observers, byzantine, *, protocol: str, truth: float
     return ClaimResult(protocol=protocol, values=vals, error=error, blocked=bl.blocked.copy())
 
 
-def connectivity_claim(f: int = 2, clique: int | None = None, rounds: int = 30
-                       ) -> dict[str, ClaimResult]:
+def connectivity_claim(
+    f: int = 2, clique: int | None = None, rounds: int = 30
+) -> dict[str, ClaimResult]:
     """Claim 1: DBP succeeds on an (F+1)-connected, not (2F+1)-robust graph; W-MSR fails.
 
     Byzantine robots sit on ``F`` of the ``F + 1`` bridge endpoints in clique ``A``;
@@ -211,12 +229,14 @@ def connectivity_claim(f: int = 2, clique: int | None = None, rounds: int = 30
     G, bridges = bridged_cliques(clique, f)
     byz = bridges[:f]
     observers = [v for v in range(clique) if v not in byz]
-    return {p: run_scalar(G, observers, byz, protocol=p, f=f, rounds=rounds)
-            for p in ("dbp", "wmsr")}
+    return {
+        p: run_scalar(G, observers, byz, protocol=p, f=f, rounds=rounds) for p in ("dbp", "wmsr")
+    }
 
 
-def single_observer_claim(f: int = 2, n: int | None = None, rounds: int = 20
-                          ) -> dict[str, ClaimResult]:
+def single_observer_claim(
+    f: int = 2, n: int | None = None, rounds: int = 20
+) -> dict[str, ClaimResult]:
     """Claim 2: one observer spreads a new value under DBP; W-MSR needs F + 1.
 
     On the complete graph ``K_n`` with ``F`` silent Byzantine robots.
@@ -240,8 +260,11 @@ def single_observer_claim(f: int = 2, n: int | None = None, rounds: int = 20
     n = 4 * f + 3 if n is None else check_int("n", n, low=3 * f + 2)
     G = nx.complete_graph(n)
     byz = list(range(n - f, n))
-    out = {p: run_scalar(G, [0], byz, protocol=p, f=f, fake=None, rounds=rounds)
-           for p in ("dbp", "wmsr")}
-    out["wmsr_f+1"] = run_scalar(G, list(range(f + 1)), byz, protocol="wmsr", f=f, fake=None,
-                                 rounds=rounds)
+    out = {
+        p: run_scalar(G, [0], byz, protocol=p, f=f, fake=None, rounds=rounds)
+        for p in ("dbp", "wmsr")
+    }
+    out["wmsr_f+1"] = run_scalar(
+        G, list(range(f + 1)), byz, protocol="wmsr", f=f, fake=None, rounds=rounds
+    )
     return out

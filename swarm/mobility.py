@@ -102,10 +102,19 @@ class MobileSwarm:
         Current state (units, units per second).
     """
 
-    def __init__(self, n: int, rng: np.random.Generator, *, arena: float = 100.0,
-                 radio_range: float = 15.0, sensing_range: float = 10.0,
-                 max_speed: float = 1.0, dt: float = 1.0, motion: str = "random_waypoint",
-                 positions=None):
+    def __init__(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        *,
+        arena: float = 100.0,
+        radio_range: float = 15.0,
+        sensing_range: float = 10.0,
+        max_speed: float = 1.0,
+        dt: float = 1.0,
+        motion: str = "random_waypoint",
+        positions=None,
+    ):
         self.n = check_int("n", n, low=1)
         if not isinstance(rng, np.random.Generator):
             raise TypeError("rng must be a numpy.random.Generator")
@@ -121,8 +130,9 @@ class MobileSwarm:
         if positions is None:
             self.positions = rng.uniform(0.0, self.arena, size=(self.n, 2))
         else:
-            self.positions = check_float_array("positions", positions, shape=(self.n, 2),
-                                               finite=True).copy()
+            self.positions = check_float_array(
+                "positions", positions, shape=(self.n, 2), finite=True
+            ).copy()
             if np.any(self.positions < 0) or np.any(self.positions > self.arena):
                 raise ValueError(f"positions must lie in [0, {self.arena}]^2")
         self.velocities = np.zeros((self.n, 2))
@@ -186,8 +196,13 @@ class MobileSwarm:
         if k:
             self.waypoints[arrived] = self.rng.uniform(0.0, self.arena, size=(k, 2))
 
-    def _flocking_velocities(self, separation: float = 0.3, alignment: float = 0.05,
-                             cohesion: float = 0.01, noise: float = 0.05) -> None:
+    def _flocking_velocities(
+        self,
+        separation: float = 0.3,
+        alignment: float = 0.05,
+        cohesion: float = 0.01,
+        noise: float = 0.05,
+    ) -> None:
         pairs = pairs_within(self.positions, self.radio_range)
         n = self.n
         i, j = pairs[:, 0], pairs[:, 1]
@@ -212,8 +227,11 @@ class MobileSwarm:
         v += separation * sep
         # Steer away from walls within one radio range.
         margin = self.radio_range
-        v += 0.05 * self.max_speed * ((self.positions < margin).astype(float)
-                                      - (self.positions > self.arena - margin))
+        v += (
+            0.05
+            * self.max_speed
+            * ((self.positions < margin).astype(float) - (self.positions > self.arena - margin))
+        )
         v += noise * self.max_speed * self.rng.standard_normal((n, 2))
         speed = np.linalg.norm(v, axis=1)
         slow = speed < 0.5 * self.max_speed

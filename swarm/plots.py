@@ -153,27 +153,56 @@ def split_links(
     return edges[~long], edges[long]
 
 
-def _draw_network(ax, G, pos, byzantine, values=None, vmin=0.0, vmax=1.0, radio_range=None,
-                  colorbar=True, legend=True):
+def _draw_network(
+    ax,
+    G,
+    pos,
+    byzantine,
+    values=None,
+    vmin=0.0,
+    vmax=1.0,
+    radio_range=None,
+    colorbar=True,
+    legend=True,
+):
     from matplotlib.collections import LineCollection
 
     radio, robust = split_links(G, pos, radio_range)
     if radio.size:
-        label = ("radio link" if radio_range is None
-                 else f"radio link (<= {radio_range:g}): {len(radio)}")
-        ax.add_collection(LineCollection(pos[radio], colors="0.75", linewidths=0.5, zorder=1,
-                                         label=label))
+        label = (
+            "radio link"
+            if radio_range is None
+            else f"radio link (<= {radio_range:g}): {len(radio)}"
+        )
+        ax.add_collection(
+            LineCollection(pos[radio], colors="0.75", linewidths=0.5, zorder=1, label=label)
+        )
     if robust.size:
-        ax.add_collection(LineCollection(pos[robust], colors="tab:orange", linewidths=0.6,
-                                         linestyles=(0, (3, 2)), alpha=0.6, zorder=1,
-                                         label=f"robustness link (> {radio_range:g}): "
-                                               f"{len(robust)}"))
+        ax.add_collection(
+            LineCollection(
+                pos[robust],
+                colors="tab:orange",
+                linewidths=0.6,
+                linestyles=(0, (3, 2)),
+                alpha=0.6,
+                zorder=1,
+                label=f"robustness link (> {radio_range:g}): {len(robust)}",
+            )
+        )
     honest = ~byzantine
     if values is None:
         ax.scatter(*pos[honest].T, s=28, c=HONEST, zorder=2, label="honest")
     else:
-        sc = ax.scatter(*pos[honest].T, s=28, c=values[honest], cmap="viridis",
-                        vmin=vmin, vmax=vmax, zorder=2, label="honest")
+        sc = ax.scatter(
+            *pos[honest].T,
+            s=28,
+            c=values[honest],
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            zorder=2,
+            label="honest",
+        )
         if colorbar:
             ax.figure.colorbar(sc, ax=ax, shrink=0.8, label="value")
     ax.scatter(*pos[byzantine].T, s=60, c=BYZANTINE, marker="X", zorder=3, label="Byzantine")
@@ -213,10 +242,11 @@ def plot_network(
     fig = Figure(figsize=(6, 6.4), layout="constrained")
     ax = fig.subplots()
     rr = radio_range if positions(G) is not None else None
-    _draw_network(ax, G, layout(G), np.asarray(byzantine, dtype=bool), radio_range=rr,
-                  legend=False)
-    ax.set_title(f"{G.number_of_nodes()} robots, {int(np.sum(byzantine))} Byzantine, "
-                 f"{G.number_of_edges()} links")
+    _draw_network(ax, G, layout(G), np.asarray(byzantine, dtype=bool), radio_range=rr, legend=False)
+    ax.set_title(
+        f"{G.number_of_nodes()} robots, {int(np.sum(byzantine))} Byzantine, "
+        f"{G.number_of_edges()} links"
+    )
     fig.legend(loc="outside lower center", ncols=2, fontsize=8)
     path = Path(path)
     fig.savefig(path, dpi=100)
@@ -274,11 +304,22 @@ def network_frame(
     rr = radio_range if positions(G) is not None else None
     byz = np.asarray(byzantine, dtype=bool)
     for k, (ax, v, t) in enumerate(zip(axes, values, titles, strict=True)):
-        _draw_network(ax, G, pos, byz, v, vmin, vmax, radio_range=rr,
-                      colorbar=k == len(values) - 1, legend=False)
+        _draw_network(
+            ax,
+            G,
+            pos,
+            byz,
+            v,
+            vmin,
+            vmax,
+            radio_range=rr,
+            colorbar=k == len(values) - 1,
+            legend=False,
+        )
         ax.set_title(t, fontsize=10)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
-               ncols=4, fontsize=7)
+    fig.legend(
+        *axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=7
+    )
     fig.set_dpi(dpi)
     return _fig_to_rgb(fig)
 
@@ -326,10 +367,19 @@ def animate_consensus(
     # Denser frames early on, where most of the change happens.
     idx = np.unique(np.geomspace(1, n_rounds, frames).round().astype(int) - 1)
     rgb = [
-        Image.fromarray(network_frame(
-            G, first.byzantine, [r.trajectories[t] for r in results], vmin=vmin, vmax=vmax,
-            title=[f"{_label(r)}, round {t}" for r in results], size=(4.2, 4.0), dpi=dpi,
-            radio_range=radio_range))
+        Image.fromarray(
+            network_frame(
+                G,
+                first.byzantine,
+                [r.trajectories[t] for r in results],
+                vmin=vmin,
+                vmax=vmax,
+                title=[f"{_label(r)}, round {t}" for r in results],
+                size=(4.2, 4.0),
+                dpi=dpi,
+                radio_range=radio_range,
+            )
+        )
         for t in idx
     ]
     return save_gif(rgb, path, duration=150)
@@ -361,10 +411,12 @@ def save_gif(frames: Sequence[Image.Image], path: str | Path, *, duration: int =
     sample = Image.new("RGB", (rgb[0].width, rgb[0].height * len(picks)))
     for k, im in enumerate(picks):
         sample.paste(im, (0, k * rgb[0].height))
-    palette = sample.quantize(GIF_COLOURS, method=Image.Quantize.MEDIANCUT,
-                              dither=Image.Dither.NONE)
+    palette = sample.quantize(
+        GIF_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
     images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in rgb]
     path = Path(path)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0,
-                   optimize=True)
+    images[0].save(
+        path, save_all=True, append_images=images[1:], duration=duration, loop=0, optimize=True
+    )
     return path

@@ -137,5 +137,9 @@ def robustness_bounds(G: nx.Graph) -> dict[str, int]:
     lower = max(0, min(min_deg - n // 2 + 1, upper))
     if nx.is_connected(G) and n > 1:
         lower = max(lower, 1)
-    return {"lower": int(lower), "upper": int(upper), "min_degree": int(min_deg),
-            "node_connectivity": int(kappa)}
+    return {
+        "lower": int(lower),
+        "upper": int(upper),
+        "min_degree": int(min_deg),
+        "node_connectivity": int(kappa),
+    }

@@ -193,8 +193,9 @@ def simulate_consensus(
         if kept is not None and t % record_messages == 0:
             kept[t // record_messages] = sent
         # Arrays checked once above: the unchecked per-round path.
-        wmsr_step(values, indptr, indices, messages, f if protocol == "wmsr" else 0, new,
-                  check=False)
+        wmsr_step(
+            values, indptr, indices, messages, f if protocol == "wmsr" else 0, new, check=False
+        )
         # A Byzantine robot's trajectory: the mean of the finite messages it sent.
         finite = np.isfinite(sent)
         sent_sum[:] = 0.0
@@ -207,8 +208,9 @@ def simulate_consensus(
         np.minimum.at(sent_lo, ctx.sender[finite], sent[finite])
         np.maximum.at(sent_hi, ctx.sender[finite], sent[finite])
         with np.errstate(over="ignore", invalid="ignore"):
-            new[byz_idx] = np.where(sent_cnt[byz_idx] > 0,
-                                    sent_sum[byz_idx] / np.maximum(sent_cnt[byz_idx], 1), np.nan)
+            new[byz_idx] = np.where(
+                sent_cnt[byz_idx] > 0, sent_sum[byz_idx] / np.maximum(sent_cnt[byz_idx], 1), np.nan
+            )
         spoke = sent_cnt[byz_idx] > 0
         sent_range[t, spoke, 0] = sent_lo[byz_idx][spoke]
         sent_range[t, spoke, 1] = sent_hi[byz_idx][spoke]
@@ -218,5 +220,12 @@ def simulate_consensus(
         # messages come from the attack), so the NaN placeholders are harmless; keep
         # the kernels' finite-input contract all the same.
         values[byz_idx] = np.where(np.isfinite(values[byz_idx]), values[byz_idx], 0.0)
-    return ConsensusResult(protocol=protocol, f=f, trajectories=traj, byzantine=byzantine,
-                           tol=tol, sent_range=sent_range, messages=kept)
+    return ConsensusResult(
+        protocol=protocol,
+        f=f,
+        trajectories=traj,
+        byzantine=byzantine,
+        tol=tol,
+        sent_range=sent_range,
+        messages=kept,
+    )

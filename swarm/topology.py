@@ -48,6 +48,7 @@ DISTANCE_BLOCK = 4_000_000
 # ``csr_from_edges`` (the in-edge CSR of an undirected edge list) lives in
 # :mod:`protocols.csr` and is re-exported here.
 
+
 def to_csr(G: nx.Graph) -> tuple[np.ndarray, np.ndarray]:
     """In-edge CSR arrays of a graph on nodes ``0 .. n-1``.
 
@@ -275,8 +276,10 @@ def robust_geometric_edges(
     pts = _place(n, side, rng)
     k = 2 * r - 1
     iu, ju = np.triu_indices(k, 1)
-    parts = [np.stack([iu, ju], axis=1),
-             cKDTree(pts).query_pairs(radius, output_type="ndarray").reshape(-1, 2)]
+    parts = [
+        np.stack([iu, ju], axis=1),
+        cKDTree(pts).query_pairs(radius, output_type="ndarray").reshape(-1, 2),
+    ]
     # The r nearest earlier robots of each later robot v, in blocks of rows of the
     # distance matrix (earlier = column index below v).
     block = max(1, DISTANCE_BLOCK // max(n, 1))

@@ -7,7 +7,10 @@ settings.register_profile(
     "swarmgym", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )
 settings.register_profile(
-    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+    "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
     derandomize=True,
 )
 settings.load_profile("ci" if os.environ.get("CI") else "swarmgym")

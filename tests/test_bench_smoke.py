@@ -18,8 +18,14 @@ BENCHES = sorted(p.stem.removeprefix("bench_") for p in (ROOT / "benchmarks").gl
 @pytest.mark.slow
 def test_swarm_bench_smoke_runs_every_benchmark(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "bench", "--smoke"],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", "bench", "--smoke"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=900,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "Traceback" not in out, out[-4000:]
@@ -29,7 +35,13 @@ def test_swarm_bench_smoke_runs_every_benchmark(tmp_path):
 
 def test_bench_names_an_unknown_benchmark_in_one_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "bench", "nosuch", "--smoke"],
-                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", "bench", "nosuch", "--smoke"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "unknown benchmark 'nosuch'" in proc.stderr

@@ -9,12 +9,31 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None and not Path(sys.prefix, "bin", "ruff").exists(),
-                    reason="ruff is installed by the test extra")
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not Path(sys.prefix, "bin", "ruff").exists(),
+    reason="ruff is installed by the test extra",
+)
 def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.prefix, "bin", "ruff"))
-    proc = subprocess.run([ruff, "check", "--no-cache", str(ROOT)], capture_output=True,
-                          text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [ruff, "check", "--no-cache", str(ROOT)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not Path(sys.prefix, "bin", "ruff").exists(),
+    reason="ruff is installed by the test extra",
+)
+def test_ruff_format_is_clean():
+    """The code is formatted by ``ruff format`` (settings in pyproject.toml)."""
+    ruff = shutil.which("ruff") or str(Path(sys.prefix, "bin", "ruff"))
+    proc = subprocess.run(
+        [ruff, "format", "--check", "--no-cache", str(ROOT)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -38,8 +57,6 @@ def test_layering_imports_only_point_down():
                     if top in ours and top not in ok:
                         bad.append(f"{path.relative_to(ROOT)}: {line.strip()}")
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
-
-
 
 
 def private_imports_across_packages(root: Path = ROOT) -> list[str]:

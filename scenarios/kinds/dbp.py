@@ -34,45 +34,67 @@ DESCRIPTION = "DBP case study on a mobile swarm: no defence vs W-MSR vs the bloc
 
 DEFENCES = ("none", "wmsr_small", "wmsr_large", "dbp")
 _FAR = 1e9  # bound of lengths, speeds and offsets: far beyond any arena, far from overflow
-_UNITS = {"target_tracking": "distance to target", "time_sync": "clock error (s)",
-          "localization": "distance to box centre"}
+_UNITS = {
+    "target_tracking": "distance to target",
+    "time_sync": "clock error (s)",
+    "localization": "distance to box centre",
+}
 
 PARAMS: dict[str, Param] = {
     "case": Param("target_tracking", str, "case study", choices=CASES),
     "n_robots": Param(100, int, "number of robots", low=2, high=100_000),
-    "byzantine_fraction": Param(0.1, float, "fraction of Byzantine robots", low=0.0,
-                                high=0.49),
+    "byzantine_fraction": Param(0.1, float, "fraction of Byzantine robots", low=0.0, high=0.49),
     "attack": Param("fake", str, "Byzantine behaviour", choices=ATTACKS),
-    "defences": Param(list(DEFENCES), list, "defences compared", choices=DEFENCES,
-                      check=lambda v: len(v) > 0 and len(set(v)) == len(v),
-                      check_msg="(non-empty, no repeats)"),
-    "wmsr_f_small": Param(1, int, "F of the too-small W-MSR (< n_robots)", low=0,
-                          high=100_000, applies=lambda p: "wmsr_small" in p["defences"]),
-    "wmsr_f_large": Param(-1, int, "F of the large W-MSR (-1: number of Byzantine robots; "
-                          "< n_robots)", low=-1, high=100_000,
-                          applies=lambda p: "wmsr_large" in p["defences"]),
+    "defences": Param(
+        list(DEFENCES),
+        list,
+        "defences compared",
+        choices=DEFENCES,
+        check=lambda v: len(v) > 0 and len(set(v)) == len(v),
+        check_msg="(non-empty, no repeats)",
+    ),
+    "wmsr_f_small": Param(
+        1,
+        int,
+        "F of the too-small W-MSR (< n_robots)",
+        low=0,
+        high=100_000,
+        applies=lambda p: "wmsr_small" in p["defences"],
+    ),
+    "wmsr_f_large": Param(
+        -1,
+        int,
+        "F of the large W-MSR (-1: number of Byzantine robots; < n_robots)",
+        low=-1,
+        high=100_000,
+        applies=lambda p: "wmsr_large" in p["defences"],
+    ),
     "ticks": Param(80, int, "ticks simulated", low=1, high=1_000_000),
     "hop_limit": Param(4, int, "hop limit of observations", low=0, high=100_000),
-    "arena": Param(100.0, float, "side of the square arena (units)", low=0.0, low_open=True,
-                   high=_FAR),
+    "arena": Param(
+        100.0, float, "side of the square arena (units)", low=0.0, low_open=True, high=_FAR
+    ),
     "radio_range": Param(20.0, float, "radio range (units)", low=0.0, high=_FAR),
     "sensing_range": Param(15.0, float, "sensing range (units)", low=0.0, high=_FAR),
     "max_speed": Param(1.0, float, "robot speed bound (units/s)", low=0.0, high=_FAR),
     "motion": Param("random_waypoint", str, "motion model", choices=MOTIONS),
-    "target_speed": Param(1.0, float, "target and decoy speed (units/s)", low=0.0,
-                          high=_FAR),
-    "noise": Param(0.5, float, "sensing noise bound per coordinate (units)", low=0.0,
-                   high=_FAR),
-    "coarse_error": Param(10.0, float, "half-side of a robot's own position box (units)",
-                          low=0.0, high=_FAR),
-    "n_anchors": Param(5, int, "reference robots (clock observers / position anchors)",
-                       low=0, high=100_000),
-    "max_clock_offset": Param(10.0, float, "cooperative clocks lag by up to this (s)", low=0.0,
-                              high=_FAR),
-    "byzantine_offset": Param(50.0, float, "offset of Byzantine clocks (s) or boxes (units)",
-                              low=0.0, high=_FAR),
-    "false_accusations": Param(3, int, "accusations per Byzantine robot (false_accusation)",
-                               low=0, high=100_000),
+    "target_speed": Param(1.0, float, "target and decoy speed (units/s)", low=0.0, high=_FAR),
+    "noise": Param(0.5, float, "sensing noise bound per coordinate (units)", low=0.0, high=_FAR),
+    "coarse_error": Param(
+        10.0, float, "half-side of a robot's own position box (units)", low=0.0, high=_FAR
+    ),
+    "n_anchors": Param(
+        5, int, "reference robots (clock observers / position anchors)", low=0, high=100_000
+    ),
+    "max_clock_offset": Param(
+        10.0, float, "cooperative clocks lag by up to this (s)", low=0.0, high=_FAR
+    ),
+    "byzantine_offset": Param(
+        50.0, float, "offset of Byzantine clocks (s) or boxes (units)", low=0.0, high=_FAR
+    ),
+    "false_accusations": Param(
+        3, int, "accusations per Byzantine robot (false_accusation)", low=0, high=100_000
+    ),
     "claims": Param(False, bool, "also run the paper's two claims against W-MSR"),
     "claims_f": Param(2, int, "F of the claim experiments", low=1, high=20),
     "gif_frames": Param(40, int, "frames of swarm.gif", low=2, high=500),
@@ -81,10 +103,19 @@ PARAMS: dict[str, Param] = {
 
 #: Dotted paths of the summary (sweeps check their ``metrics`` against these).
 METRICS = (
-    *(f"defences.{d}.{m}" for d in DEFENCES
-      for m in ("final_error", "mean_error_last_10pct", "max_error_final",
-                "all_byzantine_blocked_tick", "byzantine_blocked",
-                "cooperative_wrongly_blocked", "accusations")),
+    *(
+        f"defences.{d}.{m}"
+        for d in DEFENCES
+        for m in (
+            "final_error",
+            "mean_error_last_10pct",
+            "max_error_final",
+            "all_byzantine_blocked_tick",
+            "byzantine_blocked",
+            "cooperative_wrongly_blocked",
+            "accusations",
+        )
+    ),
     "n_byzantine",
     "claims.*.*.final_error",
 )
@@ -106,12 +137,31 @@ def _config(p: dict, defence: str, record_every: int) -> DBPConfig:
         f = n_byz if p["wmsr_f_large"] < 0 else p["wmsr_f_large"]
     else:
         f = 0
-    keys = ("n_robots", "byzantine_fraction", "attack", "ticks", "hop_limit", "arena",
-            "radio_range", "sensing_range", "max_speed", "motion", "target_speed", "noise",
-            "coarse_error", "n_anchors", "max_clock_offset", "byzantine_offset",
-            "false_accusations")
-    return DBPConfig(defence="wmsr" if defence.startswith("wmsr") else defence, wmsr_f=f,
-                     record_every=record_every, **{k: p[k] for k in keys})
+    keys = (
+        "n_robots",
+        "byzantine_fraction",
+        "attack",
+        "ticks",
+        "hop_limit",
+        "arena",
+        "radio_range",
+        "sensing_range",
+        "max_speed",
+        "motion",
+        "target_speed",
+        "noise",
+        "coarse_error",
+        "n_anchors",
+        "max_clock_offset",
+        "byzantine_offset",
+        "false_accusations",
+    )
+    return DBPConfig(
+        defence="wmsr" if defence.startswith("wmsr") else defence,
+        wmsr_f=f,
+        record_every=record_every,
+        **{k: p[k] for k in keys},
+    )
 
 
 def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
@@ -120,8 +170,10 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     used = resolve(p)
     for key, defence in (("wmsr_f_small", "wmsr_small"), ("wmsr_f_large", "wmsr_large")):
         if defence in p["defences"] and used[key] >= p["n_robots"]:
-            raise ScenarioError(f"params.{key} = {used[key]} must be < n_robots = "
-                                f"{p['n_robots']}: W-MSR would trim every message")
+            raise ScenarioError(
+                f"params.{key} = {used[key]} must be < n_robots = "
+                f"{p['n_robots']}: W-MSR would trim every message"
+            )
     animate = "dbp" if "dbp" in p["defences"] else p["defences"][0]
     results = {}
     fs = {}
@@ -140,7 +192,7 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     rows = []
     summary: dict = {"case": p["case"], "defences": {}}
     for defence, r in results.items():
-        tail = r.error[-max(1, len(r.error) // 10):]
+        tail = r.error[-max(1, len(r.error) // 10) :]
         label = f"wmsr (F={fs[defence]})" if defence.startswith("wmsr") else defence
         entry = {
             "label": label,
@@ -154,33 +206,70 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
             "error": r.error,
         }
         summary["defences"][defence] = entry
-        rows.append([label, entry["final_error"], entry["mean_error_last_10pct"],
-                     r.all_blocked_tick, entry["byzantine_blocked"],
-                     entry["cooperative_wrongly_blocked"], r.accusations])
+        rows.append(
+            [
+                label,
+                entry["final_error"],
+                entry["mean_error_last_10pct"],
+                r.all_blocked_tick,
+                entry["byzantine_blocked"],
+                entry["cooperative_wrongly_blocked"],
+                r.accusations,
+            ]
+        )
     summary["n_byzantine"] = int(next(iter(results.values())).byzantine.sum())
-    tables = [(f"{p['case']} under attack '{p['attack']}' ({_UNITS[p['case']]})",
-               ["defence", "final error", "mean error (last 10%)", "all blocked at",
-                "byz blocked", "coop blocked", "accusations"], rows)]
+    tables = [
+        (
+            f"{p['case']} under attack '{p['attack']}' ({_UNITS[p['case']]})",
+            [
+                "defence",
+                "final error",
+                "mean error (last 10%)",
+                "all blocked at",
+                "byz blocked",
+                "coop blocked",
+                "accusations",
+            ],
+            rows,
+        )
+    ]
     claims = None
     if p["claims"]:
         f = p["claims_f"]
-        claims = {"connectivity": connectivity_claim(f), "single_observer":
-                  single_observer_claim(f)}
+        claims = {
+            "connectivity": connectivity_claim(f),
+            "single_observer": single_observer_claim(f),
+        }
         crow = []
         for name, res in claims.items():
             for proto, r in res.items():
                 crow.append([name, proto, float(r.error[-1]), int(r.blocked.sum())])
-        summary["claims"] = {name: {proto: {"final_error": float(r.error[-1]),
-                                            "error": r.error}
-                                    for proto, r in res.items()}
-                             for name, res in claims.items()}
-        tables.append((f"paper's claims, F = {f} (error: largest cooperative distance to truth)",
-                       ["claim", "protocol", "final error", "blocked"], crow))
-    data = {"results": results, "labels": {d: summary["defences"][d]["label"] for d in results},
-            "animate": animate, "case": p["case"], "arena": p["arena"], "claims": claims,
-            "recordings": recordings, "radio_range": p["radio_range"],
-            "title": f"DBP {p['case'].replace('_', ' ')}: {p['n_robots']} robots, "
-                     f"attack '{p['attack']}'"}
+        summary["claims"] = {
+            name: {
+                proto: {"final_error": float(r.error[-1]), "error": r.error}
+                for proto, r in res.items()
+            }
+            for name, res in claims.items()
+        }
+        tables.append(
+            (
+                f"paper's claims, F = {f} (error: largest cooperative distance to truth)",
+                ["claim", "protocol", "final error", "blocked"],
+                crow,
+            )
+        )
+    data = {
+        "results": results,
+        "labels": {d: summary["defences"][d]["label"] for d in results},
+        "animate": animate,
+        "case": p["case"],
+        "arena": p["arena"],
+        "claims": claims,
+        "recordings": recordings,
+        "radio_range": p["radio_range"],
+        "title": f"DBP {p['case'].replace('_', ' ')}: {p['n_robots']} robots, "
+        f"attack '{p['attack']}'",
+    }
     return Outcome(summary=summary, tables=tables, data=data)
 
 
@@ -190,8 +279,14 @@ def _error_figure(items, case: str, title: str) -> Figure:
     for label, r in items:
         ticks = np.arange(1, len(r.error) + 1)
         ax.plot(ticks, r.error, label=f"{label} (mean)")
-        ax.plot(ticks, r.error_max, ls=":", lw=0.8, color=ax.lines[-1].get_color(),
-                label=f"{label} (worst)")
+        ax.plot(
+            ticks,
+            r.error_max,
+            ls=":",
+            lw=0.8,
+            color=ax.lines[-1].get_color(),
+            label=f"{label} (worst)",
+        )
         if r.all_blocked_tick is not None:
             ax.axvline(r.all_blocked_tick, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("tick")
@@ -212,16 +307,20 @@ def _frame(frame: dict, byzantine: np.ndarray, arena: float, title: str) -> Imag
     coop = ~byzantine
     ax.scatter(*pos[coop & ~blocked].T, s=8, c="tab:blue", label="cooperative")
     ax.scatter(*pos[byzantine & ~blocked].T, s=14, c="tab:red", marker="^", label="Byzantine")
-    ax.scatter(*pos[byzantine & blocked].T, s=18, c="black", marker="x",
-               label="Byzantine, blocked")
-    ax.scatter(*pos[coop & blocked].T, s=18, c="tab:orange", marker="x",
-               label="cooperative, blocked")
-    for key, style in (("target", dict(c="green", marker="*", s=120)),
-                       ("decoy", dict(c="tab:red", marker="*", s=80))):
+    ax.scatter(*pos[byzantine & blocked].T, s=18, c="black", marker="x", label="Byzantine, blocked")
+    ax.scatter(
+        *pos[coop & blocked].T, s=18, c="tab:orange", marker="x", label="cooperative, blocked"
+    )
+    for key, style in (
+        ("target", dict(c="green", marker="*", s=120)),
+        ("decoy", dict(c="tab:red", marker="*", s=80)),
+    ):
         if key in frame:
             ax.scatter(*frame[key], **style, label=key)
-    for key, style in (("observer", dict(facecolors="none", edgecolors="green", s=40)),
-                       ("anchor", dict(facecolors="none", edgecolors="green", s=40))):
+    for key, style in (
+        ("observer", dict(facecolors="none", edgecolors="green", s=40)),
+        ("anchor", dict(facecolors="none", edgecolors="green", s=40)),
+    ):
         if key in frame:
             ax.scatter(*pos[frame[key]].T, **style, label=key)
     ax.set_xlim(0, arena)
@@ -239,9 +338,16 @@ def _frame(frame: dict, byzantine: np.ndarray, arena: float, title: str) -> Imag
 def write_viewer(outcome: Outcome, out_dir: Path) -> Path:
     """Write ``viewer.html``, every defence side by side; return its path."""
     d = outcome.data
-    return write_dbp_viewer(Path(out_dir) / "viewer.html", d["recordings"], d["results"],
-                            d["labels"], arena=d["arena"], radio_range=d["radio_range"],
-                            title=d["title"], error_name=_UNITS[d["case"]])
+    return write_dbp_viewer(
+        Path(out_dir) / "viewer.html",
+        d["recordings"],
+        d["results"],
+        d["labels"],
+        arena=d["arena"],
+        radio_range=d["radio_range"],
+        title=d["title"],
+        error_name=_UNITS[d["case"]],
+    )
 
 
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
@@ -257,8 +363,9 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
         path = out_dir / f"error_{defence}.png"
         fig.savefig(path)
         written.append(path)
-    fig = _error_figure([(labels[k], r) for k, r in d["results"].items()], d["case"],
-                        f"{d['case']}: all defences")
+    fig = _error_figure(
+        [(labels[k], r) for k, r in d["results"].items()], d["case"], f"{d['case']}: all defences"
+    )
     FigureCanvasAgg(fig)
     fig.savefig(out_dir / "error.png")
     written.append(out_dir / "error.png")

@@ -35,67 +35,111 @@ from games.graphon_po import policy_optimization
 from protocols.checks import ConvergenceWarning
 from scenarios.config import Outcome, Param, ScenarioError
 
-DESCRIPTION = ("LQ graphon mean-field games: exact equilibrium, policy-optimisation "
-               "convergence per graphon, N-player exploitability.")
+DESCRIPTION = (
+    "LQ graphon mean-field games: exact equilibrium, policy-optimisation "
+    "convergence per graphon, N-player exploitability."
+)
 
 _FAMILIES = tuple(GRAPHON_FAMILIES)
 _POS = {"low": 0.0, "low_open": True}
 
 PARAMS: dict[str, Param] = {
-    "graphons": Param(["ranked_attachment", "uniform_attachment", "exponential", "sbm",
-                       "threshold", "constant"], list, "graphon families, default parameters",
-                      choices=_FAMILIES,
-                      check=lambda v: len(v) > 0 and len(set(v)) == len(v),
-                      check_msg="non-empty, no repeats"),
+    "graphons": Param(
+        ["ranked_attachment", "uniform_attachment", "exponential", "sbm", "threshold", "constant"],
+        list,
+        "graphon families, default parameters",
+        choices=_FAMILIES,
+        check=lambda v: len(v) > 0 and len(set(v)) == len(v),
+        check_msg="non-empty, no repeats",
+    ),
     "A": Param(0.3, float, "state drift coefficient", low=-100.0, high=100.0),
-    "B": Param(1.0, float, "control coefficient (nonzero)", low=-100.0, high=100.0,
-               check=lambda v: v != 0, check_msg="and nonzero"),
+    "B": Param(
+        1.0,
+        float,
+        "control coefficient (nonzero)",
+        low=-100.0,
+        high=100.0,
+        check=lambda v: v != 0,
+        check_msg="and nonzero",
+    ),
     "Abar": Param(0.5, float, "aggregate drift coefficient", low=-100.0, high=100.0),
     "Q": Param(1.0, float, "running state weight", low=0.0, high=1e6),
     "R": Param(0.5, float, "action weight", low=1e-6, high=1e6),
     "G": Param(0.8, float, "terminal weight", low=0.0, high=1e6),
     "H": Param(0.6, float, "running target: H times the aggregate", low=-100.0, high=100.0),
-    "Hbar": Param(0.4, float, "terminal target: Hbar times the aggregate", low=-100.0,
-                  high=100.0),
+    "Hbar": Param(0.4, float, "terminal target: Hbar times the aggregate", low=-100.0, high=100.0),
     "sigma": Param(0.3, float, "noise intensity", low=0.0, high=100.0),
     "T": Param(1.0, float, "horizon", high=100.0, **_POS),
     "m0_mean": Param(1.0, float, "average initial mean", low=-1e6, high=1e6),
-    "m0_amplitude": Param(0.5, float, "amplitude of sin(2 pi u) in the initial means",
-                          low=-1e6, high=1e6),
+    "m0_amplitude": Param(
+        0.5, float, "amplitude of sin(2 pi u) in the initial means", low=-1e6, high=1e6
+    ),
     "n_blocks": Param(20, int, "label blocks M", low=1, high=2000),
     "n_steps": Param(200, int, "time steps of the grid", low=1, high=100_000),
-    "n_actions": Param(0, int, "action intervals (action frequency; 0: every time step; "
-                       "must divide n_steps)", low=0, high=100_000),
+    "n_actions": Param(
+        0,
+        int,
+        "action intervals (action frequency; 0: every time step; must divide n_steps)",
+        low=0,
+        high=100_000,
+    ),
     "method": Param("natural", str, "policy-gradient method", choices=("natural", "vanilla")),
     "max_iter": Param(100, int, "outer iterations at most", low=1, high=100_000),
     "tol": Param(1e-10, float, "stop when the aggregate changes by less", high=1.0, **_POS),
     "damping": Param(1.0, float, "population update weight, in (0, 1]", high=1.0, **_POS),
-    "sigmas": Param([], list, "robustness table: noise levels to rerun every graphon with",
-                    check=lambda v: all(isinstance(x, int | float) and not isinstance(x, bool)
-                                        and 0 <= x <= 100 for x in v),
-                    check_msg="of numbers in [0, 100]"),
-    "action_frequencies": Param([], list, "robustness table: action intervals (each divides "
-                                "n_steps) to rerun every graphon with",
-                                check=lambda v: all(isinstance(x, int) and not isinstance(x, bool)
-                                                    and x >= 1 for x in v),
-                                check_msg="of integers >= 1"),
-    "interpolation": Param("linear", str, "players' intercepts from the blocks: linear "
-                           "between midpoints or piecewise constant",
-                           choices=("linear", "block")),
-    "n_players": Param([10, 100, 1000], list, "N of the sampled N-player games (<= 8000)",
-                       check=lambda v: all(isinstance(n, int) and not isinstance(n, bool)
-                                           and 1 <= n <= 8000 for n in v),
-                       check_msg="of integers in [1, 8000]"),
+    "sigmas": Param(
+        [],
+        list,
+        "robustness table: noise levels to rerun every graphon with",
+        check=lambda v: all(
+            isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x <= 100 for x in v
+        ),
+        check_msg="of numbers in [0, 100]",
+    ),
+    "action_frequencies": Param(
+        [],
+        list,
+        "robustness table: action intervals (each divides n_steps) to rerun every graphon with",
+        check=lambda v: all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in v),
+        check_msg="of integers >= 1",
+    ),
+    "interpolation": Param(
+        "linear",
+        str,
+        "players' intercepts from the blocks: linear between midpoints or piecewise constant",
+        choices=("linear", "block"),
+    ),
+    "n_players": Param(
+        [10, 100, 1000],
+        list,
+        "N of the sampled N-player games (<= 8000)",
+        check=lambda v: all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 8000 for n in v
+        ),
+        check_msg="of integers in [1, 8000]",
+    ),
 }
 
 
 #: Dotted paths of the summary (sweeps check their ``metrics`` against these).
 METRICS = (
-    *(f"graphons.*.{m}" for m in ("converged", "iterations", "distance", "slope_error",
-                                  "intercept_error", "exploitability",
-                                  "initial_exploitability", "mean_equilibrium_cost")),
-    "graphons.*.n_player_exploitability.*.max", "graphons.*.n_player_exploitability.*.mean",
-    "n_actions", "slope_at_0",
+    *(
+        f"graphons.*.{m}"
+        for m in (
+            "converged",
+            "iterations",
+            "distance",
+            "slope_error",
+            "intercept_error",
+            "exploitability",
+            "initial_exploitability",
+            "mean_equilibrium_cost",
+        )
+    ),
+    "graphons.*.n_player_exploitability.*.max",
+    "graphons.*.n_player_exploitability.*.mean",
+    "n_actions",
+    "slope_at_0",
 )
 
 
@@ -104,12 +148,14 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
     p = params
     n_actions = p["n_actions"] or p["n_steps"]
     if p["n_steps"] % n_actions:
-        raise ScenarioError(f"params.n_actions = {p['n_actions']} must divide "
-                            f"n_steps = {p['n_steps']}")
+        raise ScenarioError(
+            f"params.n_actions = {p['n_actions']} must divide n_steps = {p['n_steps']}"
+        )
     for na in p["action_frequencies"]:
         if p["n_steps"] % na:
-            raise ScenarioError(f"params.action_frequencies: {na} does not divide "
-                                f"n_steps = {p['n_steps']}")
+            raise ScenarioError(
+                f"params.action_frequencies: {na} does not divide n_steps = {p['n_steps']}"
+            )
     mean, amp = p["m0_mean"], p["m0_amplitude"]
     rows_r = []
     robust = {}
@@ -118,10 +164,22 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
     rows_n = []
     data = {}
     for family in p["graphons"]:
-        game = LQGraphonMFG(p["A"], p["B"], p["Abar"], p["Q"], p["R"], p["G"], p["H"],
-                            p["Hbar"], p["sigma"], p["T"], family,
-                            lambda u: mean + amp * np.sin(2 * np.pi * u),
-                            p["n_blocks"], p["n_steps"])
+        game = LQGraphonMFG(
+            p["A"],
+            p["B"],
+            p["Abar"],
+            p["Q"],
+            p["R"],
+            p["G"],
+            p["H"],
+            p["Hbar"],
+            p["sigma"],
+            p["T"],
+            family,
+            lambda u: mean + amp * np.sin(2 * np.pi * u),
+            p["n_blocks"],
+            p["n_steps"],
+        )
         try:
             eq = game.equilibrium()
         except ValueError as exc:
@@ -129,31 +187,50 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             try:
-                res = policy_optimization(game, n_actions=n_actions, method=p["method"],
-                                          max_iter=p["max_iter"], tol=p["tol"],
-                                          damping=p["damping"], progress=progress)
+                res = policy_optimization(
+                    game,
+                    n_actions=n_actions,
+                    method=p["method"],
+                    max_iter=p["max_iter"],
+                    tol=p["tol"],
+                    damping=p["damping"],
+                    progress=progress,
+                )
             except ValueError as exc:
-                raise ScenarioError(f"params: graphon {family!r}: policy optimisation did not "
-                                    f"stay finite ({exc}); the parameters are too "
-                                    f"extreme (try a larger R or a smaller B, A or T)"
-                                    ) from None
+                raise ScenarioError(
+                    f"params: graphon {family!r}: policy optimisation did not "
+                    f"stay finite ({exc}); the parameters are too "
+                    f"extreme (try a larger R or a smaller B, A or T)"
+                ) from None
         h = res.history
-        expl = {n: n_player_exploitability(game, n, seed=seed, interpolation=p["interpolation"])
-                for n in p["n_players"]}
+        expl = {
+            n: n_player_exploitability(game, n, seed=seed, interpolation=p["interpolation"])
+            for n in p["n_players"]
+        }
         results[family] = {
-            "converged": res.converged, "iterations": res.iterations,
+            "converged": res.converged,
+            "iterations": res.iterations,
             "distance": float(h["distance"][-1]),
             "slope_error": float(h["slope_error"][-1]),
             "intercept_error": float(h["intercept_error"][-1]),
             "exploitability": float(h["exploitability"][-1]),
             "initial_exploitability": float(h["exploitability"][0]),
             "mean_equilibrium_cost": float(eq.costs.mean()),
-            "n_player_exploitability": {str(n): {"max": r.max_gain, "mean": r.mean_gain}
-                                        for n, r in expl.items()},
+            "n_player_exploitability": {
+                str(n): {"max": r.max_gain, "mean": r.mean_gain} for n, r in expl.items()
+            },
         }
-        rows.append([family, res.iterations, res.converged, float(h["distance"][-1]),
-                     float(h["exploitability"][0]), float(h["exploitability"][-1]),
-                     float(eq.costs.mean())])
+        rows.append(
+            [
+                family,
+                res.iterations,
+                res.converged,
+                float(h["distance"][-1]),
+                float(h["exploitability"][0]),
+                float(h["exploitability"][-1]),
+                float(eq.costs.mean()),
+            ]
+        )
         for n, r in expl.items():
             rows_n.append([family, n, r.mean_gain, r.max_gain])
         data[family] = {"eq": eq, "res": res}
@@ -161,36 +238,95 @@ def run(params: dict, *, seed: int, progress: bool) -> Outcome:
             for na in p["action_frequencies"] or [n_actions]:
                 if not (p["sigmas"] or p["action_frequencies"]):
                     continue
-                g2 = LQGraphonMFG(p["A"], p["B"], p["Abar"], p["Q"], p["R"], p["G"], p["H"],
-                                  p["Hbar"], float(sigma), p["T"], family,
-                                  lambda u: mean + amp * np.sin(2 * np.pi * u),
-                                  p["n_blocks"], p["n_steps"])
+                g2 = LQGraphonMFG(
+                    p["A"],
+                    p["B"],
+                    p["Abar"],
+                    p["Q"],
+                    p["R"],
+                    p["G"],
+                    p["H"],
+                    p["Hbar"],
+                    float(sigma),
+                    p["T"],
+                    family,
+                    lambda u: mean + amp * np.sin(2 * np.pi * u),
+                    p["n_blocks"],
+                    p["n_steps"],
+                )
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    r2 = policy_optimization(g2, n_actions=na, method=p["method"],
-                                             max_iter=p["max_iter"], tol=p["tol"],
-                                             damping=p["damping"])
+                    r2 = policy_optimization(
+                        g2,
+                        n_actions=na,
+                        method=p["method"],
+                        max_iter=p["max_iter"],
+                        tol=p["tol"],
+                        damping=p["damping"],
+                    )
                 h2 = r2.history
                 robust[f"{family}/sigma={sigma:g}/n_actions={na}"] = {
-                    "converged": r2.converged, "iterations": r2.iterations,
+                    "converged": r2.converged,
+                    "iterations": r2.iterations,
                     "distance": float(h2["distance"][-1]),
-                    "exploitability": float(h2["exploitability"][-1])}
-                rows_r.append([family, float(sigma), na, r2.iterations, r2.converged,
-                               float(h2["distance"][-1]), float(h2["exploitability"][-1])])
-    summary = {"graphons": results, "n_actions": n_actions, "robustness": robust,
-               "slope_at_0": float(next(iter(data.values()))["eq"].slope[0])}
+                    "exploitability": float(h2["exploitability"][-1]),
+                }
+                rows_r.append(
+                    [
+                        family,
+                        float(sigma),
+                        na,
+                        r2.iterations,
+                        r2.converged,
+                        float(h2["distance"][-1]),
+                        float(h2["exploitability"][-1]),
+                    ]
+                )
+    summary = {
+        "graphons": results,
+        "n_actions": n_actions,
+        "robustness": robust,
+        "slope_at_0": float(next(iter(data.values()))["eq"].slope[0]),
+    }
     tables = [
-        ("Policy optimisation against the exact equilibrium",
-         ["graphon", "outer iters", "converged", "distance", "exploit. start",
-          "exploit. end", "mean cost"], rows),
+        (
+            "Policy optimisation against the exact equilibrium",
+            [
+                "graphon",
+                "outer iters",
+                "converged",
+                "distance",
+                "exploit. start",
+                "exploit. end",
+                "mean cost",
+            ],
+            rows,
+        ),
     ]
     if rows_n:
-        tables.append(("Exploitability of the graphon equilibrium in N-player games",
-                       ["graphon", "N", "mean gain", "max gain"], rows_n))
+        tables.append(
+            (
+                "Exploitability of the graphon equilibrium in N-player games",
+                ["graphon", "N", "mean gain", "max gain"],
+                rows_n,
+            )
+        )
     if rows_r:
-        tables.append(("Robustness: noise level and action frequency",
-                       ["graphon", "sigma", "n_actions", "outer iters", "converged",
-                        "distance", "exploitability"], rows_r))
+        tables.append(
+            (
+                "Robustness: noise level and action frequency",
+                [
+                    "graphon",
+                    "sigma",
+                    "n_actions",
+                    "outer iters",
+                    "converged",
+                    "distance",
+                    "exploitability",
+                ],
+                rows_r,
+            )
+        )
     return Outcome(summary=summary, tables=tables, data=data)
 
 
@@ -225,8 +361,10 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     written.append(_save(fig, out_dir / "slope.png"))
 
     rows, cols = _grid(len(families))
-    for name, key, label in (("intercepts.png", "intercepts", "intercept k(u, t)"),
-                             ("means.png", "means", "mean E[X_u(t)]")):
+    for name, key, label in (
+        ("intercepts.png", "intercepts", "intercept k(u, t)"),
+        ("means.png", "means", "mean E[X_u(t)]"),
+    ):
         fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
         for i, fam in enumerate(families):
             ax = fig.add_subplot(rows, cols, i + 1)
@@ -259,13 +397,37 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     path = out_dir / "convergence.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["graphon", "iteration", "slope_error", "intercept_error", "distance",
-                    "exploitability", "aggregate_change", "inner_iterations"])
+        w.writerow(
+            [
+                "graphon",
+                "iteration",
+                "slope_error",
+                "intercept_error",
+                "distance",
+                "exploitability",
+                "aggregate_change",
+                "inner_iterations",
+            ]
+        )
         for fam in families:
             h = data[fam]["res"].history
             for i in range(len(h["distance"])):
-                w.writerow([fam, i + 1, *(repr(float(h[k][i])) for k in (
-                    "slope_error", "intercept_error", "distance", "exploitability",
-                    "aggregate_change", "inner_iterations"))])
+                w.writerow(
+                    [
+                        fam,
+                        i + 1,
+                        *(
+                            repr(float(h[k][i]))
+                            for k in (
+                                "slope_error",
+                                "intercept_error",
+                                "distance",
+                                "exploitability",
+                                "aggregate_change",
+                                "inner_iterations",
+                            )
+                        ),
+                    ]
+                )
     written.append(path)
     return written

@@ -36,49 +36,95 @@ _RAYLEIGH = {"applies": lambda p: p["channel"] == "rayleigh"}
 _BYTES_PER_GAIN = 40  # peak bytes per entry of the Q x Q x N channel (complex FFT and more)
 
 PARAMS: dict[str, Param] = {
-    "channel": Param("rayleigh", str, "the game's channel",
-                     choices=("rayleigh", "two-user-oscillating")),
+    "channel": Param(
+        "rayleigh", str, "the game's channel", choices=("rayleigh", "two-user-oscillating")
+    ),
     "n_users": Param(8, int, "users Q (rayleigh channel)", low=1, high=1000, **_RAYLEIGH),
-    "n_carriers": Param(32, int, "carriers N (rayleigh channel)", low=1, high=16384,
-                        **_RAYLEIGH),
-    "area": Param(2000.0, float, "side of the square holding the transmitters (m)", **_POS,
-                  **_RAYLEIGH),
-    "link_min": Param(10.0, float, "shortest transmitter-receiver distance (m)", **_POS,
-                      **_RAYLEIGH),
-    "link_max": Param(50.0, float, "longest transmitter-receiver distance (m)", **_POS,
-                      **_RAYLEIGH),
-    "path_loss_exponent": Param(3.5, float, "distance path-loss exponent", low=0.0, high=10.0,
-                                **_RAYLEIGH),
-    "n_taps": Param(8, int, "taps of the frequency-selective fading (<= n_carriers)",
-                    low=1, high=16384, **_RAYLEIGH),
+    "n_carriers": Param(32, int, "carriers N (rayleigh channel)", low=1, high=16384, **_RAYLEIGH),
+    "area": Param(
+        2000.0, float, "side of the square holding the transmitters (m)", **_POS, **_RAYLEIGH
+    ),
+    "link_min": Param(
+        10.0, float, "shortest transmitter-receiver distance (m)", **_POS, **_RAYLEIGH
+    ),
+    "link_max": Param(
+        50.0, float, "longest transmitter-receiver distance (m)", **_POS, **_RAYLEIGH
+    ),
+    "path_loss_exponent": Param(
+        3.5, float, "distance path-loss exponent", low=0.0, high=10.0, **_RAYLEIGH
+    ),
+    "n_taps": Param(
+        8,
+        int,
+        "taps of the frequency-selective fading (<= n_carriers)",
+        low=1,
+        high=16384,
+        **_RAYLEIGH,
+    ),
     "noise": Param(1e-8, float, "noise power per carrier (W)", **_POS, **_RAYLEIGH),
     "budget": Param(1.0, float, "power budget of every user (W)", **_POS),
-    "cross_gain": Param(2.0, float, "cross over direct gain (two-user-oscillating channel)",
-                        low=0.0, high=1e6,
-                        applies=lambda p: p["channel"] == "two-user-oscillating"),
-    "schedules": Param(list(_SCHEDULES), list, "IWF schedules to compare",
-                       choices=_SCHEDULES, check=lambda v: len(v) > 0 and len(set(v)) == len(v),
-                       check_msg="non-empty, no repeats"),
+    "cross_gain": Param(
+        2.0,
+        float,
+        "cross over direct gain (two-user-oscillating channel)",
+        low=0.0,
+        high=1e6,
+        applies=lambda p: p["channel"] == "two-user-oscillating",
+    ),
+    "schedules": Param(
+        list(_SCHEDULES),
+        list,
+        "IWF schedules to compare",
+        choices=_SCHEDULES,
+        check=lambda v: len(v) > 0 and len(set(v)) == len(v),
+        check_msg="non-empty, no repeats",
+    ),
     "tol": Param(1e-9, float, "target relative Nash gap", low=0.0, high=1.0),
-    "max_iter": Param(500, int, "largest number of updates per schedule", low=1,
-                      high=10_000_000),
-    "step": Param(0.5, float, "relaxation of the damped schedule", low=0.0, low_open=True,
-                  high=1.0, applies=lambda p: "damped" in p["schedules"]),
-    "update_prob": Param(0.5, float, "asynchronous: probability a user updates at a tick",
-                         low=0.0, low_open=True, high=1.0,
-                         applies=lambda p: "asynchronous" in p["schedules"]),
-    "max_delay": Param(3, int, "asynchronous: largest age of a user's view (ticks)", low=0,
-                       high=1000, applies=lambda p: "asynchronous" in p["schedules"]),
-    "measurement_noise": Param(0.0, float, "std of the log-normal error on measured "
-                               "interference", low=0.0, high=10.0),
+    "max_iter": Param(500, int, "largest number of updates per schedule", low=1, high=10_000_000),
+    "step": Param(
+        0.5,
+        float,
+        "relaxation of the damped schedule",
+        low=0.0,
+        low_open=True,
+        high=1.0,
+        applies=lambda p: "damped" in p["schedules"],
+    ),
+    "update_prob": Param(
+        0.5,
+        float,
+        "asynchronous: probability a user updates at a tick",
+        low=0.0,
+        low_open=True,
+        high=1.0,
+        applies=lambda p: "asynchronous" in p["schedules"],
+    ),
+    "max_delay": Param(
+        3,
+        int,
+        "asynchronous: largest age of a user's view (ticks)",
+        low=0,
+        high=1000,
+        applies=lambda p: "asynchronous" in p["schedules"],
+    ),
+    "measurement_noise": Param(
+        0.0, float, "std of the log-normal error on measured interference", low=0.0, high=10.0
+    ),
 }
 
 
 #: Dotted paths of the summary (sweeps check their ``metrics`` against these).
 METRICS = (
-    "n_users", "n_carriers", "spectral_radius", "certified", "converged_spread",
-    *(f"schedules.{s}.{m}" for s in _SCHEDULES
-      for m in ("converged", "iterations", "nash_gap", "sum_rate", "distance_to_first")),
+    "n_users",
+    "n_carriers",
+    "spectral_radius",
+    "certified",
+    "converged_spread",
+    *(
+        f"schedules.{s}.{m}"
+        for s in _SCHEDULES
+        for m in ("converged", "iterations", "nash_gap", "sum_rate", "distance_to_first")
+    ),
 )
 
 
@@ -98,7 +144,8 @@ def _check_memory(p: dict) -> None:
             f"params: n_users = {p['n_users']} and n_carriers = {p['n_carriers']} need about "
             f"{need / 2**30:.3g} GiB (the channel has n_users^2 x n_carriers gains), more "
             f"than half this machine's memory ({limit / 2**30:.3g} GiB); lower n_users or "
-            f"n_carriers")
+            f"n_carriers"
+        )
 
 
 def _game(p: dict, rng: np.random.Generator) -> PowerControlGame:
@@ -109,16 +156,25 @@ def _game(p: dict, rng: np.random.Generator) -> PowerControlGame:
         # not already the symmetric (mixed) equilibrium.
         return PowerControlGame(g, np.array([[0.1, 0.2], [0.1, 0.2]]), p["budget"])
     if p["link_min"] > p["link_max"]:
-        raise ScenarioError(f"params: link_min = {p['link_min']} must be <= link_max = "
-                            f"{p['link_max']}")
+        raise ScenarioError(
+            f"params: link_min = {p['link_min']} must be <= link_max = {p['link_max']}"
+        )
     if p["n_taps"] > p["n_carriers"]:
-        raise ScenarioError(f"params.n_taps = {p['n_taps']} must be <= n_carriers = "
-                            f"{p['n_carriers']}")
+        raise ScenarioError(
+            f"params.n_taps = {p['n_taps']} must be <= n_carriers = {p['n_carriers']}"
+        )
     _check_memory(p)
     return PowerControlGame.rayleigh(
-        p["n_users"], p["n_carriers"], seed=rng, noise=p["noise"], budget=p["budget"],
-        area=p["area"], link_length=(p["link_min"], p["link_max"]),
-        path_loss_exponent=p["path_loss_exponent"], n_taps=p["n_taps"])
+        p["n_users"],
+        p["n_carriers"],
+        seed=rng,
+        noise=p["noise"],
+        budget=p["budget"],
+        area=p["area"],
+        link_length=(p["link_min"], p["link_max"]),
+        path_loss_exponent=p["path_loss_exponent"],
+        n_taps=p["n_taps"],
+    )
 
 
 def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
@@ -156,23 +212,33 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
             opts.update(update_prob=p["update_prob"], max_delay=p["max_delay"])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            results[name] = game.solve(kind, tol=p["tol"], max_iter=p["max_iter"],
-                                       seed=rng, measurement_noise=p["measurement_noise"],
-                                       **opts)
+            results[name] = game.solve(
+                kind,
+                tol=p["tol"],
+                max_iter=p["max_iter"],
+                seed=rng,
+                measurement_noise=p["measurement_noise"],
+                **opts,
+            )
     ref = results[schedules[0]].solution
     summary_sched = {}
     rows = []
     for name, res in results.items():
         dist = float(np.abs(res.solution - ref).max() / game.budget.max())
         summary_sched[name] = {
-            "converged": res.converged, "iterations": res.iterations,
-            "nash_gap": res.nash_gap, "sum_rate": res.sum_rate, "rates": res.rates,
+            "converged": res.converged,
+            "iterations": res.iterations,
+            "nash_gap": res.nash_gap,
+            "sum_rate": res.sum_rate,
+            "rates": res.rates,
             "distance_to_first": dist,
         }
         rows.append([name, res.converged, res.iterations, res.nash_gap, res.sum_rate, dist])
     converged = [r.solution for r in results.values() if r.converged]
-    spread = max((float(np.abs(a - b).max() / game.budget.max())
-                  for a in converged for b in converged), default=0.0)
+    spread = max(
+        (float(np.abs(a - b).max() / game.budget.max()) for a in converged for b in converged),
+        default=0.0,
+    )
     summary = {
         "channel": p["channel"],
         "n_users": game.n_users,
@@ -182,17 +248,31 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
         "schedules": summary_sched,
         "converged_spread": spread,
     }
-    verdict = ("unique equilibrium, every schedule converges" if rho < 1 else
-               "no guarantee: schedules may oscillate or reach different equilibria")
-    tables = [(
-        f"IWF on {game.n_users} users x {game.n_carriers} carriers: rho(S_max) = {rho:.4g} "
-        f"({verdict})",
-        ["schedule", "converged", "iterations", "Nash gap", "sum rate (bit/s/Hz)",
-         "max |p - p_first| / budget"],
-        rows,
-    )]
-    return Outcome(summary=summary, tables=tables,
-                   data={"game": game, "results": results, "tol": p["tol"], "rho": rho})
+    verdict = (
+        "unique equilibrium, every schedule converges"
+        if rho < 1
+        else "no guarantee: schedules may oscillate or reach different equilibria"
+    )
+    tables = [
+        (
+            f"IWF on {game.n_users} users x {game.n_carriers} carriers: rho(S_max) = {rho:.4g} "
+            f"({verdict})",
+            [
+                "schedule",
+                "converged",
+                "iterations",
+                "Nash gap",
+                "sum rate (bit/s/Hz)",
+                "max |p - p_first| / budget",
+            ],
+            rows,
+        )
+    ]
+    return Outcome(
+        summary=summary,
+        tables=tables,
+        data={"game": game, "results": results, "tol": p["tol"], "rho": rho},
+    )
 
 
 def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
@@ -228,8 +308,9 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     ax.axhline(data["tol"], color="k", ls=":", lw=1, label=f"tol = {data['tol']:g}")
     ax.set_xlabel("iteration (sweep, round or tick)")
     ax.set_ylabel("relative Nash gap")
-    ax.set_title(f"IWF on {game.n_users} users x {game.n_carriers} carriers, "
-                 f"rho(S_max) = {rho:.3g}")
+    ax.set_title(
+        f"IWF on {game.n_users} users x {game.n_carriers} carriers, rho(S_max) = {rho:.3g}"
+    )
     ax.legend(fontsize="small")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -247,10 +328,15 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     for q in range(n_show):
         ax = fig.add_subplot(nrows, ncols, q + 1)
         for i, (name, res) in enumerate(results.items()):
-            ax.bar(carriers + (i - (len(results) - 1) / 2) * width, res.solution[q], width=width,
-                   label=name)
-        ax.set_title(f"user {q}: rate {results[next(iter(results))].rates[q]:.3g}",
-                     fontsize="small")
+            ax.bar(
+                carriers + (i - (len(results) - 1) / 2) * width,
+                res.solution[q],
+                width=width,
+                label=name,
+            )
+        ax.set_title(
+            f"user {q}: rate {results[next(iter(results))].rates[q]:.3g}", fontsize="small"
+        )
         ax.set_xlabel("carrier", fontsize="small")
         ax.set_ylabel("power (W)", fontsize="small")
     fig.axes[0].legend(fontsize="x-small")

@@ -27,10 +27,12 @@ PARAMS: dict[str, Param] = {
     "mu": Param(1.0, float, "own curvature of both players", **_GAIN),
     "l12": Param(10.0, float, "coupling dF_1/dx_2", **_GAIN),
     "l21": Param(0.05, float, "coupling dF_2/dx_1", **_GAIN),
-    "l21_outside": Param(0.2, float, "l21 of the comparison game outside the band "
-                         "(mu^2 <= l12 l21)", **_GAIN),
-    "step": Param(0.0, float, "Euler step (0: the certificate's best step margin/beta^2)",
-                  low=0.0, high=1e6),
+    "l21_outside": Param(
+        0.2, float, "l21 of the comparison game outside the band (mu^2 <= l12 l21)", **_GAIN
+    ),
+    "step": Param(
+        0.0, float, "Euler step (0: the certificate's best step margin/beta^2)", low=0.0, high=1e6
+    ),
     "iterations": Param(150, int, "gradient-play iterations", low=1, high=1_000_000),
     "n_starts": Param(4, int, "random starting points (uniform in the box)", low=1, high=100),
     "radius": Param(2.0, float, "half-width of the box of starts and of the portrait", **_POS),
@@ -39,14 +41,22 @@ PARAMS: dict[str, Param] = {
 
 #: Dotted paths of the summary (sweeps check their ``metrics`` against these).
 METRICS = (
-    *(f"certificate.{m}" for m in ("certified", "margin", "beta", "euler_step", "rk4_step",
-                                   "euclidean_margin")),
-    *(f"closed_form.{m}" for m in ("weights_ratio", "margin", "beta", "band_product",
-                                   "euler_step")),
-    "step", "certified_factor", "measured_worst_factor_metric",
+    *(
+        f"certificate.{m}"
+        for m in ("certified", "margin", "beta", "euler_step", "rk4_step", "euclidean_margin")
+    ),
+    *(
+        f"closed_form.{m}"
+        for m in ("weights_ratio", "margin", "beta", "band_product", "euler_step")
+    ),
+    "step",
+    "certified_factor",
+    "measured_worst_factor_metric",
     "measured_worst_factor_euclidean",
-    *(f"outside.{m}" for m in ("l21", "certified", "min_real_eigenvalue", "final_distance",
-                               "initial_distance")),
+    *(
+        f"outside.{m}"
+        for m in ("l21", "certified", "min_real_eigenvalue", "final_distance", "initial_distance")
+    ),
 )
 
 
@@ -76,10 +86,12 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     try:
         return _solve(params, seed)
     except (ValueError, OverflowError, FloatingPointError, ZeroDivisionError) as exc:
-        raise ScenarioError(f"params: mu = {params['mu']}, l12 = {params['l12']}, l21 = "
-                            f"{params['l21']}, l21_outside = {params['l21_outside']}, radius = "
-                            f"{params['radius']}: the numbers leave floating point ({exc}); "
-                            f"choose less extreme values") from None
+        raise ScenarioError(
+            f"params: mu = {params['mu']}, l12 = {params['l12']}, l21 = "
+            f"{params['l21']}, l21_outside = {params['l21_outside']}, radius = "
+            f"{params['radius']}: the numbers leave floating point ({exc}); "
+            f"choose less extreme values"
+        ) from None
 
 
 def _solve(params: dict, seed: int) -> Outcome:
@@ -89,13 +101,16 @@ def _solve(params: dict, seed: int) -> Outcome:
     game = toy_game(p["mu"], p["l12"], p["l21"])
     cert = certify(game)
     if not cert.certified:
-        raise ScenarioError(f"params: the toy game with mu={p['mu']}, l12={p['l12']}, "
-                            f"l21={p['l21']} is not certified ({cert.reason}); choose "
-                            f"mu^2 > l12 l21")
+        raise ScenarioError(
+            f"params: the toy game with mu={p['mu']}, l12={p['l12']}, "
+            f"l21={p['l21']} is not certified ({cert.reason}); choose "
+            f"mu^2 > l12 l21"
+        )
     step = p["step"] or cert.best_euler_step
     if step >= cert.euler_step:
-        raise ScenarioError(f"params.step = {step} is not below the certified Euler bound "
-                            f"{cert.euler_step:.6g}")
+        raise ScenarioError(
+            f"params.step = {step} is not below the certified Euler bound {cert.euler_step:.6g}"
+        )
     xstar = game.equilibrium()
     R = p["radius"]
     starts = Box(-R, R).sample(rng, 2, p["n_starts"])
@@ -132,9 +147,14 @@ def _solve(params: dict, seed: int) -> Outcome:
     closed["euler_step"] = 2 * closed["margin"] / closed["beta"] ** 2
     summary = {
         "certificate": {
-            "certified": cert.certified, "weights": cert.weights, "margin": cert.margin,
-            "beta": cert.beta, "euler_step": cert.euler_step, "rk4_step": cert.rk4_step,
-            "band": list(cert.band), "euclidean_margin": cert.euclidean_margin,
+            "certified": cert.certified,
+            "weights": cert.weights,
+            "margin": cert.margin,
+            "beta": cert.beta,
+            "euler_step": cert.euler_step,
+            "rk4_step": cert.rk4_step,
+            "band": list(cert.band),
+            "euclidean_margin": cert.euclidean_margin,
             "reason": cert.reason,
         },
         "closed_form": closed,
@@ -142,9 +162,14 @@ def _solve(params: dict, seed: int) -> Outcome:
         "certified_factor": q,
         "measured_worst_factor_metric": worst_w,
         "measured_worst_factor_euclidean": worst_e,
-        "outside": {"l21": p["l21_outside"], "certified": cert_out.certified,
-                    "reason": cert_out.reason, "min_real_eigenvalue": spectral_abscissa,
-                    "final_distance": float(out_dist[-1]), "initial_distance": float(out_dist[0])},
+        "outside": {
+            "l21": p["l21_outside"],
+            "certified": cert_out.certified,
+            "reason": cert_out.reason,
+            "min_real_eigenvalue": spectral_abscissa,
+            "final_distance": float(out_dist[-1]),
+            "initial_distance": float(out_dist[0]),
+        },
     }
     rows = [
         ["certified", cert.certified, "mu^2 > l12 l21"],
@@ -170,13 +195,27 @@ def _solve(params: dict, seed: int) -> Outcome:
         [f"distance after {p['iterations']} steps", float(out_dist[-1])],
     ]
     tables = [
-        ("SGN certificate of the toy game (value, closed form)", ["quantity", "value",
-                                                                 "closed form"], rows),
+        (
+            "SGN certificate of the toy game (value, closed form)",
+            ["quantity", "value", "closed form"],
+            rows,
+        ),
         ("Game outside the band: " + cert_out.reason, ["quantity", "value"], out_rows),
     ]
-    data = {"game": game, "cert": cert, "runs": runs, "xstar": xstar, "step": step, "q": q,
-            "radius": R, "outside_dist": out_dist, "outside_l21": p["l21_outside"],
-            "mu": mu, "l12": l12, "l21": l21}
+    data = {
+        "game": game,
+        "cert": cert,
+        "runs": runs,
+        "xstar": xstar,
+        "step": step,
+        "q": q,
+        "radius": R,
+        "outside_dist": out_dist,
+        "outside_l21": p["l21_outside"],
+        "mu": mu,
+        "l12": l12,
+        "l21": l21,
+    }
     return Outcome(summary=summary, tables=tables, data=data)
 
 
@@ -187,8 +226,9 @@ def _run(game, cert, step, x0, iterations) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        r = projected_euler(game, cert, step=step, x0=x0, tol=0.0, max_iter=iterations,
-                            trajectory=True)
+        r = projected_euler(
+            game, cert, step=step, x0=x0, tol=0.0, max_iter=iterations, trajectory=True
+        )
     traj = r.trajectory
     if traj.shape[0] < iterations + 1:  # stopped early (exactly at x* or non-finite)
         traj = np.vstack([traj, np.repeat(traj[-1:], iterations + 1 - traj.shape[0], axis=0)])
@@ -229,16 +269,32 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     r_e = d["runs"][0]["euclid"][0]
     r_w = d["runs"][0]["metric"][0]
     sw = np.sqrt(cert.weights)
-    ax.plot(xstar[0] + r_e * np.cos(t), xstar[1] + r_e * np.sin(t), "--", color="tab:orange",
-            label="Euclidean sphere through start 1")
-    axw.plot(r_w * np.cos(t), r_w * np.sin(t), "-", color="tab:green",
-             label="certified sphere through start 1")
+    ax.plot(
+        xstar[0] + r_e * np.cos(t),
+        xstar[1] + r_e * np.sin(t),
+        "--",
+        color="tab:orange",
+        label="Euclidean sphere through start 1",
+    )
+    axw.plot(
+        r_w * np.cos(t),
+        r_w * np.sin(t),
+        "-",
+        color="tab:green",
+        label="certified sphere through start 1",
+    )
     for k, run in enumerate(d["runs"]):
         tr = run["traj"]
         y = (tr - xstar) * sw
         for a, pts in ((ax, tr), (axw, y)):
-            a.plot(pts[:, 0], pts[:, 1], "-", lw=1.2, color=f"C{k % 10}",
-                   label="certified Euler" if k == 0 else None)
+            a.plot(
+                pts[:, 0],
+                pts[:, 1],
+                "-",
+                lw=1.2,
+                color=f"C{k % 10}",
+                label="certified Euler" if k == 0 else None,
+            )
             a.plot(*pts[0], "o", ms=4, color="k")
     ax.plot(*xstar, "*", ms=14, color="tab:red", label="equilibrium")
     axw.plot(0, 0, "*", ms=14, color="tab:red")
@@ -264,10 +320,13 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     margins = [sgn_margin(cert.mu, cert.coupling, [1.0, r]) for r in ratios]
     ax.semilogx(ratios, margins, color="tab:blue", label="SGN margin alpha(1, r)")
     ax.axhline(0, color="k", lw=0.8)
-    ax.axvspan(lo, hi, color="tab:green", alpha=0.15,
-               label=f"band ({lo:.2f}, {hi:.2f})")
-    ax.axvline(cert.weights[1] / cert.weights[0], color="tab:red", ls="--",
-               label=f"optimal r = {cert.weights[1] / cert.weights[0]:.4g}")
+    ax.axvspan(lo, hi, color="tab:green", alpha=0.15, label=f"band ({lo:.2f}, {hi:.2f})")
+    ax.axvline(
+        cert.weights[1] / cert.weights[0],
+        color="tab:red",
+        ls="--",
+        label=f"optimal r = {cert.weights[1] / cert.weights[0]:.4g}",
+    )
     ax.set_ylim(min(-1.0, cert.margin - 1), cert.margin + 0.2)
     ax.set_xlabel("weight ratio r = w2 / w1")
     ax.set_ylabel("margin")
@@ -281,10 +340,20 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     ax, ax2 = fig.subplots(1, 2)
     k = np.arange(d["runs"][0]["euclid"].shape[0])
     for j, run in enumerate(d["runs"]):
-        ax.semilogy(k, run["euclid"] / run["euclid"][0], color="tab:orange", lw=1,
-                    label="Euclidean distance" if j == 0 else None)
-        ax.semilogy(k, run["metric"] / run["metric"][0], color="tab:green", lw=1,
-                    label="certified-metric distance" if j == 0 else None)
+        ax.semilogy(
+            k,
+            run["euclid"] / run["euclid"][0],
+            color="tab:orange",
+            lw=1,
+            label="Euclidean distance" if j == 0 else None,
+        )
+        ax.semilogy(
+            k,
+            run["metric"] / run["metric"][0],
+            color="tab:green",
+            lw=1,
+            label="certified-metric distance" if j == 0 else None,
+        )
     ax.semilogy(k, d["q"] ** k, "k--", lw=1, label=f"certified bound {d['q']:.4f}^k")
     ax.set_xlabel("iteration")
     ax.set_ylabel("distance / initial distance")

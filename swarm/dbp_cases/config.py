@@ -90,8 +90,9 @@ class DBPConfig:
 
     def __post_init__(self):
         check_int("n_robots", self.n_robots, low=2)
-        check_float("byzantine_fraction", self.byzantine_fraction, low=0.0, high=0.5,
-                    high_open=True)
+        check_float(
+            "byzantine_fraction", self.byzantine_fraction, low=0.0, high=0.5, high_open=True
+        )
         for name, allowed in (("defence", DEFENCES), ("attack", ATTACKS), ("motion", MOTIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(

@@ -9,17 +9,26 @@ from swarm.simulate import simulate_consensus
 
 
 def test_protocol_policy_reproduces_wmsr_under_the_builtin_attack():
-    env = parallel_env(n_robots=13, n_byzantine=2, role="defender", attack="two_faced",
-                       max_cycles=40, tol=1e-12)
+    env = parallel_env(
+        n_robots=13, n_byzantine=2, role="defender", attack="two_faced", max_cycles=40, tol=1e-12
+    )
     obs, _ = env.reset(seed=4)
     w = env.world
-    ref = simulate_consensus((w.indptr, w.indices), w.values.copy(), w.byzantine,
-                             make_attack("two_faced"), protocol="wmsr", f=2, rounds=40,
-                             rng=np.random.default_rng(0))
+    ref = simulate_consensus(
+        (w.indptr, w.indices),
+        w.values.copy(),
+        w.byzantine,
+        make_attack("two_faced"),
+        protocol="wmsr",
+        f=2,
+        rounds=40,
+        rng=np.random.default_rng(0),
+    )
     for t in range(40):
         obs, *_ = env.step(env.defender_actions(obs))
-        np.testing.assert_allclose(w.values[w.honest], ref.trajectories[t + 1, w.honest],
-                                   rtol=1e-6, atol=1e-6 * w.width)
+        np.testing.assert_allclose(
+            w.values[w.honest], ref.trajectories[t + 1, w.honest], rtol=1e-6, atol=1e-6 * w.width
+        )
         if not env.agents:
             break
 
@@ -62,8 +71,9 @@ def test_messages_reach_only_out_neighbours():
 
 def test_team_env_same_seed_same_episode():
     def roll(seed):
-        env = gymnasium.make("swarmgym/ByzantineConsensusAttack-v0", n_robots=10, n_byzantine=1,
-                             max_cycles=15)
+        env = gymnasium.make(
+            "swarmgym/ByzantineConsensusAttack-v0", n_robots=10, n_byzantine=1, max_cycles=15
+        )
         obs, _ = env.reset(seed=seed)
         env.action_space.seed(seed)
         out = [obs]
@@ -101,8 +111,7 @@ def test_protocol_policy_maps_to_action_units():
 
 
 def _play(protocol, policy, seed=0, cycles=40):
-    env = parallel_env(n_robots=17, n_byzantine=2, protocol=protocol, max_cycles=cycles,
-                       tol=1e-9)
+    env = parallel_env(n_robots=17, n_byzantine=2, protocol=protocol, max_cycles=cycles, tol=1e-9)
     env.reset(seed=seed)
     info = None
     while env.agents:
@@ -127,7 +136,7 @@ def test_dbp_blocks_two_faced_attackers_and_the_swarm_agrees():
 def test_dbp_without_observations_cannot_catch_a_consistent_liar():
     env, info = _play("dbp", lambda a: np.ones(17, dtype=np.float32), cycles=60)
     assert not env.world.blocklist.blocked.any()
-    assert info["hull_violation"] > 0.5        # dragged like LCP
+    assert info["hull_violation"] > 0.5  # dragged like LCP
 
 
 def test_batched_mode_refuses_dbp():
@@ -147,14 +156,14 @@ def test_dbp_accusations_match_a_brute_force_of_the_relay_rule():
         w = env.world
         acts = rng.choice([-1.0, 0.0, 1.0, np.nan], size=(2, 17))
         msgs = w.gather(w.attacker_messages(acts))
-        told = {}      # (byzantine k, receiver j) -> value
+        told = {}  # (byzantine k, receiver j) -> value
         for e, (k, j) in enumerate(zip(w.ctx.sender, w.ctx.receiver, strict=True)):
             v = msgs[w.ctx.edge_index[e]]
             if np.isfinite(v):
                 told[(int(k), int(j))] = float(v)
         accusations = []
         for h in np.flatnonzero(w.honest):
-            nbrs = [int(j) for j in w.indices[w.indptr[h]:w.indptr[h + 1]] if w.honest[j]]
+            nbrs = [int(j) for j in w.indices[w.indptr[h] : w.indptr[h + 1]] if w.honest[j]]
             for k in np.flatnonzero(w.byzantine):
                 held = {told[(k, j)] for j in [int(h), *nbrs] if (k, j) in told}
                 if len(held) > 1:

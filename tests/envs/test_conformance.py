@@ -32,8 +32,11 @@ def _kwargs(name):
 
 
 def test_every_env_module_is_registered():
-    modules = {m.name for m in pkgutil.iter_modules(envs.__path__)
-               if "_v" in m.name and m.name.rsplit("_v", 1)[-1].isdigit()}
+    modules = {
+        m.name
+        for m in pkgutil.iter_modules(envs.__path__)
+        if "_v" in m.name and m.name.rsplit("_v", 1)[-1].isdigit()
+    }
     registered = {path.rsplit(".", 1)[-1] for path in PARALLEL_ENVS.values()}
     registered |= {ep.split(":")[0].rsplit(".", 1)[-1] for ep in GYMNASIUM_ENVS.values()}
     missing = modules - registered
@@ -151,4 +154,4 @@ def test_step_takes_a_dict_with_one_action_per_live_agent(name):
         env.step({a: v for a, v in actions.items() if a != first})
     with pytest.raises(ValueError, match="'nobody' that are not live"):
         env.step({**actions, "nobody": actions[first]})
-    env.step(actions)               # the complete dict still steps after the refusals
+    env.step(actions)  # the complete dict still steps after the refusals

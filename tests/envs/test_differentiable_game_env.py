@@ -13,8 +13,9 @@ from games.diffgame import QuadraticGame, toy_game
 def test_rewards_are_minus_costs_by_hand():
     e = parallel_env(game="toy", max_cycles=5)
     e.reset(seed=0)
-    _, rew, term, trunc, info = e.step({"player_0": np.array([2.0], np.float32),
-                                        "player_1": np.array([3.0], np.float32)})
+    _, rew, term, trunc, info = e.step(
+        {"player_0": np.array([2.0], np.float32), "player_1": np.array([3.0], np.float32)}
+    )
     assert rew["player_0"] == pytest.approx(-(0.5 * 4 + 10 * 6))
     assert rew["player_1"] == pytest.approx(-(0.5 * 9 + 0.05 * 6))
     assert not any(term.values()) and not any(trunc.values())
@@ -36,8 +37,9 @@ def test_certified_policy_reaches_the_equilibrium_of_the_toy_game():
 
 
 def test_certified_policy_on_a_random_game_matches_the_linear_solve():
-    e = parallel_env(game="random", n_players=4, block_size=2, coupling=0.2, bound=50.0,
-                     max_cycles=2000)
+    e = parallel_env(
+        game="random", n_players=4, block_size=2, coupling=0.2, bound=50.0, max_cycles=2000
+    )
     obs, _ = e.reset(seed=2)
     xstar = np.linalg.solve(e.game.J, -e.game.b)
     assert np.abs(xstar).max() < 50
@@ -61,8 +63,9 @@ def test_nan_actions_keep_the_current_decision():
     e = parallel_env(max_cycles=5)
     obs, _ = e.reset(seed=4)
     x = obs["player_0"].copy()
-    obs, *_ = e.step({"player_0": np.array([np.nan], np.float32),
-                      "player_1": np.array([np.inf], np.float32)})
+    obs, *_ = e.step(
+        {"player_0": np.array([np.nan], np.float32), "player_1": np.array([np.inf], np.float32)}
+    )
     np.testing.assert_array_equal(obs["player_0"], x)
 
 

@@ -44,7 +44,7 @@ def test_step_follows_the_model_and_the_reward_is_minus_the_cost():
         np.testing.assert_allclose(z, adj @ x / env.n_players, rtol=1e-12, atol=1e-14)
         a = rng.uniform(-1, 1, env.n_players)
         obs, rew, term, _ = env.step_batch(a)
-        cost = 0.5 * (g.Q * (x - g.H * z) ** 2 + g.R * a ** 2) * g.dt
+        cost = 0.5 * (g.Q * (x - g.H * z) ** 2 + g.R * a**2) * g.dt
         want_x = x + (g.A * x + g.B * a + g.Abar * z) * g.dt
         np.testing.assert_allclose(obs[:, 0], want_x, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(obs[:, 2], (k + 1) * g.dt)
@@ -57,8 +57,9 @@ def test_step_follows_the_model_and_the_reward_is_minus_the_cost():
 
 def test_large_population_tracks_the_graphon_equilibrium_means():
     """Law of large numbers on a dense graphon sample: block averages follow m_j(t)."""
-    env = mod.parallel_env(n_players=2000, n_steps=100, n_blocks=10, sigma=0.3,
-                           m0=lambda u: 1.0 + np.sin(3.0 * u))
+    env = mod.parallel_env(
+        n_players=2000, n_steps=100, n_blocks=10, sigma=0.3, m0=lambda u: 1.0 + np.sin(3.0 * u)
+    )
     env.reset(seed=0)
     eq = env.equilibrium
     blocks = np.minimum((env.labels * 10).astype(int), 9)
@@ -110,12 +111,19 @@ def test_sparse_mode_scales_to_many_players():
     assert obs.shape == (20000, 4) and np.all(np.isfinite(rew))
 
 
-@pytest.mark.parametrize("bad, err", [
-    (dict(n_players=0), ValueError), (dict(mean_degree=-1.0), ValueError),
-    (dict(render_mode="ansi"), ValueError), (dict(action_bound=0.0), ValueError),
-    (dict(n_players=9000), ValueError), (dict(graphon="nope"), ValueError),
-    (dict(max_cycles=0), ValueError), (dict(intercepts="cubic"), ValueError),
-])
+@pytest.mark.parametrize(
+    "bad, err",
+    [
+        (dict(n_players=0), ValueError),
+        (dict(mean_degree=-1.0), ValueError),
+        (dict(render_mode="ansi"), ValueError),
+        (dict(action_bound=0.0), ValueError),
+        (dict(n_players=9000), ValueError),
+        (dict(graphon="nope"), ValueError),
+        (dict(max_cycles=0), ValueError),
+        (dict(intercepts="cubic"), ValueError),
+    ],
+)
 def test_bad_arguments(bad, err):
     with pytest.raises(err):
         mod.parallel_env(**{**KW, **bad})
@@ -125,8 +133,10 @@ _ENV = mod.parallel_env(**KW)
 
 
 @settings(max_examples=30)
-@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=40, max_size=40),
-       st.integers(0, 2 ** 16))
+@given(
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=40, max_size=40),
+    st.integers(0, 2**16),
+)
 def test_any_actions_give_finite_states_and_nonpositive_rewards(acts, seed):
     _ENV.reset(seed=seed)
     for _ in range(3):

@@ -32,8 +32,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", 0))
         body = json.loads(self.rfile.read(length))
         srv = self.server
-        srv.seen.append({"body": body, "auth": self.headers.get("Authorization"),
-                         "path": self.path})
+        srv.seen.append(
+            {"body": body, "auth": self.headers.get("Authorization"), "path": self.path}
+        )
         what = srv.script.pop(0) if srv.script else "ok"
         if what == "slow":
             time.sleep(0.6)  # longer than the client's timeout
@@ -49,11 +50,19 @@ class _Handler(BaseHTTPRequestHandler):
         if what == "malformed":
             return self._send(200, b"<html>not json")
         n = body.get("n", 1)
-        doc = {"id": "x", "object": "chat.completion",
-               "choices": [{"index": i, "message": {"role": "assistant", "content": f"r{i}"},
-                            "finish_reason": "stop"} for i in range(n)],
-               "usage": {"prompt_tokens": 11, "completion_tokens": 3 * n,
-                         "total_tokens": 11 + 3 * n}}
+        doc = {
+            "id": "x",
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": f"r{i}"},
+                    "finish_reason": "stop",
+                }
+                for i in range(n)
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 3 * n, "total_tokens": 11 + 3 * n},
+        }
         if what == "nousage":
             del doc["usage"]
         if what == "nocontent":
@@ -81,8 +90,7 @@ def server():
     srv = _Server(("127.0.0.1", 0), _Handler)
     srv.daemon_threads = True
     srv.script, srv.seen = [], []
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield srv
@@ -95,8 +103,14 @@ def server():
 def _model(srv, **kw):
     sleeps = []
     kw.setdefault("max_retries", 3)
-    m = OpenAIChatModel(f"http://127.0.0.1:{srv.server_address[1]}/v1", "tiny", timeout=5,
-                        backoff=0.01, sleep=sleeps.append, **kw)
+    m = OpenAIChatModel(
+        f"http://127.0.0.1:{srv.server_address[1]}/v1",
+        "tiny",
+        timeout=5,
+        backoff=0.01,
+        sleep=sleeps.append,
+        **kw,
+    )
     return m, sleeps
 
 
@@ -111,8 +125,13 @@ def test_usage_counted_and_request_well_formed(server, monkeypatch):
     first = server.seen[0]
     assert first["path"] == "/v1/chat/completions"
     assert first["auth"] == "Bearer sk-test"
-    assert first["body"] == {"model": "tiny", "messages": CHAT, "n": 2, "max_tokens": 7,
-                             "temperature": 0.5}
+    assert first["body"] == {
+        "model": "tiny",
+        "messages": CHAT,
+        "n": 2,
+        "max_tokens": 7,
+        "temperature": 0.5,
+    }
     assert "sk-test" not in repr(m)
 
 
@@ -168,8 +187,9 @@ def test_client_error_is_not_retried(server):
     assert len(server.seen) == 1
 
 
-@pytest.mark.parametrize("what, match", [("malformed", "not JSON"), ("nousage", "usage"),
-                                         ("nocontent", "content")])
+@pytest.mark.parametrize(
+    "what, match", [("malformed", "not JSON"), ("nousage", "usage"), ("nocontent", "content")]
+)
 def test_malformed_reply_is_a_clear_error(server, what, match):
     server.script = [what]
     m, _ = _model(server)
@@ -183,15 +203,22 @@ def test_unreachable_server():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     sleeps = []
-    m = OpenAIChatModel(f"http://127.0.0.1:{port}/v1", "tiny", timeout=2, max_retries=1,
-                        backoff=0.01, sleep=sleeps.append)
+    m = OpenAIChatModel(
+        f"http://127.0.0.1:{port}/v1",
+        "tiny",
+        timeout=2,
+        max_retries=1,
+        backoff=0.01,
+        sleep=sleeps.append,
+    )
     with pytest.raises(ModelConnectionError, match="after 2 attempts"):
         m.generate(CHAT)
     assert sleeps == [0.01]
 
 
-@pytest.mark.parametrize("kw", [{"base_url": "ftp://x"}, {"model": ""}, {"timeout": 0},
-                                {"max_retries": -1}])
+@pytest.mark.parametrize(
+    "kw", [{"base_url": "ftp://x"}, {"model": ""}, {"timeout": 0}, {"max_retries": -1}]
+)
 def test_constructor_validation(kw):
     args = {"base_url": "http://127.0.0.1:1/v1", "model": "m", **kw}
     with pytest.raises(ValueError):
@@ -265,8 +292,9 @@ def test_noiseless_residual_critic_scores_true_progress():
     good = p.apply(s0, p.parse_action(f"search[{q.path[0]}]"))
     bad = p.apply(s0, p.parse_action("search[Nowhere]"))
     wrong = p.apply(s0, p.parse_action("answer[Nowhere]"))
-    msgs = residual_critic_messages(p.describe(s0), [p.describe_step(s0, c)
-                                                     for c in (good, bad, wrong)])
+    msgs = residual_critic_messages(
+        p.describe(s0), [p.describe_step(s0, c) for c in (good, bad, wrong)]
+    )
     text = sim.generate(msgs, max_tokens=64).texts[0]
     # 2 hops: 5 steps (search, lookup, search, lookup, answer) => one step is +1/5;
     # a failed search is no progress; a wrong answer is harmful (-0.5)

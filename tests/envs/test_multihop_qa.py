@@ -43,8 +43,7 @@ def test_standard_normalisation_cases():
 def test_scores_are_bounded_and_symmetric(a, b):
     assert 0.0 <= f1_score(a, b) <= 1.0
     assert f1_score(a, b) == pytest.approx(f1_score(b, a))
-    assert exact_match(a, b) <= f1_score(a, b) or normalize_answer(a) in {"yes", "no",
-                                                                           "noanswer"}
+    assert exact_match(a, b) <= f1_score(a, b) or normalize_answer(a) in {"yes", "no", "noanswer"}
 
 
 # ---------------------------------------------------------------------- questions
@@ -86,8 +85,9 @@ def test_search_miss_suggests_similar_titles():
 
 
 def test_parse_action():
-    assert parse_action("Thought: maybe search[A]\nAction: lookup[born in]") == \
-        Action("lookup", "born in")
+    assert parse_action("Thought: maybe search[A]\nAction: lookup[born in]") == Action(
+        "lookup", "born in"
+    )
     assert parse_action("finish[ Paris ]") == Action("answer", "Paris")
     assert parse_action("SEARCH[x]") == Action("search", "x")
     assert parse_action("no action here") is None
@@ -105,10 +105,18 @@ def test_lookup_call_key_depends_on_page():
 
 
 def test_hotpotqa_loader(tmp_path):
-    records = [{"_id": "a1", "question": "Where was the author of Foo born?", "answer": "Bar",
-                "supporting_facts": [["Foo", 0], ["Baz Qux", 1]],
-                "context": [["Foo", ["Foo is a novel by Baz Qux.", "It won prizes."]],
-                            ["Baz Qux", ["Baz Qux is a writer.", "Qux was born in Bar."]]]}]
+    records = [
+        {
+            "_id": "a1",
+            "question": "Where was the author of Foo born?",
+            "answer": "Bar",
+            "supporting_facts": [["Foo", 0], ["Baz Qux", 1]],
+            "context": [
+                ["Foo", ["Foo is a novel by Baz Qux.", "It won prizes."]],
+                ["Baz Qux", ["Baz Qux is a writer.", "Qux was born in Bar."]],
+            ],
+        }
+    ]
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(records))
     (q,) = load_hotpotqa(path)
@@ -178,8 +186,13 @@ def test_registered_with_gymnasium():
 
 
 def test_observation_sanitised_into_charset(tmp_path):
-    records = [{"question": "Qui est né à Zürich — 東京?", "answer": "x",
-                "context": [["Zürich", ["Zürich ist schön."]]]}]
+    records = [
+        {
+            "question": "Qui est né à Zürich — 東京?",
+            "answer": "x",
+            "context": [["Zürich", ["Zürich ist schön."]]],
+        }
+    ]
     path = tmp_path / "u.json"
     path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     env = MultihopQAEnv(hotpotqa_path=path)
@@ -207,7 +220,8 @@ def test_perfect_model_answers_every_question_within_budget(method):
 def test_budgets_hold_with_verbose_model(method, tools, tokens):
     q = generate_questions(np.random.default_rng(2), 1, n_entities=20)[0]
     sim = SimulatedQAModel([q], skill=0.6, seed=0, verbosity=10_000)  # every reply maxed out
-    res = METHODS[method](MultihopQAProblem(q), sim, Budget(tools, tokens),
-                          rng=np.random.default_rng(0))
+    res = METHODS[method](
+        MultihopQAProblem(q), sim, Budget(tools, tokens), rng=np.random.default_rng(0)
+    )
     assert res.tokens_used <= tokens and res.tool_calls_used <= tools
     assert res.answer.strip()

@@ -24,8 +24,10 @@ def test_reset_observes_the_noise_and_own_gains():
     env = parallel_env(game=game)
     obs, infos = env.reset(seed=0)
     # From silence, each user's best response is water-filling against the noise.
-    gap = max(waterfill(game.noise[q] / game.gains[q, q], game.budget[q]).max() / game.budget[q]
-              for q in range(3))
+    gap = max(
+        waterfill(game.noise[q] / game.gains[q, q], game.budget[q]).max() / game.budget[q]
+        for q in range(3)
+    )
     for q, agent in enumerate(env.possible_agents):
         np.testing.assert_array_equal(obs[agent][:4], game.noise[q])
         np.testing.assert_array_equal(obs[agent][4:], game.gains[q, q])
@@ -51,8 +53,11 @@ def test_actions_map_onto_the_budget_simplex_and_bad_values_are_tamed():
     game = _certified_game()
     env = parallel_env(game=game)
     env.reset(seed=0)
-    acts = {"user_0": np.zeros(4), "user_1": np.array([np.nan, 1.0, np.inf, -3.0]),
-            "user_2": np.array([0.2, 0.2, 0.4, 0.2])}
+    acts = {
+        "user_0": np.zeros(4),
+        "user_1": np.array([np.nan, 1.0, np.inf, -3.0]),
+        "user_2": np.array([0.2, 0.2, 0.4, 0.2]),
+    }
     env.step(acts)
     np.testing.assert_allclose(env.power[0], np.full(4, 0.25))  # all-zero weights: uniform
     np.testing.assert_allclose(env.power[1], [0.0, 1.0, 1.0, 0.0])  # NaN->0, inf->1, <0->0

@@ -7,8 +7,9 @@ from envs.target_tracking_v0 import parallel_env, pursue_policy
 
 
 def _run(defence, policy, seed=3, cycles=80):
-    env = parallel_env(n_robots=30, byzantine_fraction=0.1, defence=defence, arena=60.0,
-                       max_cycles=cycles)
+    env = parallel_env(
+        n_robots=30, byzantine_fraction=0.1, defence=defence, arena=60.0, max_cycles=cycles
+    )
     obs, _ = env.reset(seed=seed)
     errors, infos = [], None
     while env.agents:
@@ -41,7 +42,7 @@ def test_commanded_velocity_moves_the_cooperative_robots():
     before = env.positions[env.coop_idx].copy()
     env.step({a: np.array([1.0, 0.0], dtype=np.float32) for a in env.agents})
     moved = env.positions[env.coop_idx] - before
-    inside = (before[:, 0] < 198.0)
+    inside = before[:, 0] < 198.0
     np.testing.assert_allclose(moved[inside], [[2.0, 0.0]] * int(inside.sum()), atol=1e-12)
 
 

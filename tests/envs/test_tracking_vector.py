@@ -113,8 +113,10 @@ def test_autoreset_modes_match_gymnasium_sync_vector_env(mode):
             assert np.array_equal(r1[4]["_final_obs"], mask)
             for i in np.flatnonzero(mask):
                 assert np.array_equal(r1[4]["final_obs"][i], r2[4]["final_obs"][i])
-                assert (r1[4]["final_info"]["tracking_error"][i]
-                        == r2[4]["final_info"]["tracking_error"][i])
+                assert (
+                    r1[4]["final_info"]["tracking_error"][i]
+                    == r2[4]["final_info"]["tracking_error"][i]
+                )
             ended += int(mask.sum())
         assert np.array_equal(r1[4]["tracking_error"], r2[4]["tracking_error"])
     assert ended == (2 * B if mode is AutoresetMode.SAME_STEP else 0)
@@ -251,10 +253,10 @@ def test_validated_kernel_api_checks_arguments_and_leaves_inactive_swarms_alone(
     w = env.world
     before = [x.copy() for x in w.state]
     draws = np.random.default_rng(0).random((2, tk.n_draws(14)))
-    control = np.full((2, 14, 2), np.nan)     # every robot follows its waypoint
+    control = np.full((2, 14, 2), np.nan)  # every robot follows its waypoint
     tk.tracking_step(w.state, w.params, control, draws, np.array([False, True]), w.out)
     for old, new in zip(before, w.state, strict=True):
-        assert np.array_equal(old[0], new[0])          # swarm 0 untouched
+        assert np.array_equal(old[0], new[0])  # swarm 0 untouched
     assert w.state.t.tolist() == [0, 1]
     assert not np.array_equal(before[1][1], w.state.pos[1])
     with pytest.raises(ValueError, match="draws must lie in"):

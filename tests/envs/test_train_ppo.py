@@ -19,15 +19,17 @@ def _random_policy(seed):
 @pytest.mark.slow
 def test_ppo_attacker_drags_lcp_far_more_than_random_and_cannot_break_wmsr():
     lcp_model = train_attacker("lcp", total_timesteps=20_000, seed=0, **ENV)
-    learned = evaluate_attacker(lambda o: lcp_model.predict(o, deterministic=True)[0],
-                                protocol="lcp", **ENV)
+    learned = evaluate_attacker(
+        lambda o: lcp_model.predict(o, deterministic=True)[0], protocol="lcp", **ENV
+    )
     random = evaluate_attacker(_random_policy(0), protocol="lcp", **ENV)
     assert learned.displacement > 3 * random.displacement
-    assert learned.hull_violation > 0.3        # LCP is pushed outside the honest hull
+    assert learned.hull_violation > 0.3  # LCP is pushed outside the honest hull
 
     wmsr_model = train_attacker("wmsr", total_timesteps=10_000, seed=0, **ENV)
-    against_wmsr = evaluate_attacker(lambda o: wmsr_model.predict(o, deterministic=True)[0],
-                                     protocol="wmsr", **ENV)
+    against_wmsr = evaluate_attacker(
+        lambda o: wmsr_model.predict(o, deterministic=True)[0], protocol="wmsr", **ENV
+    )
     assert against_wmsr.hull_violation == 0.0
 
 
@@ -59,6 +61,6 @@ def test_sb3_vec_env_resets_finished_swarms_at_once_with_terminal_observation():
     assert dones.all()
     for i in range(3):
         assert infos[i]["TimeLimit.truncated"]
-        assert infos[i]["terminal_observation"][-1] == pytest.approx(1.0)   # t = max_cycles
-        assert obs[i][-1] == 0.0                                            # a new episode
+        assert infos[i]["terminal_observation"][-1] == pytest.approx(1.0)  # t = max_cycles
+        assert obs[i][-1] == 0.0  # a new episode
     assert not np.array_equal(obs, first)

@@ -10,12 +10,19 @@ KW = {"n_robots": 13, "n_byzantine": 2, "max_cycles": 12}
 def _actions(rng, B, dim, t):
     a = rng.uniform(-1, 1, (B, dim)).astype(np.float32)
     if t % 5 == 0:
-        a[0, ::3] = np.nan          # silence on some edges
+        a[0, ::3] = np.nan  # silence on some edges
     return a
 
 
-@pytest.mark.parametrize("extra", [{"protocol": "wmsr"}, {"protocol": "lcp"},
-                                   {"protocol": "wmsr", "f": 1}, {"protocol": "wmsr", "f": 3}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"protocol": "wmsr"},
+        {"protocol": "lcp"},
+        {"protocol": "wmsr", "f": 1},
+        {"protocol": "wmsr", "f": 3},
+    ],
+)
 def test_batch_equals_separate_envs_bit_for_bit_across_autoresets(extra):
     # f <= 2 runs the one-pass kernel, f = 3 the exact one.
     B = 4
@@ -31,7 +38,7 @@ def test_batch_equals_separate_envs_bit_for_bit_across_autoresets(extra):
         acts = _actions(rng, B, vec.single_action_space.shape[0], t)
         obs_v, rew_v, term_v, trunc_v, _ = vec.step(acts)
         for i, env in enumerate(singles):
-            if done[i]:      # NEXT_STEP autoreset: the env resets, the action is ignored
+            if done[i]:  # NEXT_STEP autoreset: the env resets, the action is ignored
                 o, _ = env.reset()
                 r, te, tr = 0.0, False, False
                 n_resets += 1
@@ -40,7 +47,7 @@ def test_batch_equals_separate_envs_bit_for_bit_across_autoresets(extra):
             assert np.array_equal(obs_v[i], o), (t, i)
             assert rew_v[i] == r and term_v[i] == te and trunc_v[i] == tr
             done[i] = te or tr
-    assert n_resets >= B          # every sub-env went through at least one autoreset
+    assert n_resets >= B  # every sub-env went through at least one autoreset
 
 
 def test_partial_reset_by_mask_leaves_others_alone():

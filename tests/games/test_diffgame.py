@@ -20,8 +20,10 @@ from games.diffgame import (
 
 def _cost_game(**kw):
     # f_1 = x1'x1/2 + x1[0] * sin(x2),  f_2 = exp(x2) + x2 * (x1[0] * x1[1])
-    costs = [lambda x: 0.5 * x[0] ** 2 + 0.5 * x[1] ** 2 + x[0] * np.sin(x[2]),
-             lambda x: np.exp(x[2]) + x[2] * x[0] * x[1]]
+    costs = [
+        lambda x: 0.5 * x[0] ** 2 + 0.5 * x[1] ** 2 + x[0] * np.sin(x[2]),
+        lambda x: np.exp(x[2]) + x[2] * x[0] * x[1],
+    ]
     return DifferentiableGame([2, 1], costs=costs, **kw)
 
 
@@ -52,9 +54,11 @@ def test_pseudo_gradient_and_jacobian_from_costs_match_calculus():
 
 
 def test_given_gradients_and_jacobian_are_used():
-    g = DifferentiableGame([2, 1], gradients=[lambda x: _analytic_F(x)[:2],
-                                              lambda x: _analytic_F(x)[2:]],
-                           jacobian=_analytic_J)
+    g = DifferentiableGame(
+        [2, 1],
+        gradients=[lambda x: _analytic_F(x)[:2], lambda x: _analytic_F(x)[2:]],
+        jacobian=_analytic_J,
+    )
     x = np.array([0.3, -1.0, 0.5])
     np.testing.assert_array_equal(g.pseudo_gradient(x), _analytic_F(x))
     np.testing.assert_array_equal(g.jacobian(x), _analytic_J(x))
@@ -128,10 +132,15 @@ def test_simplex_projection_matches_a_qp_solver(x, r):
     x = np.array(x)
     y = project_simplex(x, r)
     assert np.all(y >= 0) and y.sum() == pytest.approx(r)
-    ref = optimize.minimize(lambda z: 0.5 * np.sum((z - x) ** 2), np.full(x.size, r / x.size),
-                            jac=lambda z: z - x, bounds=[(0, None)] * x.size,
-                            constraints=[{"type": "eq", "fun": lambda z: z.sum() - r}],
-                            method="SLSQP", options={"ftol": 1e-14, "maxiter": 200})
+    ref = optimize.minimize(
+        lambda z: 0.5 * np.sum((z - x) ** 2),
+        np.full(x.size, r / x.size),
+        jac=lambda z: z - x,
+        bounds=[(0, None)] * x.size,
+        constraints=[{"type": "eq", "fun": lambda z: z.sum() - r}],
+        method="SLSQP",
+        options={"ftol": 1e-14, "maxiter": 200},
+    )
     np.testing.assert_allclose(y, ref.x, atol=1e-6)
 
 
@@ -172,9 +181,14 @@ def test_bad_input_is_refused_with_clear_errors():
         toy_game(l21=0.1).equilibrium()
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [
-    ({"mu": float("nan")}, "mu"), ({"l12": float("inf")}, "l12"), ({"l21": float("nan")}, "l21"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"mu": float("nan")}, "mu"),
+        ({"l12": float("inf")}, "l12"),
+        ({"l21": float("nan")}, "l21"),
+    ],
+)
 def test_toy_game_errors_name_the_users_argument(kwargs, name):
     # Issue 14: a NaN curvature used to surface as "J must be finite".
     with pytest.raises(ValueError, match=rf"^{name} must be finite"):

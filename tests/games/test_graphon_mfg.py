@@ -35,15 +35,18 @@ def riccati_closed_form(A, B, Q, R, G, T, t):
 
 @pytest.mark.parametrize("zero", ["callable", "constant0"])
 def test_no_coupling_is_scalar_lq_control(zero):
-    W = (lambda u, v: np.zeros(np.broadcast(u, v).shape)) if zero == "callable" \
+    W = (
+        (lambda u, v: np.zeros(np.broadcast(u, v).shape))
+        if zero == "callable"
         else make_graphon("constant", p=0.0)
+    )
     g = game(graphon=W, var0=0.25)
     eq = g.equilibrium()
     P, _ = riccati_closed_form(g.A, g.B, g.Q, g.R, g.G, g.T, g.t)
     np.testing.assert_allclose(eq.slope, -(g.B / g.R) * P, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(eq.intercepts, 0.0, atol=1e-13)
     # the mean follows m' = (A - (B^2/R) P) m without any aggregate
-    r = g.B ** 2 / g.R
+    r = g.B**2 / g.R
 
     def rhs(t, m):
         return (g.A - r * riccati_closed_form(g.A, g.B, g.Q, g.R, g.G, g.T, t)[0]) * m
@@ -53,7 +56,7 @@ def test_no_coupling_is_scalar_lq_control(zero):
     # cost: 1/2 P(0) E[X0^2] + 1/2 sigma^2 int P, with int_0^T P = (ln x(T) + A T) / r
     x_T = riccati_closed_form(g.A, g.B, g.Q, g.R, g.G, g.T, np.array([0.0]))[1][0]
     int_P = (np.log(x_T) + g.A * g.T) / r
-    want = 0.5 * P[0] * (g.m0 ** 2 + g.var0) + 0.5 * g.sigma ** 2 * int_P
+    want = 0.5 * P[0] * (g.m0**2 + g.var0) + 0.5 * g.sigma**2 * int_P
     np.testing.assert_allclose(eq.costs, want, rtol=1e-10)
 
 
@@ -65,8 +68,8 @@ def test_sigma_does_not_change_the_policy_and_shifts_cost_by_half_sigma2_int_P()
     np.testing.assert_array_equal(quiet.means, noisy.means)
     g = game()
     _, x = riccati_closed_form(g.A, g.B, g.Q, g.R, g.G, g.T, np.array([0.0]))
-    int_P = (np.log(x[0]) + g.A * g.T) / (g.B ** 2 / g.R)
-    np.testing.assert_allclose(noisy.costs - quiet.costs, 0.5 * 1.3 ** 2 * int_P, rtol=1e-9)
+    int_P = (np.log(x[0]) + g.A * g.T) / (g.B**2 / g.R)
+    np.testing.assert_allclose(noisy.costs - quiet.costs, 0.5 * 1.3**2 * int_P, rtol=1e-9)
 
 
 def test_constant_graphon_is_the_standard_lq_mean_field_game():
@@ -77,10 +80,22 @@ def test_constant_graphon_is_the_standard_lq_mean_field_game():
     A, B, Ab, Q, R, G, H, Hb, T = g.A, g.B, g.Abar, g.Q, g.R, g.G, g.H, g.Hbar, g.T
     r = B * B / R
     # population mean mbar and costate pbar = Pi mbar with the non-symmetric Riccati Pi
-    pi = solve_ivp(lambda t, x: -A * x - Q * (1 - H * p) - x * (A + Ab * p) + r * x * x,
-                   [T, 0], [G * (1 - Hb * p)], dense_output=True, rtol=1e-12, atol=1e-14).sol
-    P = solve_ivp(lambda t, x: -(2 * A * x - r * x * x + Q), [T, 0], [G], dense_output=True,
-                  rtol=1e-12, atol=1e-14).sol
+    pi = solve_ivp(
+        lambda t, x: -A * x - Q * (1 - H * p) - x * (A + Ab * p) + r * x * x,
+        [T, 0],
+        [G * (1 - Hb * p)],
+        dense_output=True,
+        rtol=1e-12,
+        atol=1e-14,
+    ).sol
+    P = solve_ivp(
+        lambda t, x: -(2 * A * x - r * x * x + Q),
+        [T, 0],
+        [G],
+        dense_output=True,
+        rtol=1e-12,
+        atol=1e-14,
+    ).sol
 
     def rhs(t, y):  # y = [mbar, m_1..m_M]
         mbar = y[0]
@@ -89,16 +104,18 @@ def test_constant_graphon_is_the_standard_lq_mean_field_game():
         dj = (A - r * P(t)[0]) * y[1:] - r * s + Ab * p * mbar
         return np.concatenate(([dm], dj))
 
-    sol = solve_ivp(rhs, [0, T], np.concatenate(([g.m0.mean()], g.m0)), t_eval=g.t,
-                    rtol=1e-12, atol=1e-14).y
+    sol = solve_ivp(
+        rhs, [0, T], np.concatenate(([g.m0.mean()], g.m0)), t_eval=g.t, rtol=1e-12, atol=1e-14
+    ).y
     mbar = sol[0]
     s_ref = (pi(g.t)[0] - P(g.t)[0]) * mbar
     np.testing.assert_allclose(eq.means.mean(axis=0), mbar, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(eq.means, sol[1:], rtol=1e-8, atol=1e-10)
     for j in range(g.n_blocks):
         np.testing.assert_allclose(eq.intercepts[j], -(B / R) * s_ref, rtol=1e-8, atol=1e-10)
-    np.testing.assert_allclose(eq.aggregate, np.broadcast_to(p * mbar, eq.aggregate.shape),
-                               rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(
+        eq.aggregate, np.broadcast_to(p * mbar, eq.aggregate.shape), rtol=1e-8, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("family", ["sbm", "threshold", "exponential", "uniform_attachment"])
@@ -107,7 +124,7 @@ def test_matches_scipy_solve_bvp_on_the_coupled_system(family):
     eq = g.equilibrium()
     M = g.n_blocks
     Wm = g.graphon_matrix / M
-    r = g.B ** 2 / g.R
+    r = g.B**2 / g.R
 
     def f(t, y):
         m, p = y[:M], y[M:]
@@ -122,8 +139,14 @@ def test_matches_scipy_solve_bvp_on_the_coupled_system(family):
     assert sol.status == 0
     Y = sol.sol(g.t)
     np.testing.assert_allclose(eq.means, Y[:M], atol=1e-8)
-    P = solve_ivp(lambda t, x: -(2 * g.A * x - r * x * x + g.Q), [g.T, 0], [g.G],
-                  t_eval=g.t[::-1], rtol=1e-12, atol=1e-14).y[0][::-1]
+    P = solve_ivp(
+        lambda t, x: -(2 * g.A * x - r * x * x + g.Q),
+        [g.T, 0],
+        [g.G],
+        t_eval=g.t[::-1],
+        rtol=1e-12,
+        atol=1e-14,
+    ).y[0][::-1]
     np.testing.assert_allclose(eq.riccati, P, rtol=1e-10)
     np.testing.assert_allclose(eq.intercepts, -(g.B / g.R) * (Y[M:] - P * Y[:M]), atol=1e-8)
 
@@ -139,25 +162,37 @@ def test_costs_agree_with_rk4_value_and_nobody_gains_by_deviating():
     # while a perturbed intercept costs 1/2 int R (dk)^2 more (cost-difference lemma)
     dk = 0.05 * np.sin(np.pi * g.t)
     worse = g.policy_costs(eq.slope, eq.intercepts + dk, aggregate=eq.aggregate)
-    np.testing.assert_allclose(worse - eq.costs, 0.5 * g.R * np.trapezoid(dk ** 2, g.t),
-                               rtol=1e-3)
+    np.testing.assert_allclose(worse - eq.costs, 0.5 * g.R * np.trapezoid(dk**2, g.t), rtol=1e-3)
 
 
 def test_conjugate_point_is_reported():
     with pytest.raises(ValueError, match="conjugate point"):
-        LQGraphonMFG(A=0.5, B=1.0, Abar=1.0, Q=1.0, R=1.0, G=0.0, H=2.0, Hbar=0.0, sigma=0.0,
-                     T=1.0, graphon=make_graphon("constant", p=1.0), m0=1.0, n_blocks=3,
-                     n_steps=50).equilibrium()
+        LQGraphonMFG(
+            A=0.5,
+            B=1.0,
+            Abar=1.0,
+            Q=1.0,
+            R=1.0,
+            G=0.0,
+            H=2.0,
+            Hbar=0.0,
+            sigma=0.0,
+            T=1.0,
+            graphon=make_graphon("constant", p=1.0),
+            m0=1.0,
+            n_blocks=3,
+            n_steps=50,
+        ).equilibrium()
 
 
 @given(c=st.floats(-5, 5), family=st.sampled_from(sorted(GRAPHON_FAMILIES)))
 def test_equilibrium_is_linear_in_the_initial_means(c, family):
     base = game(graphon=family, n_blocks=5, n_steps=20).equilibrium()
-    scaled = game(graphon=family, n_blocks=5, n_steps=20,
-                  m0=lambda u: c * (1.0 + np.sin(3.0 * u))).equilibrium()
+    scaled = game(
+        graphon=family, n_blocks=5, n_steps=20, m0=lambda u: c * (1.0 + np.sin(3.0 * u))
+    ).equilibrium()
     np.testing.assert_allclose(scaled.means, c * base.means, atol=1e-12 * (1 + abs(c)))
-    np.testing.assert_allclose(scaled.intercepts, c * base.intercepts,
-                               atol=1e-12 * (1 + abs(c)))
+    np.testing.assert_allclose(scaled.intercepts, c * base.intercepts, atol=1e-12 * (1 + abs(c)))
     np.testing.assert_array_equal(scaled.slope, base.slope)
 
 
@@ -167,22 +202,31 @@ def test_graphon_families_values():
     np.testing.assert_allclose(Graphon("uniform_attachment")(u, v), 1 - np.maximum(u, v))
     np.testing.assert_allclose(Graphon("ranked_attachment")(u, v), 1 - u * v)
     np.testing.assert_allclose(Graphon("threshold", c=1.0)(u, v), [1, 0, 1])
-    np.testing.assert_allclose(Graphon("exponential", decay=2.0)(u, v),
-                               np.exp(-2 * np.abs(u - v)))
+    np.testing.assert_allclose(Graphon("exponential", decay=2.0)(u, v), np.exp(-2 * np.abs(u - v)))
     np.testing.assert_allclose(Graphon("constant", p=0.3)(u, v), 0.3)
     sbm = Graphon("sbm", sizes=(1, 3), probs=((0.9, 0.1), (0.1, 0.5)))
-    np.testing.assert_allclose(sbm(np.array([0.1, 0.1, 0.5]), np.array([0.2, 0.5, 0.9])),
-                               [0.9, 0.1, 0.5])
+    np.testing.assert_allclose(
+        sbm(np.array([0.1, 0.1, 0.5]), np.array([0.2, 0.5, 0.9])), [0.9, 0.1, 0.5]
+    )
 
 
-@pytest.mark.parametrize("bad, err", [
-    (dict(R=0.0), ValueError), (dict(B=0.0), ValueError), (dict(sigma=-1.0), ValueError),
-    (dict(T=0.0), ValueError), (dict(n_blocks=0), ValueError), (dict(n_steps=1.5), TypeError),
-    (dict(graphon="nope"), ValueError), (dict(graphon=3), TypeError),
-    (dict(graphon=lambda u, v: u + 0 * v), ValueError),
-    (dict(graphon=lambda u, v: 2 + 0 * u * v), ValueError),
-    (dict(m0=np.ones(3)), ValueError), (dict(A=float("nan")), ValueError),
-])
+@pytest.mark.parametrize(
+    "bad, err",
+    [
+        (dict(R=0.0), ValueError),
+        (dict(B=0.0), ValueError),
+        (dict(sigma=-1.0), ValueError),
+        (dict(T=0.0), ValueError),
+        (dict(n_blocks=0), ValueError),
+        (dict(n_steps=1.5), TypeError),
+        (dict(graphon="nope"), ValueError),
+        (dict(graphon=3), TypeError),
+        (dict(graphon=lambda u, v: u + 0 * v), ValueError),
+        (dict(graphon=lambda u, v: 2 + 0 * u * v), ValueError),
+        (dict(m0=np.ones(3)), ValueError),
+        (dict(A=float("nan")), ValueError),
+    ],
+)
 def test_bad_arguments(bad, err):
     with pytest.raises(err):
         game(**bad)
@@ -213,7 +257,8 @@ def test_sampled_graph_is_symmetric_without_loops_and_has_the_graphon_density():
     assert abs(adj.sum() / 2 - p.sum()) < 4 * np.sqrt((p * (1 - p)).sum())
     # sparse sampling keeps the same aggregate limit: degree * scale ~ int W(u, v) dv
     labels, indptr, indices, scale = sample_graphon_graph(
-        "ranked_attachment", 3000, rng=rng, mean_degree=60)
+        "ranked_attachment", 3000, rng=rng, mean_degree=60
+    )
     deg = np.diff(indptr)
     expected = (60 / 3000) * (1 - labels * 0.5) * 3000  # rho * N * int_0^1 (1 - u v) dv
     assert abs(deg.sum() - expected.sum()) < 4 * np.sqrt(expected.sum())
@@ -239,10 +284,10 @@ def test_n_player_gain_matches_cost_difference_lemma():
     rng = np.random.default_rng(5)
     labels, indptr, indices, scale = sample_graphon_graph(g.graphon, 30, rng=rng)
     k = eq.intercepts_at(labels)
-    _, z = graph_means(indptr, indices, scale, g.A, g.B, g.Abar, eq.slope, k,
-                       g.m0_at(labels), g.dt)
-    _, sb, _ = policy_value(g.A, g.B, g.Abar, g.Q, g.R, g.G, g.H, g.Hbar, g.sigma, eq.slope,
-                            k, z, g.dt, optimal=True)
+    _, z = graph_means(indptr, indices, scale, g.A, g.B, g.Abar, eq.slope, k, g.m0_at(labels), g.dt)
+    _, sb, _ = policy_value(
+        g.A, g.B, g.Abar, g.Q, g.R, g.G, g.H, g.Hbar, g.sigma, eq.slope, k, z, g.dt, optimal=True
+    )
     lemma = 0.5 * g.R * np.trapezoid((k + g.B / g.R * sb) ** 2, g.t, axis=1)
     np.testing.assert_allclose(res.gains, lemma, rtol=2e-2, atol=1e-9)
 
@@ -260,17 +305,17 @@ def test_policy_moments_and_value_match_closed_forms_for_constant_policies():
     mu, var = policy_moments(A, B, 0.7, sigma, K, k, Z, np.array([1.0, -2.0]), 0.3, T / n)
     a = A + B * K0
     e = np.exp(a * t)
-    np.testing.assert_allclose(mu, np.array([1.0, -2.0])[:, None] * e + B * k0 / a * (e - 1),
-                               rtol=1e-9)
-    np.testing.assert_allclose(var, 0.3 * e ** 2 + sigma ** 2 * (e ** 2 - 1) / (2 * a),
-                               rtol=1e-9)
+    np.testing.assert_allclose(
+        mu, np.array([1.0, -2.0])[:, None] * e + B * k0 / a * (e - 1), rtol=1e-9
+    )
+    np.testing.assert_allclose(var, 0.3 * e**2 + sigma**2 * (e**2 - 1) / (2 * a), rtol=1e-9)
     P, s, c = policy_value(A, B, 0.7, Q, R, G, 0.5, 0.5, sigma, K, np.zeros_like(k), Z, T / n)
     e2 = np.exp(2 * a * (T - t))
-    np.testing.assert_allclose(P, e2 * G + (Q + R * K0 ** 2) * (e2 - 1) / (2 * a), rtol=1e-9)
+    np.testing.assert_allclose(P, e2 * G + (Q + R * K0**2) * (e2 - 1) / (2 * a), rtol=1e-9)
     np.testing.assert_allclose(s, 0.0, atol=1e-15)
     # c = 1/2 sigma^2 int_t^T P
-    intP = G * (e2 - 1) / (2 * a) + (Q + R * K0 ** 2) / (2 * a) * ((e2 - 1) / (2 * a) - (T - t))
-    np.testing.assert_allclose(c[0], 0.5 * sigma ** 2 * intP, rtol=1e-8, atol=1e-12)
+    intP = G * (e2 - 1) / (2 * a) + (Q + R * K0**2) / (2 * a) * ((e2 - 1) / (2 * a) - (T - t))
+    np.testing.assert_allclose(c[0], 0.5 * sigma**2 * intP, rtol=1e-8, atol=1e-12)
 
 
 def test_graphon_step_and_interpolated_policy_checks():
@@ -307,8 +352,7 @@ def test_block_intercepts_read_the_block_holding_the_label():
     g = game(graphon="sbm", n_blocks=10, n_steps=40, T=1.0)
     eq = g.equilibrium()
     u = np.array([0.0, 0.05, 0.099, 0.1, 0.55, 1.0])
-    np.testing.assert_array_equal(eq.intercepts_at(u, "block"),
-                                  eq.intercepts[[0, 0, 0, 1, 5, 9]])
+    np.testing.assert_array_equal(eq.intercepts_at(u, "block"), eq.intercepts[[0, 0, 0, 1, 5, 9]])
     with pytest.raises(ValueError, match="mode"):
         eq.intercepts_at(u, "cubic")
     with pytest.raises(ValueError, match="read-only"):
@@ -319,10 +363,22 @@ def test_block_intercepts_read_the_block_holding_the_label():
 def _vector_game(graphon="ranked_attachment", **over):
     from games.graphon_mfg import VectorLQGraphonMFG
 
-    kw = dict(A=[[0.2, 0.5], [-0.3, 0.1]], B=[[1.0], [0.5]], Abar=[[0.3, 0.1], [0.0, 0.2]],
-              Q=[[1.0, 0.2], [0.2, 0.5]], R=[[0.7]], G=np.eye(2) * 0.5, H=np.eye(2) * 0.5,
-              Hbar=[[0.3, 0.0], [0.1, 0.2]], sigma=[[0.3], [0.1]], T=1.0, graphon=graphon,
-              m0=lambda u: np.stack([1 + u, np.cos(3 * u)], axis=1), n_blocks=4, n_steps=50)
+    kw = dict(
+        A=[[0.2, 0.5], [-0.3, 0.1]],
+        B=[[1.0], [0.5]],
+        Abar=[[0.3, 0.1], [0.0, 0.2]],
+        Q=[[1.0, 0.2], [0.2, 0.5]],
+        R=[[0.7]],
+        G=np.eye(2) * 0.5,
+        H=np.eye(2) * 0.5,
+        Hbar=[[0.3, 0.0], [0.1, 0.2]],
+        sigma=[[0.3], [0.1]],
+        T=1.0,
+        graphon=graphon,
+        m0=lambda u: np.stack([1 + u, np.cos(3 * u)], axis=1),
+        n_blocks=4,
+        n_steps=50,
+    )
     kw.update(over)
     return VectorLQGraphonMFG(**kw)
 
@@ -331,8 +387,14 @@ def test_vector_game_with_one_dimension_is_the_scalar_game():
     from games.graphon_mfg import VectorLQGraphonMFG
 
     scalar = game(graphon="exponential", var0=0.2)
-    vec = VectorLQGraphonMFG(graphon="exponential", m0=lambda u: (1.0 + np.sin(3.0 * u))[:, None],
-                             n_blocks=6, n_steps=60, cov0=[[0.2]], **BASE)
+    vec = VectorLQGraphonMFG(
+        graphon="exponential",
+        m0=lambda u: (1.0 + np.sin(3.0 * u))[:, None],
+        n_blocks=6,
+        n_steps=60,
+        cov0=[[0.2]],
+        **BASE,
+    )
     e, ev = scalar.equilibrium(), vec.equilibrium()
     np.testing.assert_allclose(ev.slope[:, 0, 0], e.slope, rtol=1e-12)
     np.testing.assert_allclose(ev.intercepts[..., 0], e.intercepts, atol=1e-12)
@@ -349,42 +411,66 @@ def test_vector_game_matches_solve_bvp_and_matrix_riccati():
     S = B @ np.linalg.solve(R, B.T)
 
     def f(t, y):
-        m = y[:M * d].reshape(M, d, -1)
-        p = y[M * d:].reshape(M, d, -1)
+        m = y[: M * d].reshape(M, d, -1)
+        p = y[M * d :].reshape(M, d, -1)
         Z = np.einsum("jl,ldk->jdk", Wm, m)
-        dm = (np.einsum("de,jek->jdk", A, m) - np.einsum("de,jek->jdk", S, p)
-              + np.einsum("de,jek->jdk", Abar, Z))
-        dp = (-np.einsum("ed,jek->jdk", A, p)
-              - np.einsum("de,jek->jdk", Q, m - np.einsum("de,jek->jdk", H, Z)))
+        dm = (
+            np.einsum("de,jek->jdk", A, m)
+            - np.einsum("de,jek->jdk", S, p)
+            + np.einsum("de,jek->jdk", Abar, Z)
+        )
+        dp = -np.einsum("ed,jek->jdk", A, p) - np.einsum(
+            "de,jek->jdk", Q, m - np.einsum("de,jek->jdk", H, Z)
+        )
         return np.concatenate([dm.reshape(M * d, -1), dp.reshape(M * d, -1)])
 
     def bc(ya, yb):
-        ma, mb, pb = ya[:M * d].reshape(M, d), yb[:M * d].reshape(M, d), yb[M * d:].reshape(M, d)
-        return np.concatenate([(ma - g.m0).ravel(),
-                               (pb - (mb - (Wm @ mb) @ Hbar.T) @ G.T).ravel()])
+        ma, mb, pb = ya[: M * d].reshape(M, d), yb[: M * d].reshape(M, d), yb[M * d :].reshape(M, d)
+        return np.concatenate([(ma - g.m0).ravel(), (pb - (mb - (Wm @ mb) @ Hbar.T) @ G.T).ravel()])
 
     mesh = np.linspace(0, g.T, 80)
     sol = solve_bvp(f, bc, mesh, np.zeros((2 * M * d, mesh.size)), tol=1e-10, max_nodes=100000)
     assert sol.status == 0
     Y = sol.sol(g.t)
-    means = Y[:M * d].reshape(M, d, -1).transpose(0, 2, 1)
+    means = Y[: M * d].reshape(M, d, -1).transpose(0, 2, 1)
     np.testing.assert_allclose(eq.means, means, atol=1e-8)
-    costate = Y[M * d:].reshape(M, d, -1).transpose(0, 2, 1)
+    costate = Y[M * d :].reshape(M, d, -1).transpose(0, 2, 1)
     s = costate - np.einsum("kde,jke->jkd", eq.riccati, eq.means)
-    np.testing.assert_allclose(eq.intercepts, -np.einsum("pd,jkd->jkp", np.linalg.solve(R, B.T),
-                                                         s), atol=1e-8)
-    ric = solve_ivp(lambda t, x: -(A.T @ x.reshape(2, 2) + x.reshape(2, 2) @ A
-                                   - x.reshape(2, 2) @ S @ x.reshape(2, 2) + Q).ravel(),
-                    [g.T, 0], G.ravel(), t_eval=g.t[::-1], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        eq.intercepts, -np.einsum("pd,jkd->jkp", np.linalg.solve(R, B.T), s), atol=1e-8
+    )
+    ric = solve_ivp(
+        lambda t, x: (
+            -(
+                A.T @ x.reshape(2, 2)
+                + x.reshape(2, 2) @ A
+                - x.reshape(2, 2) @ S @ x.reshape(2, 2)
+                + Q
+            ).ravel()
+        ),
+        [g.T, 0],
+        G.ravel(),
+        t_eval=g.t[::-1],
+        rtol=1e-12,
+        atol=1e-14,
+    )
     P = ric.y.T[::-1].reshape(-1, 2, 2)
     np.testing.assert_allclose(eq.riccati, P, atol=1e-9)
-    np.testing.assert_allclose(eq.slope, -np.einsum("pd,kde->kpe", np.linalg.solve(R, B.T), P),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        eq.slope, -np.einsum("pd,kde->kpe", np.linalg.solve(R, B.T), P), atol=1e-9
+    )
 
 
-@pytest.mark.parametrize("bad", [dict(R=[[0.0]]), dict(Q=[[1.0, 0.3], [0.0, 1.0]]),
-                                 dict(B=[[1.0, 0.0, 1.0]]), dict(G=-np.eye(2)),
-                                 dict(m0=np.ones(3))])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(R=[[0.0]]),
+        dict(Q=[[1.0, 0.3], [0.0, 1.0]]),
+        dict(B=[[1.0, 0.0, 1.0]]),
+        dict(G=-np.eye(2)),
+        dict(m0=np.ones(3)),
+    ],
+)
 def test_vector_game_bad_arguments(bad):
     with pytest.raises(ValueError):
         _vector_game(**bad)
@@ -399,27 +485,41 @@ def test_equilibrium_cost_matches_monte_carlo():
     x = g.m0[:, None] + np.sqrt(g.var0) * rng.standard_normal((2, n_paths))
     cost = np.zeros((2, n_paths))
     for k in range(g.n_steps):
-        z = eq.aggregate[:, k:k + 1]
-        a = eq.slope[k] * x + eq.intercepts[:, k:k + 1]
+        z = eq.aggregate[:, k : k + 1]
+        a = eq.slope[k] * x + eq.intercepts[:, k : k + 1]
         cost += 0.5 * (g.Q * (x - g.H * z) ** 2 + g.R * a * a) * g.dt
-        x = x + (g.A * x + g.B * a + g.Abar * z) * g.dt \
+        x = (
+            x
+            + (g.A * x + g.B * a + g.Abar * z) * g.dt
             + g.sigma * np.sqrt(g.dt) * rng.standard_normal((2, n_paths))
+        )
     cost += 0.5 * g.G * (x - g.Hbar * eq.aggregate[:, -1:]) ** 2
     se = cost.std(axis=1) / np.sqrt(n_paths)
     # Monte Carlo error (4 standard errors) plus the Euler bias O(dt)
     assert np.all(np.abs(cost.mean(axis=1) - eq.costs) < 4 * se + 2e-3)
     # the noise matters: without it the cost is clearly lower
-    assert np.all(game(graphon="sbm", n_blocks=2, n_steps=400, sigma=0.0, var0=0.3,
-                       T=1.0).equilibrium().costs < eq.costs - 20 * se)
+    assert np.all(
+        game(graphon="sbm", n_blocks=2, n_steps=400, sigma=0.0, var0=0.3, T=1.0).equilibrium().costs
+        < eq.costs - 20 * se
+    )
 
 
 @pytest.mark.parametrize("H, T", [(2.0, 0.8), (3.0, 1.5)])
 def test_oscillating_modes_match_solve_bvp(H, T):
     """H > 1 makes Q (1 - H lambda) < 0 on the top mode: its Hamiltonian rotates."""
-    g = game(graphon=make_graphon("constant", p=1.0), n_blocks=3, n_steps=40, H=H, T=T,
-             Abar=0.5, A=0.3, R=1.0, B=1.0)
+    g = game(
+        graphon=make_graphon("constant", p=1.0),
+        n_blocks=3,
+        n_steps=40,
+        H=H,
+        T=T,
+        Abar=0.5,
+        A=0.3,
+        R=1.0,
+        B=1.0,
+    )
     lam = np.linalg.eigvalsh(g.graphon_matrix / g.n_blocks).max()
-    a, r, q = g.A + g.Abar * lam, g.B ** 2 / g.R, g.Q * (1 - g.H * lam)
+    a, r, q = g.A + g.Abar * lam, g.B**2 / g.R, g.Q * (1 - g.H * lam)
     assert (g.Abar * lam / 2) ** 2 + a * g.A + r * q < 0  # the oscillatory branch
     eq = g.equilibrium()
     M, Wm = g.n_blocks, g.graphon_matrix / g.n_blocks

@@ -12,8 +12,15 @@ from protocols.checks import ConvergenceWarning
 def game(graphon="ranked_attachment", sigma=0.3, n_steps=100, n_blocks=8, var0=0.0, **over):
     kw = dict(A=0.3, B=1.0, Abar=0.5, Q=1.0, R=0.5, G=0.8, H=0.6, Hbar=0.4, T=1.0)
     kw.update(over)
-    return LQGraphonMFG(sigma=sigma, graphon=graphon, m0=lambda u: 1.0 + np.sin(3.0 * u),
-                        n_blocks=n_blocks, n_steps=n_steps, var0=var0, **kw)
+    return LQGraphonMFG(
+        sigma=sigma,
+        graphon=graphon,
+        m0=lambda u: 1.0 + np.sin(3.0 * u),
+        n_blocks=n_blocks,
+        n_steps=n_steps,
+        var0=var0,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("family", ["ranked_attachment", "exponential", "sbm"])
@@ -53,8 +60,9 @@ def test_vanilla_gradient_converges_too():
     g = game("ranked_attachment", sigma=0.8, n_steps=50, var0=0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = policy_optimization(g, method="vanilla", max_iter=25, tol=1e-8,
-                                  inner_max_iter=150, inner_tol=1e-9)
+        res = policy_optimization(
+            g, method="vanilla", max_iter=25, tol=1e-8, inner_max_iter=150, inner_tol=1e-9
+        )
     assert res.history["distance"][-1] < 1e-3
     assert res.history["exploitability"][-1] < 1e-7
 
@@ -71,8 +79,9 @@ def test_sampled_coefficients_estimate_the_exact_gradient():
     rng = np.random.default_rng(0)
     npath = 20000
     x0 = g.m0[:, None] + np.sqrt(g.var0) * rng.standard_normal((2, npath))
-    cK, ck = kern.sampled_regression(*args, K, k, Z, g.dt, x0,
-                                     rng.standard_normal((2, npath, g.n_steps)))
+    cK, ck = kern.sampled_regression(
+        *args, K, k, Z, g.dt, x0, rng.standard_normal((2, npath, g.n_steps))
+    )
     gK = g.R * K + g.B * P
     gk = g.R * k + g.B * s
     # Euler bias O(dt) plus Monte Carlo noise (standard error ~ 0.005 here)
@@ -86,8 +95,9 @@ def test_sampled_gradients_reduce_exploitability():
     g = game("sbm", sigma=0.5, n_steps=50, n_blocks=4, var0=0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = policy_optimization(g, gradient="sampled", max_iter=8, inner_max_iter=3,
-                                  n_paths=300, lr=0.5, seed=1)
+        res = policy_optimization(
+            g, gradient="sampled", max_iter=8, inner_max_iter=3, n_paths=300, lr=0.5, seed=1
+        )
     h = res.history
     assert not res.converged
     assert h["exploitability"][-1] < 1e-2 * h["exploitability"][0]
@@ -101,12 +111,20 @@ def test_not_converging_warns_and_says_so():
     assert not res.converged and res.iterations == 1
 
 
-@pytest.mark.parametrize("kw, err", [
-    (dict(n_actions=7), ValueError), (dict(n_actions=0), ValueError),
-    (dict(method="adam"), ValueError), (dict(gradient="zeroth"), ValueError),
-    (dict(gradient="sampled", method="vanilla"), ValueError), (dict(damping=1.5), ValueError),
-    (dict(lr=-1.0), ValueError), (dict(max_iter=0), ValueError), (dict(tol=0.0), ValueError),
-])
+@pytest.mark.parametrize(
+    "kw, err",
+    [
+        (dict(n_actions=7), ValueError),
+        (dict(n_actions=0), ValueError),
+        (dict(method="adam"), ValueError),
+        (dict(gradient="zeroth"), ValueError),
+        (dict(gradient="sampled", method="vanilla"), ValueError),
+        (dict(damping=1.5), ValueError),
+        (dict(lr=-1.0), ValueError),
+        (dict(max_iter=0), ValueError),
+        (dict(tol=0.0), ValueError),
+    ],
+)
 def test_bad_arguments(kw, err):
     with pytest.raises(err):
         policy_optimization(game(n_steps=20), **kw)
@@ -117,7 +135,6 @@ def test_sampled_needs_spreading_paths():
         policy_optimization(game(sigma=0.0, n_steps=20), gradient="sampled")
     with pytest.raises(TypeError):
         policy_optimization("not a game")
-
 
 
 def test_result_has_the_common_shape_and_old_names():

@@ -188,8 +188,10 @@ def test_equilibrium_agrees_with_independent_vi_solver(masked):
 def test_all_schedules_reach_the_same_point_when_certified():
     game = _weak_game(5, nq=5, nk=8, cross=0.15)
     assert game.spectral_radius() < 1
-    results = {s: game.solve(s, tol=1e-12, seed=1, max_delay=3, update_prob=0.4)
-               for s in ("sequential", "simultaneous", "asynchronous")}
+    results = {
+        s: game.solve(s, tol=1e-12, seed=1, max_delay=3, update_prob=0.4)
+        for s in ("sequential", "simultaneous", "asynchronous")
+    }
     damped = game.solve("simultaneous", tol=1e-12, step=0.5)
     ref = results["sequential"].power
     for res in [*results.values(), damped]:
@@ -198,8 +200,9 @@ def test_all_schedules_reach_the_same_point_when_certified():
     # The unique equilibrium does not depend on where IWF starts either.
     rng = np.random.default_rng(6)
     p0 = rng.dirichlet(np.ones(8), size=5) * game.budget[:, None]
-    np.testing.assert_allclose(game.solve("simultaneous", tol=1e-12, p0=p0).power, ref,
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        game.solve("simultaneous", tol=1e-12, p0=p0).power, ref, rtol=0, atol=1e-10
+    )
 
 
 @settings(max_examples=15)
@@ -212,8 +215,9 @@ def test_certified_games_converge_to_an_equilibrium(seed, nq, nk):
     res = game.solve("simultaneous", tol=1e-10)
     assert res.converged
     assert game.is_feasible(res.power)
-    np.testing.assert_allclose(game.best_response(res.power), res.power, rtol=0,
-                               atol=1e-10 * game.budget.max())
+    np.testing.assert_allclose(
+        game.best_response(res.power), res.power, rtol=0, atol=1e-10 * game.budget.max()
+    )
     # Contraction (Banach): the history falls below tol and never blows up.
     assert res.nash_gap_history[-1] <= 1e-10
 
@@ -231,8 +235,10 @@ def test_oscillating_case_regression():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         odd = game.solve("simultaneous", max_iter=201).power
-    assert {tuple(sim.power.ravel()), tuple(odd.ravel())} == {(0.0, 1.0, 0.0, 1.0),
-                                                              (1.0, 0.0, 1.0, 0.0)}
+    assert {tuple(sim.power.ravel()), tuple(odd.ravel())} == {
+        (0.0, 1.0, 0.0, 1.0),
+        (1.0, 0.0, 1.0, 0.0),
+    }
 
     seq = game.solve("sequential")
     assert seq.converged and seq.nash_gap == 0.0 and seq.iterations <= 5
@@ -304,8 +310,7 @@ def test_accelerated_on_certified_rayleigh_channels(seed, nq, nk):
     assert game.nash_gap(res.solution) <= 1e-11
     assert _independent_gap(game, res.solution) <= 1e-11
     seq = game.solve("sequential", tol=1e-13, max_iter=100_000)
-    np.testing.assert_allclose(res.solution, seq.solution, rtol=0,
-                               atol=1e-9 * game.budget.max())
+    np.testing.assert_allclose(res.solution, seq.solution, rtol=0, atol=1e-9 * game.budget.max())
 
 
 def test_accelerated_needs_fewer_sweeps_than_sequential():

@@ -89,7 +89,7 @@ def test_toy_game_rk4_step_is_the_root_of_the_rk4_bound():
     c = certify(toy_game())
     h = c.rk4_step
     q = h * c.beta
-    bound = math.sqrt(1 - 2 * h * c.margin + q * q) + q * q / 2 + q ** 3 / 6 + q ** 4 / 24
+    bound = math.sqrt(1 - 2 * h * c.margin + q * q) + q * q / 2 + q**3 / 6 + q**4 / 24
     assert bound == pytest.approx(1.0, abs=1e-12)
     assert 0 < c.best_rk4_step < h < c.euler_step
     assert c.rk4_rate(0.5 * h) < 1
@@ -108,8 +108,13 @@ def test_toy_game_flow_contracts_at_margin_in_certified_metric():
 
 
 @settings(max_examples=60)
-@given(mu1=st.floats(0.1, 5), mu2=st.floats(0.1, 5), l12=st.floats(0.01, 10),
-       l21=st.floats(0.01, 10), a=st.floats(0, 0.9))
+@given(
+    mu1=st.floats(0.1, 5),
+    mu2=st.floats(0.1, 5),
+    l12=st.floats(0.01, 10),
+    l21=st.floats(0.01, 10),
+    a=st.floats(0, 0.9),
+)
 def test_two_player_band_by_brute_force(mu1, mu2, l12, l21, a):
     margin = a * min(mu1, mu2)
     band = timescale_band(mu1, mu2, l12, l21, margin)
@@ -129,8 +134,7 @@ def test_two_player_band_by_brute_force(mu1, mu2, l12, l21, a):
 
 
 @settings(max_examples=40)
-@given(mu1=st.floats(0.1, 5), mu2=st.floats(0.1, 5), l12=st.floats(0, 10),
-       l21=st.floats(0, 10))
+@given(mu1=st.floats(0.1, 5), mu2=st.floats(0.1, 5), l12=st.floats(0, 10), l21=st.floats(0, 10))
 def test_two_player_certified_iff_small_gain(mu1, mu2, l12, l21):
     g = QuadraticGame([[mu1, l12], [l21, mu2]], [0.0, 0.0], [1, 1])
     c = certify(g)
@@ -156,10 +160,12 @@ def test_optimal_weights_reach_the_smallest_eigenvalue_of_the_comparison_matrix(
         # no weights do better (random search) and scipy's optimiser agrees
         for _ in range(30):
             assert margin_by_hand(mu, L, np.exp(rng.normal(0, 2, n))) <= tau + 1e-9
-        best = optimize.minimize(lambda z, mu=mu, L=L: -margin_by_hand(mu, L, np.exp(z)),
-                                 np.zeros(n),
-                                 method="Nelder-Mead",
-                                 options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+        best = optimize.minimize(
+            lambda z, mu=mu, L=L: -margin_by_hand(mu, L, np.exp(z)),
+            np.zeros(n),
+            method="Nelder-Mead",
+            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000},
+        )
         assert -best.fun <= m + 1e-7
         _, m2 = optimal_weights(mu, L, method="optimize")
         assert m2 <= m + 1e-9 and m2 == pytest.approx(m, abs=1e-4)
@@ -176,9 +182,14 @@ def test_reducible_coupling_still_gets_the_optimal_margin():
 def _games(seed, n_games=24):
     rng = np.random.default_rng(seed)
     for k in range(n_games):
-        yield random_quadratic_game(int(rng.integers(2, 6)), int(rng.integers(1, 4)), rng,
-                                    mu=(0.3, 2.0), coupling=float(rng.uniform(0.05, 1.2)),
-                                    topology=("dense", "ring")[k % 2])
+        yield random_quadratic_game(
+            int(rng.integers(2, 6)),
+            int(rng.integers(1, 4)),
+            rng,
+            mu=(0.3, 2.0),
+            coupling=float(rng.uniform(0.05, 1.2)),
+            topology=("dense", "ring")[k % 2],
+        )
 
 
 def test_random_games_certified_step_contracts_at_certified_rate():
@@ -198,9 +209,11 @@ def test_random_games_certified_step_contracts_at_certified_rate():
             for h in steps:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
-                    r = projected_euler(g, c, step=h, x0=x0, tol=0, max_iter=40,
-                                        trajectory=True) if method == "euler" else \
-                        projected_rk4(g, c, step=h, x0=x0, tol=0, max_iter=40, trajectory=True)
+                    r = (
+                        projected_euler(g, c, step=h, x0=x0, tol=0, max_iter=40, trajectory=True)
+                        if method == "euler"
+                        else projected_rk4(g, c, step=h, x0=x0, tol=0, max_iter=40, trajectory=True)
+                    )
                 d = np.array([c.norm(x - xstar) for x in r.trajectory])
                 factors = d[1:] / d[:-1]
                 assert np.all(factors <= rate(h) + 1e-9), (method, h)
@@ -232,8 +245,7 @@ def test_game_outside_the_band_diverges_and_is_refused():
     # J has the eigenvalue 1 - sqrt(2) < 0: gradient play grows along its eigenvector
     for h in (1e-3, 0.05, 0.2010, 0.5):
         with pytest.warns(ConvergenceWarning):
-            r = projected_euler(g, c, step=h, x0=[0.3, -0.1], max_iter=int(30 / h),
-                                trajectory=True)
+            r = projected_euler(g, c, step=h, x0=[0.3, -0.1], max_iter=int(30 / h), trajectory=True)
         assert np.linalg.norm(r.trajectory[-1]) > 100 * np.linalg.norm(r.trajectory[0])
 
 
@@ -243,8 +255,7 @@ def test_game_on_the_band_boundary_stalls_and_is_refused():
     assert not c.certified
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        r = projected_euler(g, c, step=0.1, x0=[1.0, 1.0], tol=0, max_iter=2000,
-                            trajectory=True)
+        r = projected_euler(g, c, step=0.1, x0=[1.0, 1.0], tol=0, max_iter=2000, trajectory=True)
     # J^T has the null vector (1, -10): that component of x never moves, so gradient play
     # stalls on the line of equilibria instead of contracting to x* = 0
     y = np.array([1.0, -10.0])
@@ -262,7 +273,7 @@ def test_weights_outside_the_band_do_not_contract():
         assert lam[0] < 0
         x = vec[:, 0] / s  # a direction where d/dt ||x||_W^2 = -2 x^T W J x > 0
         xn = x - 1e-3 * J @ x
-        assert np.sum(s ** 2 * xn ** 2) > np.sum(s ** 2 * x ** 2)
+        assert np.sum(s**2 * xn**2) > np.sum(s**2 * x**2)
 
 
 def test_projected_solvers_match_a_constrained_potential_reference():
@@ -278,9 +289,15 @@ def test_projected_solvers_match_a_constrained_potential_reference():
     assert res.converged and res4.converged
     cons = [{"type": "eq", "fun": lambda x: np.sum(x[3:6]) - 1.0}]
     bounds = [(-0.2, 0.2)] * 3 + [(0, None)] * 3 + [(None, None)] * 3
-    ref = optimize.minimize(lambda x: 0.5 * x @ g.J @ x + g.b @ x, np.full(9, 1 / 3),
-                            jac=lambda x: g.J @ x + g.b, bounds=bounds, constraints=cons,
-                            method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+    ref = optimize.minimize(
+        lambda x: 0.5 * x @ g.J @ x + g.b @ x,
+        np.full(9, 1 / 3),
+        jac=lambda x: g.J @ x + g.b,
+        bounds=bounds,
+        constraints=cons,
+        method="SLSQP",
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
     np.testing.assert_allclose(res.solution, ref.x, atol=1e-6)
     np.testing.assert_allclose(res4.solution, ref.x, atol=1e-6)
     # fixed point of the projected step
@@ -290,8 +307,10 @@ def test_projected_solvers_match_a_constrained_potential_reference():
 
 def _nonlinear_game():
     # f_1 = x1^2/2 + x1^4/12 + 2 x1 sin(x2),  f_2 = x2^2 + 0.1 x2 cos(x1) (+ linear terms)
-    costs = [lambda x: 0.5 * x[0] ** 2 + x[0] ** 4 / 12 + 2 * x[0] * np.sin(x[1]) - x[0],
-             lambda x: x[1] ** 2 + 0.1 * x[1] * np.cos(x[0]) + 0.5 * x[1]]
+    costs = [
+        lambda x: 0.5 * x[0] ** 2 + x[0] ** 4 / 12 + 2 * x[0] * np.sin(x[1]) - x[0],
+        lambda x: x[1] ** 2 + 0.1 * x[1] * np.cos(x[0]) + 0.5 * x[1],
+    ]
     return DifferentiableGame([1, 1], costs=costs, sets=[Box(-1, 1), Box(-1, 1)])
 
 
@@ -402,8 +421,9 @@ def test_markov_game_npg_reaches_the_regularised_equilibrium():
     assert r.converged
     assert np.all(np.abs(r.logits) < 2.0)  # stayed in the sampled region
     for i in range(2):
-        np.testing.assert_allclose(r.policies[i], _soft_best_response(mg, r.policies, i, tau),
-                                   atol=1e-7)
+        np.testing.assert_allclose(
+            r.policies[i], _soft_best_response(mg, r.policies, i, tau), atol=1e-7
+        )
     d = np.array([c.norm(z - r.logits) for z in r.trajectory[:-30]])
     ok = d[:-1] > 1e-7
     assert np.all(d[1:][ok] / d[:-1][ok] <= r.rate + 1e-6)
@@ -433,8 +453,10 @@ def test_constrained_random_games_contract_at_certified_rates():
         xstar = projected_euler(g, c, tol=1e-13).solution
         assert np.any(np.abs(np.abs(xstar) - 0.3) < 1e-12)  # some constraint is active
         x0 = np.random.default_rng(k).uniform(-0.3, 0.3, g.dim)
-        for solver, h, rate in ((projected_euler, c.best_euler_step, c.euler_rate),
-                                (projected_rk4, c.best_rk4_step, c.rk4_rate)):
+        for solver, h, rate in (
+            (projected_euler, c.best_euler_step, c.euler_rate),
+            (projected_rk4, c.best_rk4_step, c.rk4_rate),
+        ):
             r = solver(g, c, step=h, x0=x0, tol=1e-12, trajectory=True)
             assert r.converged
             np.testing.assert_allclose(r.solution, xstar, atol=1e-9)
@@ -449,7 +471,6 @@ def test_certificate_must_fit_the_game():
     g = random_quadratic_game(3, 1, np.random.default_rng(0), coupling=0.1)
     with pytest.raises(ValueError, match="blocks"):
         projected_euler(g, c)
-
 
 
 def test_results_share_the_common_shape():

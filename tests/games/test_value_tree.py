@@ -68,8 +68,9 @@ def test_values_clamped_positive_and_stable():
     assert np.all(np.isfinite(p)) and p[1] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("values, r", [([], 0.5), ([np.nan], 0.5), ([1.0], 1.5),
-                                       ([1.0], -0.1), ([[1.0]], 0.5)])
+@pytest.mark.parametrize(
+    "values, r", [([], 0.5), ([np.nan], 0.5), ([1.0], 1.5), ([1.0], -0.1), ([[1.0]], 0.5)]
+)
 def test_selection_rejects_bad_input(values, r):
     with pytest.raises(ValueError):
         selection_probabilities(values, r)
@@ -77,8 +78,9 @@ def test_selection_rejects_bad_input(values, r):
 
 # ---------------------------------------------------------------------- critic parsing
 def test_residual_scores_parsed_clipped_and_missing_is_zero():
-    np.testing.assert_allclose(parse_residual_scores("[1] +0.5\n[3]: -2\n[9] 1", 3),
-                               [0.5, 0.0, -1.0])
+    np.testing.assert_allclose(
+        parse_residual_scores("[1] +0.5\n[3]: -2\n[9] 1", 3), [0.5, 0.0, -1.0]
+    )
     assert parse_absolute_score("0.75") == 0.75
     assert parse_absolute_score("I think 7") == 1.0
     assert parse_absolute_score("no idea") == 0.0
@@ -98,8 +100,10 @@ class Walk(SearchProblem):
         return (0, (), None)
 
     def action_messages(self, state):
-        return [{"role": "system", "content": "ACT"},
-                {"role": "user", "content": f"at={state[0]} goal={self.goal}"}]
+        return [
+            {"role": "system", "content": "ACT"},
+            {"role": "user", "content": f"at={state[0]} goal={self.goal}"},
+        ]
 
     def parse_action(self, text):
         m = re.search(r"(step|answer)\[([^\]]*)\]", text)
@@ -121,8 +125,10 @@ class Walk(SearchProblem):
         return f"Action: -> at={child[0]} answered={child[2]}"
 
     def final_messages(self, state):
-        return [{"role": "system", "content": "FINAL"},
-                {"role": "user", "content": f"at={state[0]} goal={self.goal}"}]
+        return [
+            {"role": "system", "content": "FINAL"},
+            {"role": "user", "content": f"at={state[0]} goal={self.goal}"},
+        ]
 
     def fallback_answer(self, state):
         return str(state[0])
@@ -138,8 +144,7 @@ class Oracle:
         sys_, user = messages[0]["content"], messages[-1]["content"]
         if "relative progress" in sys_:
             scores = []
-            for k, at, ans in re.findall(r"\[(\d+)\] Action: -> at=(-?\d+) answered=(\S+)",
-                                         user):
+            for k, at, ans in re.findall(r"\[(\d+)\] Action: -> at=(-?\d+) answered=(\S+)", user):
                 good = (ans == "None" and int(at) > 0) or ans == "3"
                 scores.append(f"[{k}] {0.3 if good else -0.3}")
             return "\n".join(scores)
@@ -153,13 +158,15 @@ class Oracle:
     def generate(self, messages, *, n=1, max_tokens=256, temperature=1.0):
         self.calls += 1
         texts = tuple(self._reply(messages) + " pad" * self.pad for _ in range(n))
-        return Generation(texts, default_prompt_token_bound(messages, n),
-                          n * max_tokens + self.overreport)
+        return Generation(
+            texts, default_prompt_token_bound(messages, n), n * max_tokens + self.overreport
+        )
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
-@pytest.mark.parametrize("tools, tokens", [(0, 0), (0, 50), (1, 400), (2, 900), (3, 2500),
-                                           (10, 20000)])
+@pytest.mark.parametrize(
+    "tools, tokens", [(0, 0), (0, 50), (1, 400), (2, 900), (3, 2500), (10, 20000)]
+)
 def test_budget_never_exceeded_with_huge_completions(method, tools, tokens):
     model = Oracle(pad=100_000)  # every reply is huge and charged the full max_tokens
     budget = Budget(tools, tokens)
@@ -180,8 +187,7 @@ def test_ample_budget_solves_walk(method):
 
 def test_model_ignoring_max_tokens_is_flagged_and_still_answered():
     with pytest.warns(ModelContractWarning):
-        res = bavt(Walk(), Oracle(overreport=10), Budget(10, 5000),
-                   rng=np.random.default_rng(0))
+        res = bavt(Walk(), Oracle(overreport=10), Budget(10, 5000), rng=np.random.default_rng(0))
     assert res.model_overran and res.answer
     assert res.model_calls == 1
 
@@ -193,8 +199,15 @@ def test_duplicate_tool_calls_are_pruned_before_they_run():
                 return "[1] 0.2"
             return "answer[0]" if messages[0]["content"] == "FINAL" else "step[down]"
 
-    res = bavt(Walk(), Repeater(), Budget(10, 50_000), rng=np.random.default_rng(0),
-               branching=4, max_depth=1, max_expansions=1)
+    res = bavt(
+        Walk(),
+        Repeater(),
+        Budget(10, 50_000),
+        rng=np.random.default_rng(0),
+        branching=4,
+        max_depth=1,
+        max_expansions=1,
+    )
     # four identical proposals from the root: one runs, three are duplicates
     assert res.tool_calls_used == 1
     assert res.n_pruned == 3
@@ -242,8 +255,9 @@ def test_majority_vote_picks_the_most_frequent_answer():
         def _reply(self, messages):
             return next(self.answers)
 
-    res = parallel_vote(Walk(), Voter(), Budget(0, 100_000), rng=np.random.default_rng(0),
-                        max_chains=3)
+    res = parallel_vote(
+        Walk(), Voter(), Budget(0, 100_000), rng=np.random.default_rng(0), max_chains=3
+    )
     assert res.answer == "7" and res.answered_by == "vote"
 
 
@@ -279,8 +293,12 @@ def test_same_seed_same_search():
         return bavt(Walk(), R(), Budget(6, 8000), rng=np.random.default_rng(seed))
 
     a, b = run(3), run(3)
-    assert (a.answer, a.tokens_used, a.tool_calls_used, a.trajectory) == \
-        (b.answer, b.tokens_used, b.tool_calls_used, b.trajectory)
+    assert (a.answer, a.tokens_used, a.tool_calls_used, a.trajectory) == (
+        b.answer,
+        b.tokens_used,
+        b.tool_calls_used,
+        b.trajectory,
+    )
 
 
 def test_contract_warning_is_not_raised_for_honest_models():
@@ -361,18 +379,27 @@ class _CoinModel:
             steps = re.findall(r"\[(\d+)\] (\w+)", messages[-1]["content"])
             text = "\n".join(f"[{k}] {0.5 if kind == 'answer' else 0.1}" for k, kind in steps)
             return Generation((text,), self.PROMPT, max_tokens)
-        texts = tuple("answer[yes]" if self.rng.random() < self.a
-                      else f"tool[{self.rng.integers(1 << 40)}]" for _ in range(n))
+        texts = tuple(
+            "answer[yes]" if self.rng.random() < self.a else f"tool[{self.rng.integers(1 << 40)}]"
+            for _ in range(n)
+        )
         return Generation(texts, self.PROMPT, n * max_tokens)
 
 
 def test_terminal_bound_closed_form():
     from games.value_tree import terminal_budget_bound
 
-    b = terminal_budget_bound(0.36, 0.05, prompt_tokens=10, branching=2, action_tokens=48,
-                              critic_tokens=48, answer_tokens=32)
+    b = terminal_budget_bound(
+        0.36,
+        0.05,
+        prompt_tokens=10,
+        branching=2,
+        action_tokens=48,
+        critic_tokens=48,
+        answer_tokens=32,
+    )
     # ceil(log 0.05 / log 0.64) = ceil(6.71) = 7
-    assert b.expansions == 7 and b.failure_probability == pytest.approx(0.64 ** 7)
+    assert b.expansions == 7 and b.failure_probability == pytest.approx(0.64**7)
     assert b.budget.tool_calls == 14
     assert b.budget.tokens == 7 * (20 + 96 + 48) + 10 + 32
     assert terminal_budget_bound(1.0, 0.5, prompt_tokens=0).expansions == 1
@@ -389,16 +416,29 @@ def test_bavt_answers_within_terminal_bound_with_probability_one_minus_epsilon()
     from games.value_tree import terminal_budget_bound
 
     q, eps, n = 0.36, 0.05, 1500
-    bound = terminal_budget_bound(q, eps, prompt_tokens=_CoinModel.PROMPT, branching=2,
-                                  action_tokens=48, critic_tokens=48, answer_tokens=32)
+    bound = terminal_budget_bound(
+        q,
+        eps,
+        prompt_tokens=_CoinModel.PROMPT,
+        branching=2,
+        action_tokens=48,
+        critic_tokens=48,
+        answer_tokens=32,
+    )
     per = 2 * _CoinModel.PROMPT + 2 * 48 + 48
     fewer = Budget(bound.budget.tool_calls - 2, bound.budget.tokens - per)
     for budget, k in ((bound.budget, bound.expansions), (fewer, bound.expansions - 1)):
         fails = 0
         for seed in range(n):
-            res = bavt(_CoinProblem(), _CoinModel(0.2, seed), budget,
-                       rng=np.random.default_rng(seed), branching=2, max_depth=100,
-                       answer_tokens=32)
+            res = bavt(
+                _CoinProblem(),
+                _CoinModel(0.2, seed),
+                budget,
+                rng=np.random.default_rng(seed),
+                branching=2,
+                max_depth=100,
+                answer_tokens=32,
+            )
             fails += res.answered_by != "search"
         p = (1 - q) ** k
         assert abs(fails / n - p) < 4 * np.sqrt(p * (1 - p) / n), (k, fails / n, p)

@@ -42,8 +42,9 @@ def test_check_int_refuses_non_integers(value):
 finite = st.floats(allow_nan=False, allow_infinity=False)
 
 
-@given(finite, st.one_of(st.none(), finite), st.one_of(st.none(), finite),
-       st.booleans(), st.booleans())
+@given(
+    finite, st.one_of(st.none(), finite), st.one_of(st.none(), finite), st.booleans(), st.booleans()
+)
 def test_check_float_matches_interval_membership(value, low, high, low_open, high_open):
     ok = True
     if low is not None:

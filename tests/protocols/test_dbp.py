@@ -19,8 +19,12 @@ from protocols.dbp import (
 @st.composite
 def accusation_sets(draw, max_n=24, max_m=60):
     n = draw(st.integers(2, max_n))
-    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
-                          .filter(lambda p: p[0] != p[1]), max_size=max_m))
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] != p[1]),
+            max_size=max_m,
+        )
+    )
     return n, np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
@@ -56,8 +60,9 @@ def test_matching_on_larger_random_graphs(n, p):
     mate = maximum_matching(acc, n)
     nu = len(nx.max_weight_matching(G, maxcardinality=True))
     assert (mate >= 0).sum() == 2 * nu
-    assert all(G.has_edge(v, int(mate[v])) and mate[mate[v]] == v
-               for v in np.flatnonzero(mate >= 0))
+    assert all(
+        G.has_edge(v, int(mate[v])) and mate[mate[v]] == v for v in np.flatnonzero(mate >= 0)
+    )
 
 
 @given(accusation_sets(), st.randoms(use_true_random=False))
@@ -80,7 +85,7 @@ def test_incremental_updates_equal_the_canonical_blocklist(data, rnd):
     for k, (a, b) in enumerate(rows):
         before = dyn.blocked.copy()
         changed = dyn.add(a, b)
-        assert np.array_equal(dyn.blocked, blocklist(np.array(rows[:k + 1]), n))
+        assert np.array_equal(dyn.blocked, blocklist(np.array(rows[: k + 1]), n))
         assert set(changed.tolist()) == set(np.flatnonzero(before != dyn.blocked).tolist())
     assert np.array_equal(dyn.mate, maximum_matching(acc, n))
     dyn2 = DynamicBlocklist(n)
@@ -92,8 +97,7 @@ def test_incremental_updates_equal_the_canonical_blocklist(data, rnd):
 def sound_accusations(draw):
     n = draw(st.integers(3, 24))
     byz = draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=n - 1))
-    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)),
-                          max_size=50))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=50))
     # Cooperative robots only accuse Byzantine ones; Byzantine robots accuse anyone.
     acc = [(a, b) for a, b in pairs if a != b and (a in byz or b in byz)]
     return n, np.array(sorted(byz)), np.array(acc, dtype=np.int64).reshape(-1, 2)
@@ -172,8 +176,7 @@ def test_flood_reaches_exactly_the_hop_ball_once(n, p, hop_limit, seed):
     got = {OBSERVATION: {}, ACCUSATION: {}}
     for step in range(1, n + 2):
         d = flood.step(indptr, indices, symmetric=True)
-        for v, h, kind, payload in zip(d.receiver, d.hops, d.kind, d.payload[:, 0],
-                                       strict=True):
+        for v, h, kind, payload in zip(d.receiver, d.hops, d.kind, d.payload[:, 0], strict=True):
             assert v not in got[kind] and v != origin  # deduplicated
             assert h == step  # one hop per step
             got[kind][int(v)] = int(h)
@@ -195,8 +198,12 @@ def test_flood_on_a_path_forwards_step_by_step_and_forgets():
     seen = []
     for _ in range(5):
         d = flood.step(indptr, indices)
-        seen.append([(int(v), int(h), int(o), int(ts)) for v, h, o, ts in
-                     zip(d.receiver, d.hops, d.origin, d.timestamp, strict=True)])
+        seen.append(
+            [
+                (int(v), int(h), int(o), int(ts))
+                for v, h, o, ts in zip(d.receiver, d.hops, d.origin, d.timestamp, strict=True)
+            ]
+        )
     assert seen == [[(1, 1, 0, 7)], [(2, 2, 0, 7)], [(3, 3, 0, 7)], [], []]
     assert flood.finished["origin"].size == 0 and len(flood) == 0
 
@@ -213,8 +220,7 @@ def test_blocked_origins_observations_are_dropped_accusations_are_not():
     delivered = []
     for _ in range(6):
         d = flood.step(indptr, indices, blocked)
-        delivered += list(zip(d.kind.tolist(), d.origin.tolist(), d.receiver.tolist(),
-                              strict=True))
+        delivered += list(zip(d.kind.tolist(), d.origin.tolist(), d.receiver.tolist(), strict=True))
     obs_from_0 = [r for k, o, r in delivered if k == OBSERVATION and o == 0]
     acc_from_0 = sorted(r for k, o, r in delivered if k == ACCUSATION and o == 0)
     obs_from_4 = sorted(r for k, o, r in delivered if k == OBSERVATION and o == 4)
@@ -321,8 +327,9 @@ def test_gossip_holders_are_bfs_balls_until_the_component_is_covered(n, p, seed,
         assert held == {v for v, d in dist.items() if d <= step - 1}
         out = gossip.step(indptr, indices, symmetric=True)
         total += out["accuser"].size
-        mine = [(x, y) for x, y in zip(out["accuser"], out["accused"], strict=True)
-                if (x, y) == (a, b)]
+        mine = [
+            (x, y) for x, y in zip(out["accuser"], out["accused"], strict=True) if (x, y) == (a, b)
+        ]
         assert len(mine) == (1 if step == end else 0)
     for _ in range(n + 2):
         total += gossip.step(indptr, indices, symmetric=True)["accuser"].size
@@ -394,10 +401,17 @@ def test_flood_gossip_and_cases_are_identical_for_one_and_two_threads(tmp_path):
     script = tmp_path / "threads.py"
     script.write_text(THREAD_SCRIPT)
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "NUMBA_NUM_THREADS": "2",
-           "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = [subprocess.run([sys.executable, str(script), k], env=env, capture_output=True,
-                          text=True, check=True).stdout.strip() for k in ("1", "2")]
+    env = {
+        **os.environ,
+        "NUMBA_NUM_THREADS": "2",
+        "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    out = [
+        subprocess.run(
+            [sys.executable, str(script), k], env=env, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for k in ("1", "2")
+    ]
     assert len(out[0]) == 64 and out[0] == out[1]
 
 

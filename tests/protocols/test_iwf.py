@@ -52,15 +52,20 @@ def _brentq_waterfill(a, budget, cap):
 
 def test_waterfill_closed_form():
     # Level mu = (1 + 0.1 + 0.2 + 0.5) / 3 = 0.6 > 0.5 and < 1.0: three carriers active.
-    np.testing.assert_allclose(waterfill([0.1, 0.2, 0.5, 1.0], 1.0), [0.5, 0.4, 0.1, 0.0],
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        waterfill([0.1, 0.2, 0.5, 1.0], 1.0), [0.5, 0.4, 0.1, 0.0], rtol=0, atol=1e-15
+    )
 
 
 def test_waterfill_with_mask_closed_form():
     # Carrier 0 capped at 0.3, carrier 3 masked out: the remaining 0.7 fills carriers
     # 1 and 2 to the level mu = (0.7 + 0.2 + 0.5) / 2 = 0.7.
-    np.testing.assert_allclose(waterfill([0.1, 0.2, 0.5, 1.0], 1.0, cap=[0.3, 1, 1, 0]),
-                               [0.3, 0.5, 0.2, 0.0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        waterfill([0.1, 0.2, 0.5, 1.0], 1.0, cap=[0.3, 1, 1, 0]),
+        [0.3, 0.5, 0.2, 0.0],
+        rtol=0,
+        atol=1e-15,
+    )
     # Caps adding up to less than the budget: every carrier at its cap.
     np.testing.assert_array_equal(waterfill([0.1, 0.2], 5.0, cap=[1.0, 2.0]), [1.0, 2.0])
 
@@ -175,8 +180,9 @@ def test_interference_matches_einsum():
     cross = g.copy()
     for q in range(3):
         cross[q, q] = 0.0
-    np.testing.assert_allclose(interference(g, noise, p),
-                               noise + np.einsum("qrk,rk->qk", cross, p), rtol=1e-14)
+    np.testing.assert_allclose(
+        interference(g, noise, p), noise + np.einsum("qrk,rk->qk", cross, p), rtol=1e-14
+    )
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -192,8 +198,9 @@ def test_zero_cross_gains_converge_in_one_iteration(schedule):
     assert res.converged and res.iterations == 1
     assert res.nash_gap == 0.0
     for q in range(nq):
-        np.testing.assert_allclose(res.power[q], waterfill(noise[q] / g[q, q], budget[q]),
-                                   rtol=0, atol=1e-15)
+        np.testing.assert_allclose(
+            res.power[q], waterfill(noise[q] / g[q, q], budget[q]), rtol=0, atol=1e-15
+        )
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
@@ -201,19 +208,28 @@ def test_equilibrium_is_every_users_own_water_filling(schedule):
     g, noise, budget = _weak_channel(4, nq=4, nk=8)
     cap = np.full((4, 8), np.inf)
     cap[1, :3] = 0.05  # a spectral mask on user 1
-    res = iterative_waterfill(g, noise, budget, cap, schedule=schedule, tol=1e-11, seed=5,
-                              max_delay=2)
+    res = iterative_waterfill(
+        g, noise, budget, cap, schedule=schedule, tol=1e-11, seed=5, max_delay=2
+    )
     assert res.converged and res.nash_gap <= 1e-11
     assert res.nash_gap_history[-1] == res.nash_gap
     assert len(res.nash_gap_history) == res.iterations + 1
     for q in range(4):
         others = noise[q] + sum(g[q, r] * res.power[r] for r in range(4) if r != q)
-        np.testing.assert_allclose(res.power[q], waterfill(others / g[q, q], budget[q], cap[q]),
-                                   rtol=0, atol=1e-10 * budget[q])
+        np.testing.assert_allclose(
+            res.power[q],
+            waterfill(others / g[q, q], budget[q], cap[q]),
+            rtol=0,
+            atol=1e-10 * budget[q],
+        )
     assert np.all(res.power[1, :3] <= 0.05)
     np.testing.assert_allclose(res.power.sum(axis=1), budget, rtol=1e-12)
-    np.testing.assert_allclose(best_response(g, noise, budget, res.power, cap), res.power,
-                               rtol=0, atol=1e-10 * budget.max())
+    np.testing.assert_allclose(
+        best_response(g, noise, budget, res.power, cap),
+        res.power,
+        rtol=0,
+        atol=1e-10 * budget.max(),
+    )
 
 
 def test_async_is_deterministic_per_seed_and_independent_of_it_at_the_end():
@@ -224,8 +240,9 @@ def test_async_is_deterministic_per_seed_and_independent_of_it_at_the_end():
     c = iterative_waterfill(g, noise, budget, seed=12, **kw)
     np.testing.assert_array_equal(a.nash_gap_history, b.nash_gap_history)
     np.testing.assert_array_equal(a.power, b.power)
-    assert a.iterations != c.iterations or not np.array_equal(a.nash_gap_history,
-                                                              c.nash_gap_history)
+    assert a.iterations != c.iterations or not np.array_equal(
+        a.nash_gap_history, c.nash_gap_history
+    )
     np.testing.assert_allclose(a.power, c.power, rtol=0, atol=1e-10)
 
 
@@ -244,8 +261,7 @@ def _plain_gauss_seidel(g, noise, budget, order, step, max_sweeps, tol):
     return p, np.array(history)
 
 
-@pytest.mark.parametrize(("order", "step"), [(None, 1.0), ([3, 0, 5, 1, 4, 2], 1.0),
-                                             (None, 0.7)])
+@pytest.mark.parametrize(("order", "step"), [(None, 1.0), ([3, 0, 5, 1, 4, 2], 1.0), (None, 0.7)])
 def test_sequential_follows_plain_gauss_seidel(order, step):
     # The kernel keeps the interference up to date with float32 increments and measures
     # each sweep's gap during the next one; the iterates must still be Gauss-Seidel's:
@@ -254,14 +270,12 @@ def test_sequential_follows_plain_gauss_seidel(order, step):
     # after every thousandfold fall of the gap).
     g, noise, budget = _weak_channel(21, nq=6, nk=16, cross=0.6)
     res = iterative_waterfill(g, noise, budget, tol=1e-11, order=order, step=step)
-    ref_p, ref_hist = _plain_gauss_seidel(g, noise, budget, order or range(6), step, 500,
-                                          1e-11)
+    ref_p, ref_hist = _plain_gauss_seidel(g, noise, budget, order or range(6), step, 500, 1e-11)
     assert res.converged and res.iterations == len(ref_hist) - 1 > 10
     np.testing.assert_allclose(res.nash_gap_history, ref_hist, rtol=1e-2, atol=1e-14)
     np.testing.assert_allclose(res.power, ref_p, rtol=0, atol=1e-12)
     assert res.nash_gap == pytest.approx(nash_gap(g, noise, budget, res.power), abs=1e-15)
-    np.testing.assert_allclose(res.interference, interference(g, noise, res.power),
-                               rtol=1e-14)
+    np.testing.assert_allclose(res.interference, interference(g, noise, res.power), rtol=1e-14)
 
 
 def test_sequential_chunks_and_float64_bookkeeping_agree(monkeypatch):
@@ -278,14 +292,16 @@ def test_sequential_chunks_and_float64_bookkeeping_agree(monkeypatch):
     for res in (scaled, chunked):
         assert res.converged and res.iterations == whole.iterations
         np.testing.assert_allclose(res.power, whole.power, rtol=0, atol=1e-13)
-        np.testing.assert_allclose(res.nash_gap_history, whole.nash_gap_history,
-                                   rtol=1e-2, atol=1e-15)
+        np.testing.assert_allclose(
+            res.nash_gap_history, whole.nash_gap_history, rtol=1e-2, atol=1e-15
+        )
 
 
 def test_zero_delay_full_update_async_is_jacobi():
     g, noise, budget = _weak_channel(7)
-    a = iterative_waterfill(g, noise, budget, schedule="asynchronous", update_prob=1.0,
-                            max_delay=0, seed=0)
+    a = iterative_waterfill(
+        g, noise, budget, schedule="asynchronous", update_prob=1.0, max_delay=0, seed=0
+    )
     b = iterative_waterfill(g, noise, budget, schedule="simultaneous")
     np.testing.assert_array_equal(a.nash_gap_history, b.nash_gap_history)
     np.testing.assert_array_equal(a.power, b.power)
@@ -296,16 +312,24 @@ def test_zero_measurement_noise_changes_nothing_and_noise_is_averaged_out():
     budget = 4 * budget  # every carrier active at the equilibrium: WF is affine in I there
     exact = iterative_waterfill(g, noise, budget, schedule="simultaneous", tol=1e-13)
     assert np.all(exact.power > 0.1)
-    same = iterative_waterfill(g, noise, budget, schedule="simultaneous", tol=1e-13,
-                               measurement_noise=0.0, seed=3)
+    same = iterative_waterfill(
+        g, noise, budget, schedule="simultaneous", tol=1e-13, measurement_noise=0.0, seed=3
+    )
     np.testing.assert_array_equal(exact.power, same.power)
 
     def err(max_iter, decay):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            res = iterative_waterfill(g, noise, budget, schedule="simultaneous",
-                                      max_iter=max_iter, measurement_noise=0.05,
-                                      step_decay=decay, seed=3)
+            res = iterative_waterfill(
+                g,
+                noise,
+                budget,
+                schedule="simultaneous",
+                max_iter=max_iter,
+                measurement_noise=0.05,
+                step_decay=decay,
+                seed=3,
+            )
         # Relaxation keeps every iterate on the budget simplex.
         np.testing.assert_allclose(res.power.sum(axis=1), budget, rtol=1e-12)
         return np.abs(res.power - exact.power).max()

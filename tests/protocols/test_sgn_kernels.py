@@ -56,8 +56,16 @@ def test_converges_to_the_solution_of_the_linear_system(method):
 @pytest.mark.parametrize("method", ["euler", "rk4"])
 def test_box_solution_of_a_separable_game_is_the_clipped_target(method):
     c = np.array([2.0, -3.0, 0.5, 0.0])
-    r = sgn_iterate(np.eye(4), -c, np.zeros(4), 0.5, method=method, lower=np.full(4, -1.0),
-                    upper=np.full(4, 1.0), tol=1e-13)
+    r = sgn_iterate(
+        np.eye(4),
+        -c,
+        np.zeros(4),
+        0.5,
+        method=method,
+        lower=np.full(4, -1.0),
+        upper=np.full(4, 1.0),
+        tol=1e-13,
+    )
     np.testing.assert_allclose(r.solution, np.clip(c, -1, 1), atol=1e-12)
 
 
@@ -65,13 +73,25 @@ def test_simplex_blocks_match_a_qp_reference():
     # F = x - c on two blocks: the projected equilibrium is the projection of c
     rng = np.random.default_rng(4)
     c = rng.normal(size=5) * 2
-    r = sgn_iterate(np.eye(5), -c, np.array([1.0, 0, 0, 0.5, 0.5]), 0.7, blocks=[3, 2],
-                    simplex_radius=[1.0, 0.0], lower=np.full(5, -np.inf),
-                    upper=np.full(5, 0.4), tol=1e-13)
-    ref = optimize.minimize(lambda z: 0.5 * np.sum((z - c[:3]) ** 2), np.full(3, 1 / 3),
-                            bounds=[(0, None)] * 3,
-                            constraints=[{"type": "eq", "fun": lambda z: z.sum() - 1}],
-                            method="SLSQP", options={"ftol": 1e-15})
+    r = sgn_iterate(
+        np.eye(5),
+        -c,
+        np.array([1.0, 0, 0, 0.5, 0.5]),
+        0.7,
+        blocks=[3, 2],
+        simplex_radius=[1.0, 0.0],
+        lower=np.full(5, -np.inf),
+        upper=np.full(5, 0.4),
+        tol=1e-13,
+    )
+    ref = optimize.minimize(
+        lambda z: 0.5 * np.sum((z - c[:3]) ** 2),
+        np.full(3, 1 / 3),
+        bounds=[(0, None)] * 3,
+        constraints=[{"type": "eq", "fun": lambda z: z.sum() - 1}],
+        method="SLSQP",
+        options={"ftol": 1e-15},
+    )
     np.testing.assert_allclose(r.solution[:3], ref.x, atol=1e-6)
     np.testing.assert_allclose(r.solution[3:], np.minimum(c[3:], 0.4), atol=1e-12)
 
@@ -119,12 +139,22 @@ def test_bad_input_is_refused():
 def test_sparse_and_dense_products_agree(method):
     rng = np.random.default_rng(8)
     n = 30
-    J = np.eye(n) * 2 + np.diag(rng.normal(size=n - 1) * 0.3, 1) \
+    J = (
+        np.eye(n) * 2
+        + np.diag(rng.normal(size=n - 1) * 0.3, 1)
         + np.diag(rng.normal(size=n - 1) * 0.3, -1)
+    )
     b = rng.normal(size=n)
     x0 = rng.normal(size=n)
-    kw = dict(method=method, tol=0.0, max_iter=40, warn=False, lower=np.full(n, -0.5),
-              upper=np.full(n, 0.5), trajectory=True)
+    kw = dict(
+        method=method,
+        tol=0.0,
+        max_iter=40,
+        warn=False,
+        lower=np.full(n, -0.5),
+        upper=np.full(n, 0.5),
+        trajectory=True,
+    )
     dense = sgn_iterate(J, b, x0, 0.2, sparse=False, **kw)
     sparse = sgn_iterate(J, b, x0, 0.2, sparse=True, **kw)
     auto = sgn_iterate(J, b, x0, 0.2, **kw)  # 3 diagonals of 30: sparse by default

@@ -27,12 +27,12 @@ def reference_wmsr(values, indptr, indices, messages, f):
     """The rule written out plainly, with an exact (rational) mean."""
     out = []
     for i, x in enumerate(values):
-        got = [m for m in messages[indptr[i]:indptr[i + 1]] if math.isfinite(m)]
+        got = [m for m in messages[indptr[i] : indptr[i + 1]] if math.isfinite(m)]
         above = sorted(v for v in got if v > x)
         below = sorted(v for v in got if v < x)
         equal = [v for v in got if v == x]
         above = above[: max(len(above) - f, 0)]
-        below = below[min(f, len(below)):]
+        below = below[min(f, len(below)) :]
         kept = [x, *below, *equal, *above]
         out.append(float(sum(map(Fraction, kept)) / len(kept)))
     return np.array(out)
@@ -101,9 +101,7 @@ def test_f_zero_is_plain_averaging_and_lcp():
     indptr, indices = random_csr(rng, 30, 8)
     values = rng.normal(size=30)
     messages = values[indices]
-    want = np.array([
-        np.mean([values[i], *messages[indptr[i]:indptr[i + 1]]]) for i in range(30)
-    ])
+    want = np.array([np.mean([values[i], *messages[indptr[i] : indptr[i + 1]]]) for i in range(30)])
     np.testing.assert_allclose(wmsr_step(values, indptr, indices, messages, 0), want, rtol=1e-14)
     np.testing.assert_allclose(lcp_step(values, indptr, indices, messages), want, rtol=1e-14)
 
@@ -140,8 +138,13 @@ def test_out_buffer_and_in_place():
     ],
 )
 def test_bad_input_errors(kwargs, exc, match):
-    args = {"values": [0.0, 1.0], "indptr": [0, 1, 2], "indices": [1, 0],
-            "messages": [1.0, 0.0], "f": 1}
+    args = {
+        "values": [0.0, 1.0],
+        "indptr": [0, 1, 2],
+        "indices": [1, 0],
+        "messages": [1.0, 0.0],
+        "f": 1,
+    }
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         wmsr_step(**args)
@@ -173,12 +176,15 @@ def _bounded_round(values, indptr, indices, messages, f):
     vals = np.concatenate([np.asarray(values, dtype=float), np.zeros(m)])
     full_indptr = np.concatenate([indptr, np.full(m, indptr[-1])])
     sources = message_sources(full_indptr, senders, n)
-    swarms = AttackedSwarms(full_indptr[None], sources[None], np.zeros(1), np.ones(1), n,
-                            bound, f)
+    swarms = AttackedSwarms(full_indptr[None], sources[None], np.zeros(1), np.ones(1), n, bound, f)
     out = attacked_round_batch(swarms, vals[None], acts)
     # The messages the kernel actually used (the action mapping rounds).
-    used = np.array([0.5 + (0.5 + bound) * acts[0, e, int(np.searchsorted(indptr, e, "right") - 1)]
-                     for e in range(m)])
+    used = np.array(
+        [
+            0.5 + (0.5 + bound) * acts[0, e, int(np.searchsorted(indptr, e, "right") - 1)]
+            for e in range(m)
+        ]
+    )
     return out[0, :n], used
 
 
@@ -196,8 +202,9 @@ def test_bounded_kernel_matches_reference_with_silence_and_ties(seed):
         messages += rng.normal(0, 0.1, size=messages.size)
     messages[rng.random(messages.size) < 0.2] = np.nan  # silence
     for f in (0, 1, 2, 3, 4):
-        got, used = _bounded_round(values, indptr, np.zeros(messages.size, dtype=np.int64),
-                                   messages, f)
+        got, used = _bounded_round(
+            values, indptr, np.zeros(messages.size, dtype=np.int64), messages, f
+        )
         want = reference_wmsr(values, indptr, None, used, f)
         # Offsets from the own value are summed and the trimmed ones subtracted: a few
         # roundings of values of size ~1.
@@ -206,8 +213,7 @@ def test_bounded_kernel_matches_reference_with_silence_and_ties(seed):
 
 @given(
     own=st.floats(-1.0, 2.0),
-    msgs=st.lists(st.one_of(st.floats(-1.0, 2.0), st.just(np.nan)), min_size=0,
-                  max_size=30),
+    msgs=st.lists(st.one_of(st.floats(-1.0, 2.0), st.just(np.nan)), min_size=0, max_size=30),
     f=st.integers(0, 2),
 )
 def test_bounded_kernel_stays_in_the_kept_range(own, msgs, f):
@@ -218,8 +224,9 @@ def test_bounded_kernel_stays_in_the_kept_range(own, msgs, f):
     below = [v for v in finite if v < own][f:]
     kept = [own, *below, *[v for v in finite if v == own], *above]
     assert min(kept) <= got[0] <= max(kept)
-    assert got[0] == pytest.approx(reference_wmsr([own], indptr, None, used, f)[0],
-                                   rel=0, abs=1e-14)
+    assert got[0] == pytest.approx(
+        reference_wmsr([own], indptr, None, used, f)[0], rel=0, abs=1e-14
+    )
 
 
 @given(st.lists(st.one_of(st.floats(-10.0, 10.0), st.just(np.nan)), max_size=12))
@@ -297,9 +304,10 @@ def _attacked_case():
     for b in range(B):
         ip, ind = random_csr(rng, n, n - 1)
         indptr[b] = ip
-        sources[b, :ind.size] = message_sources(ip, ind, n - nb)
-    swarms = AttackedSwarms(indptr, sources, rng.uniform(size=B), 1.0 + rng.uniform(size=B),
-                            n - nb, 2.0, 1)
+        sources[b, : ind.size] = message_sources(ip, ind, n - nb)
+    swarms = AttackedSwarms(
+        indptr, sources, rng.uniform(size=B), 1.0 + rng.uniform(size=B), n - nb, 2.0, 1
+    )
     actions = rng.uniform(-1, 1, (B, nb, n))
     return swarms, rng.uniform(size=(B, n)), actions
 
@@ -340,10 +348,19 @@ def test_thread_count_from_the_environment_gives_the_same_bits():
     root = Path(__file__).resolve().parents[2]
     digests = set()
     for threads in ("1", "2"):
-        env = {**os.environ, "NUMBA_NUM_THREADS": threads,
-               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              env=env, cwd=root, check=True)
+        env = {
+            **os.environ,
+            "NUMBA_NUM_THREADS": threads,
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=root,
+            check=True,
+        )
         used, digest = proc.stdout.split()
         assert used == threads
         digests.add(digest)

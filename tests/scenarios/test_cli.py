@@ -20,8 +20,12 @@ def test_run_writes_summary_plots_and_animation(tmp_path, capsys):
     assert summary["seed"] == 3
     assert summary["params"]["n_robots"] == 20
     for proto in ("lcp", "wmsr"):
-        assert set(summary[proto]) == {"final_spread", "hull_violation", "converged_round",
-                                       "final_mean"}
+        assert set(summary[proto]) == {
+            "final_spread",
+            "hull_violation",
+            "converged_round",
+            "final_mean",
+        }
     # W-MSR on a (2F+1)-robust graph: safe and converged; the two-faced attack keeps
     # LCP apart.
     assert summary["wmsr"]["hull_violation"] == 0
@@ -40,7 +44,7 @@ def test_same_seed_same_summary(tmp_path):
     # Everything but the provenance (times, command line) is the same, bit for bit.
     run_a, run_b = a.pop("run"), b.pop("run")
     assert a == b
-    assert run_a["command"][-len(SMALL):] == SMALL and run_a["command"] != run_b["command"]
+    assert run_a["command"][-len(SMALL) :] == SMALL and run_a["command"] != run_b["command"]
 
 
 def test_list_shows_every_shipped_scenario(capsys):
@@ -66,10 +70,14 @@ def test_unknown_scenario_lists_known_ones(capsys):
         ('kind = "consensus"\nfoo = 1\n', "unknown key foo"),
         ('kind = "warp"\n', "kind = 'warp' is unknown; allowed: "),
         ('kind = "consensus"\n[params]\nn_robotz = 5\n', "unknown key params.n_robotz"),
-        ('kind = "consensus"\n[params]\nn_robots = -5\n',
-         "params.n_robots = -5 is not allowed; expected an integer in [2, 100000]"),
-        ('kind = "consensus"\n[params]\nattack = "polite"\n',
-         "params.attack = 'polite' is not allowed; expected one of constant"),
+        (
+            'kind = "consensus"\n[params]\nn_robots = -5\n',
+            "params.n_robots = -5 is not allowed; expected an integer in [2, 100000]",
+        ),
+        (
+            'kind = "consensus"\n[params]\nattack = "polite"\n',
+            "params.attack = 'polite' is not allowed; expected one of constant",
+        ),
         ('kind = "consensus"\nseed = -1\n', "seed = -1 is not allowed"),
     ],
 )
@@ -89,8 +97,9 @@ def test_bad_override_names_the_key(capsys):
 
 
 def test_console_script_exits_non_zero_without_traceback():
-    proc = subprocess.run([sys.executable, "-m", "scenarios.cli", "run", "nope"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scenarios.cli", "run", "nope"], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "unknown scenario" in proc.stderr
@@ -121,6 +130,10 @@ def test_summary_records_resolved_params_and_provenance(tmp_path, capsys):
     assert run["overrides"] == [SMALL[i] for i in range(1, len(SMALL) - 1, 2)]
     assert run["numpy"] == np.__version__ and run["python"].count(".") == 2
     assert run["started"] <= run["finished"]
-    assert sorted(p.name for p in out.iterdir()) == ["consensus.gif", "network.png",
-                                                     "summary.json", "trajectories.png",
-                                                     "viewer.html"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "consensus.gif",
+        "network.png",
+        "summary.json",
+        "trajectories.png",
+        "viewer.html",
+    ]

@@ -48,8 +48,9 @@ def test_dbp_scenarios_run_and_dbp_blocks_the_attackers(tmp_path, capsys, name):
 
 
 def test_claims_in_the_tracking_scenario(tmp_path):
-    out, summary = _run(tmp_path, "dbp-target-tracking", "claims=true", "claims_f=1",
-                        'defences=["dbp"]')
+    out, summary = _run(
+        tmp_path, "dbp-target-tracking", "claims=true", "claims_f=1", 'defences=["dbp"]'
+    )
     claims = summary["claims"]
     assert claims["connectivity"]["dbp"]["final_error"] == 0.0
     assert claims["connectivity"]["wmsr"]["final_error"] == 1.0

@@ -8,8 +8,14 @@ from matplotlib.image import imread
 
 from scenarios.cli import main
 
-SMALL = ["graphons=[\"ranked_attachment\", \"sbm\", \"constant\"]", "n_steps=40",
-         "n_blocks=6", "n_players=[10, 200]", "sigmas=[0.5]", "action_frequencies=[40, 8]"]
+SMALL = [
+    'graphons=["ranked_attachment", "sbm", "constant"]',
+    "n_steps=40",
+    "n_blocks=6",
+    "n_players=[10, 200]",
+    "sigmas=[0.5]",
+    "action_frequencies=[40, 8]",
+]
 
 
 def _run(tmp_path, *sets):
@@ -58,7 +64,7 @@ def test_gmfg_convergence_end_to_end(tmp_path, capsys):
 
 def test_gmfg_errors_name_the_key(tmp_path, capsys):
     base = ["run", "gmfg-convergence", "--out", str(tmp_path / "x"), "--quiet"]
-    assert main([*base, "--set", "graphons=[\"star\"]"]) == 2
+    assert main([*base, "--set", 'graphons=["star"]']) == 2
     err = capsys.readouterr().err
     assert "gmfg-convergence.toml" in err and "params.graphons" in err
     assert main([*base, "--set", "n_actions=7", "--set", "n_steps=40"]) == 2

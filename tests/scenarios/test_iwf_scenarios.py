@@ -53,10 +53,34 @@ def test_iwf_divergence_simultaneous_oscillates_sequential_converges(tmp_path):
 
 
 def test_iwf_scenario_errors_name_the_key(tmp_path, capsys):
-    assert main(["run", "iwf-convergence", "--out", str(tmp_path / "x"), "--quiet",
-                 "--set", "schedules=[\"gradient\"]"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "iwf-convergence",
+                "--out",
+                str(tmp_path / "x"),
+                "--quiet",
+                "--set",
+                'schedules=["gradient"]',
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "iwf-convergence.toml" in err and "params.schedules" in err
-    assert main(["run", "iwf-convergence", "--out", str(tmp_path / "y"), "--quiet",
-                 "--set", "link_min=80.0"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "iwf-convergence",
+                "--out",
+                str(tmp_path / "y"),
+                "--quiet",
+                "--set",
+                "link_min=80.0",
+            ]
+        )
+        == 2
+    )
     assert "link_min" in capsys.readouterr().err

@@ -46,8 +46,9 @@ def test_t_band_covers_the_true_mean_95_percent_of_the_time():
 def _run(x, seed, label, metrics, **params):
     base = {"n_byzantine": x, "wmsr_f": -1, "protocols": ["lcp", "wmsr"], "n_robots": 10}
     base.update(params)
-    return RunRecord(params=base, seed=seed, run_seed=seed, label=label, status="done",
-                     metrics=metrics)
+    return RunRecord(
+        params=base, seed=seed, run_seed=seed, label=label, status="done", metrics=metrics
+    )
 
 
 @pytest.fixture
@@ -56,22 +57,50 @@ def sweep_dir(tmp_path):
     lcp = {1: [1.0, 2.0, 3.0], 2: [4.0, 4.0, 4.0]}
     wmsr = {1: [0.5, None, 0.7], 2: [0.0, 0.0, 0.0]}
     with ResultStore(d / "results.sqlite") as store:
-        store.set_meta({"sweep": "hand", "metrics": json.dumps(
-            ["lcp.final_spread", "wmsr.final_spread", "wmsr.hull_violation"]),
-            "varying": json.dumps(["n_byzantine", "wmsr_f", "protocols"])})
+        store.set_meta(
+            {
+                "sweep": "hand",
+                "metrics": json.dumps(
+                    ["lcp.final_spread", "wmsr.final_spread", "wmsr.hull_violation"]
+                ),
+                "varying": json.dumps(["n_byzantine", "wmsr_f", "protocols"]),
+            }
+        )
         for x in (1, 2):
             for s in range(3):
-                store.record(_run(x, s, "", {"lcp.final_spread": lcp[x][s],
-                                              "wmsr.final_spread": wmsr[x][s],
-                                              "wmsr.hull_violation": 0.0}))
+                store.record(
+                    _run(
+                        x,
+                        s,
+                        "",
+                        {
+                            "lcp.final_spread": lcp[x][s],
+                            "wmsr.final_spread": wmsr[x][s],
+                            "wmsr.hull_violation": 0.0,
+                        },
+                    )
+                )
         # W-MSR with F one too small: a single seed at x = 2, and a failed run.
-        store.record(_run(2, 0, "F too small", {"lcp.final_spread": None,
-                                                 "wmsr.final_spread": 9.0,
-                                                 "wmsr.hull_violation": 0.25},
-                          wmsr_f=1, protocols=["wmsr"]))
-        store.record(RunRecord(params={"n_byzantine": 1, "wmsr_f": 0, "protocols": ["wmsr"],
-                                       "n_robots": 10}, seed=0, run_seed=0,
-                               label="F too small", status="failed", error="Boom: x"))
+        store.record(
+            _run(
+                2,
+                0,
+                "F too small",
+                {"lcp.final_spread": None, "wmsr.final_spread": 9.0, "wmsr.hull_violation": 0.25},
+                wmsr_f=1,
+                protocols=["wmsr"],
+            )
+        )
+        store.record(
+            RunRecord(
+                params={"n_byzantine": 1, "wmsr_f": 0, "protocols": ["wmsr"], "n_robots": 10},
+                seed=0,
+                run_seed=0,
+                label="F too small",
+                status="failed",
+                error="Boom: x",
+            )
+        )
     return d
 
 
@@ -86,8 +115,13 @@ def test_report_writes_png_and_csv_one_line_per_protocol(sweep_dir, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     rows = _csv(sweep_dir / "final_spread-vs-n_byzantine.csv")
     by = {(r["line"], r["n_byzantine"]): r for r in rows}
-    assert set(by) == {("lcp", "1"), ("lcp", "2"), ("wmsr", "1"), ("wmsr", "2"),
-                       ("wmsr (F too small)", "2")}
+    assert set(by) == {
+        ("lcp", "1"),
+        ("lcp", "2"),
+        ("wmsr", "1"),
+        ("wmsr", "2"),
+        ("wmsr (F too small)", "2"),
+    }
     r = by[("lcp", "1")]
     assert (r["metric"], r["n"], float(r["mean"])) == ("lcp.final_spread", "3", 2.0)
     assert float(r["ci95_low"]) == pytest.approx(2 - T975[2] / math.sqrt(3), abs=1e-3)
@@ -105,11 +139,18 @@ def test_report_writes_png_and_csv_one_line_per_protocol(sweep_dir, capsys):
 def test_report_without_metric_writes_one_report_per_metric(sweep_dir):
     assert main(["report", str(sweep_dir), "--logy"]) == 0
     names = sorted(p.name for p in sweep_dir.iterdir() if p.suffix in (".png", ".csv"))
-    assert names == ["final_spread-vs-n_byzantine.csv", "final_spread-vs-n_byzantine.png",
-                     "hull_violation-vs-n_byzantine.csv", "hull_violation-vs-n_byzantine.png"]
+    assert names == [
+        "final_spread-vs-n_byzantine.csv",
+        "final_spread-vs-n_byzantine.png",
+        "hull_violation-vs-n_byzantine.csv",
+        "hull_violation-vs-n_byzantine.png",
+    ]
     rows = _csv(sweep_dir / "hull_violation-vs-n_byzantine.csv")
     assert {(r["line"], r["n_byzantine"], r["mean"]) for r in rows} == {
-        ("wmsr", "1", "0.0"), ("wmsr", "2", "0.0"), ("wmsr (F too small)", "2", "0.25")}
+        ("wmsr", "1", "0.0"),
+        ("wmsr", "2", "0.0"),
+        ("wmsr (F too small)", "2", "0.25"),
+    }
 
 
 def test_a_full_metric_path_draws_one_line(sweep_dir):
@@ -119,13 +160,18 @@ def test_a_full_metric_path_draws_one_line(sweep_dir):
 
 
 def test_a_parameter_not_fixed_by_the_case_splits_the_lines(tmp_path):
-    runs = [_run(x, s, "", {"lcp.final_spread": float(x * n + s)}, n_robots=n)
-            for x in (1, 2) for n in (10, 20) for s in range(2)]
-    series = aggregate(runs, ["lcp.final_spread"], "n_byzantine",
-                       ["n_byzantine", "n_robots"])
+    runs = [
+        _run(x, s, "", {"lcp.final_spread": float(x * n + s)}, n_robots=n)
+        for x in (1, 2)
+        for n in (10, 20)
+        for s in range(2)
+    ]
+    series = aggregate(runs, ["lcp.final_spread"], "n_byzantine", ["n_byzantine", "n_robots"])
     got = {s.name: (s.x, s.mean) for s in series}
-    assert got == {"lcp, n_robots=10": ([1, 2], [10.5, 20.5]),
-                   "lcp, n_robots=20": ([1, 2], [20.5, 40.5])}
+    assert got == {
+        "lcp, n_robots=10": ([1, 2], [10.5, 20.5]),
+        "lcp, n_robots=20": ([1, 2], [20.5, 40.5]),
+    }
     # Against n_robots instead, n_byzantine splits.
     series = aggregate(runs, ["lcp.final_spread"], "n_robots", ["n_byzantine", "n_robots"])
     assert {s.name for s in series} == {"lcp, n_byzantine=1", "lcp, n_byzantine=2"}

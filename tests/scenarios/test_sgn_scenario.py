@@ -10,8 +10,10 @@ from scenarios.cli import main
 
 def test_sgn_certificate_scenario(tmp_path, capsys):
     out = tmp_path / "sgn"
-    assert main(["run", "sgn-certificate", "--out", str(out), "--quiet",
-                 "--set", "iterations=80"]) == 0
+    assert (
+        main(["run", "sgn-certificate", "--out", str(out), "--quiet", "--set", "iterations=80"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "SGN certificate of the toy game" in printed
     for name in ("phase_portrait.png", "band.png", "distance.png", "summary.json"):
@@ -35,6 +37,7 @@ def test_sgn_certificate_scenario(tmp_path, capsys):
 
 
 def test_uncertifiable_parameters_are_a_scenario_error(tmp_path, capsys):
-    assert main(["run", "sgn-certificate", "--out", str(tmp_path), "--quiet",
-                 "--set", "l21=0.2"]) == 2
+    assert (
+        main(["run", "sgn-certificate", "--out", str(tmp_path), "--quiet", "--set", "l21=0.2"]) == 2
+    )
     assert "not certified" in capsys.readouterr().err

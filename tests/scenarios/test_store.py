@@ -11,8 +11,7 @@ from scenarios.store import ResultStore, RunRecord, canonical_params
 
 
 def _rec(params, seed, status="done", **kw):
-    return RunRecord(params=params, seed=seed, run_seed=1000 + seed, label="", status=status,
-                     **kw)
+    return RunRecord(params=params, seed=seed, run_seed=1000 + seed, label="", status=status, **kw)
 
 
 def test_wal_mode_and_each_run_committed_as_it_is_recorded(tmp_path):
@@ -43,11 +42,16 @@ def test_one_row_per_params_and_seed_whatever_the_key_order(tmp_path):
         assert store.count("done") == 3 and store.count("failed") == 0
     # The uniqueness is the database's own constraint, not only the code's care.
     conn = sqlite3.connect(tmp_path / "r.sqlite")
-    row = conn.execute("SELECT params, seed, run_seed, label, status, duration, version, "
-                       "finished_at FROM runs LIMIT 1").fetchone()
+    row = conn.execute(
+        "SELECT params, seed, run_seed, label, status, duration, version, "
+        "finished_at FROM runs LIMIT 1"
+    ).fetchone()
     with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("INSERT INTO runs (params, seed, run_seed, label, status, duration, "
-                     "version, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+        conn.execute(
+            "INSERT INTO runs (params, seed, run_seed, label, status, duration, "
+            "version, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            row,
+        )
     conn.close()
 
 
@@ -58,13 +62,23 @@ def _pyproject_version() -> str:
 
 def test_row_holds_params_seed_metrics_status_error_duration_version(tmp_path):
     with ResultStore(tmp_path / "r.sqlite") as store:
-        store.record(_rec({"x": 0.1, "s": "two_faced"}, 4, metrics={"wmsr.f": None, "k": 3},
-                          duration=0.25))
-        store.record(_rec({"x": 0.2, "s": "two_faced"}, 4, status="failed",
-                          error="ScenarioError: bad\ntraceback", duration=0.5))
+        store.record(
+            _rec({"x": 0.1, "s": "two_faced"}, 4, metrics={"wmsr.f": None, "k": 3}, duration=0.25)
+        )
+        store.record(
+            _rec(
+                {"x": 0.2, "s": "two_faced"},
+                4,
+                status="failed",
+                error="ScenarioError: bad\ntraceback",
+                duration=0.5,
+            )
+        )
     conn = sqlite3.connect(tmp_path / "r.sqlite")
-    rows = conn.execute("SELECT params, seed, run_seed, status, metrics, error, duration, "
-                        "version FROM runs ORDER BY id").fetchall()
+    rows = conn.execute(
+        "SELECT params, seed, run_seed, status, metrics, error, duration, "
+        "version FROM runs ORDER BY id"
+    ).fetchall()
     assert json.loads(rows[0][0]) == {"x": 0.1, "s": "two_faced"}
     assert rows[0][1:4] == (4, 1004, "done")
     assert json.loads(rows[0][4]) == {"wmsr.f": None, "k": 3}

@@ -59,29 +59,50 @@ def tiny(tmp_path_factory):
 def test_run_seed_depends_on_sweep_params_and_seed_only(tmp_path):
     a = load_sweep(_write(tmp_path, TINY, "a.toml"))
     # Same sweep name, another grid and order: the shared combinations keep their seeds.
-    b = load_sweep(_write(tmp_path, TINY.replace("[1, 2]", "[3, 2, 1]").replace(
-        "seeds = 2", "seeds = 3"), "b.toml"))
+    b = load_sweep(
+        _write(
+            tmp_path,
+            TINY.replace("[1, 2]", "[3, 2, 1]").replace("seeds = 2", "seeds = 3"),
+            "b.toml",
+        )
+    )
     seeds_a = {r.key: r.run_seed for r in a.runs}
     seeds_b = {r.key: r.run_seed for r in b.runs}
     assert len(seeds_a) == 4 and len(seeds_b) == 9
     assert all(seeds_b[k] == s for k, s in seeds_a.items())
     # Any change of name, parameters or seed index changes the seed.
     r = a.runs[0]
-    assert len({derive_seed("tiny", r.params, 0), derive_seed("tiny2", r.params, 0),
+    assert (
+        len(
+            {
+                derive_seed("tiny", r.params, 0),
+                derive_seed("tiny2", r.params, 0),
                 derive_seed("tiny", {**r.params, "rounds": 31}, 0),
-                derive_seed("tiny", r.params, 1)}) == 4
+                derive_seed("tiny", r.params, 1),
+            }
+        )
+        == 4
+    )
     assert derive_seed("tiny", dict(reversed(r.params.items())), 0) == derive_seed(
-        "tiny", r.params, 0)
+        "tiny", r.params, 0
+    )
     assert all(0 <= s < 2**63 for s in seeds_b.values())
 
 
 def test_run_seed_is_the_same_in_another_process_with_another_hash_seed():
     params = {"n_robots": 12, "attack": "two_faced", "radio_range": 0.15, "protocols": ["lcp"]}
-    code = ("from scenarios.sweep import derive_seed; "
-            f"print(derive_seed('wmsr-vs-f', {params!r}, 3))")
+    code = (
+        f"from scenarios.sweep import derive_seed; print(derive_seed('wmsr-vs-f', {params!r}, 3))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    ).stdout
     assert int(out) == derive_seed("wmsr-vs-f", params, 3)
 
 
@@ -138,8 +159,10 @@ def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
     # Re-run: nothing to do. With --retry-failed: the failed runs again, still once each.
     assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 0
     assert "ran 0 (0 ok, 0 failed), skipped 4" in capsys.readouterr().out
-    assert main(["sweep", str(path), "--out", str(out), "--retry-failed", "--workers", "1",
-                 "--quiet"]) == 1
+    assert (
+        main(["sweep", str(path), "--out", str(out), "--retry-failed", "--workers", "1", "--quiet"])
+        == 1
+    )
     assert "ran 2 (0 ok, 2 failed), skipped 2" in capsys.readouterr().out
     with ResultStore(out / "results.sqlite", create=False) as store:
         assert store.count() == 4 and store.count("failed") == 2
@@ -160,8 +183,18 @@ n_byzantine = [1, 2, 3, 4, 5]
 
 
 def _sweep_cmd(path, out):
-    return [sys.executable, "-m", "scenarios.cli", "sweep", str(path), "--out", str(out),
-            "--workers", "1", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "scenarios.cli",
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--quiet",
+    ]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -170,8 +203,13 @@ def test_resume_after_a_signal_runs_each_run_exactly_once(tmp_path, sig):
     out = tmp_path / "out"
     db = out / "results.sqlite"
     total = len(load_sweep(path).runs)
-    proc = subprocess.Popen(_sweep_cmd(path, out), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        _sweep_cmd(path, out),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -215,8 +253,10 @@ def test_resume_after_a_signal_runs_each_run_exactly_once(tmp_path, sig):
     assert set(keys) == {r.key for r in load_sweep(path).runs}
     # The runs finished before the signal were not run again: same rows, same times.
     now = {r.key: r for r in after}
-    assert all(now[k].finished_at == r.finished_at and now[k].duration == r.duration
-               for k, r in before.items())
+    assert all(
+        now[k].finished_at == r.finished_at and now[k].duration == r.duration
+        for k, r in before.items()
+    )
 
 
 # ---------------------------------------------------------------------------- files
@@ -227,27 +267,34 @@ def test_resume_after_a_signal_runs_each_run_exactly_once(tmp_path, sig):
         (lambda t: "bogus = 1\n" + t, "unknown key bogus"),
         (lambda t: t.replace('name = "tiny"', 'name = "../tiny"'), "name = '../tiny' is not"),
         (lambda t: t.replace('scenario = "byzantine-consensus"', ""), "missing key scenario"),
-        (lambda t: t.replace('"byzantine-consensus"', '"no-such"'),
-         "scenario = 'no-such': unknown scenario"),
+        (
+            lambda t: t.replace('"byzantine-consensus"', '"no-such"'),
+            "scenario = 'no-such': unknown scenario",
+        ),
         (lambda t: t.replace("seeds = 2", "seeds = 0"), "seeds = 0 is not allowed"),
         (lambda t: t.replace("seeds = 2", "seeds = 2.5"), "seeds = 2.5 is not allowed"),
         (lambda t: t.replace('"wmsr.hull_violation"', '"wmsr..hull"'), "metrics[2]"),
-        (lambda t: t.replace('"wmsr.hull_violation"', '"lcp.final_spread"'),
-         "metrics lists 'lcp.final_spread' twice"),
+        (
+            lambda t: t.replace('"wmsr.hull_violation"', '"lcp.final_spread"'),
+            "metrics lists 'lcp.final_spread' twice",
+        ),
         (lambda t: t.replace("n_robots = 12", "n_robot = 12"), "unknown key params.n_robot"),
         (lambda t: t.replace("[1, 2]", "[1, -2]"), "grid.n_byzantine[1] = -2 is not allowed"),
         (lambda t: t.replace("[1, 2]", "3"), "grid.n_byzantine must be a non-empty list"),
         (lambda t: t.replace("[1, 2]", "[]"), "grid.n_byzantine must be a non-empty list"),
-        (lambda t: t.replace("rounds = 30", "rounds = 30\nn_byzantine = 1"),
-         "grid.n_byzantine is also set in [params]"),
+        (
+            lambda t: t.replace("rounds = 30", "rounds = 30\nn_byzantine = 1"),
+            "grid.n_byzantine is also set in [params]",
+        ),
         (lambda t: t + '\n[[cases]]\nattack = "shout"\n', "cases[0].attack = 'shout'"),
         (lambda t: t + "\n[[cases]]\nn_byzantine = 1\n", "cases[0].n_byzantine is also a grid"),
         (lambda t: t + "\n[[cases]]\nlabel = 3\n", "cases[0].label must be a string"),
         (lambda t: t.replace("[1, 2]", "[1, 1]"), "gives the same parameters"),
     ],
 )
-def test_malformed_sweep_files_give_clear_errors_and_write_nothing(tmp_path, capsys, change,
-                                                                    message):
+def test_malformed_sweep_files_give_clear_errors_and_write_nothing(
+    tmp_path, capsys, change, message
+):
     path = _write(tmp_path, change(TINY))
     out = tmp_path / "out"
     assert main(["sweep", str(path), "--out", str(out)]) == 2
@@ -306,8 +353,12 @@ def test_shipped_wmsr_vs_f_sweep():
             assert p["protocols"] == ["lcp", "wmsr"] and p["wmsr_f"] == -1
         lines.setdefault(r.label, set()).add(p["n_byzantine"])
     assert lines[""] == {0, 1, 2, 3, 4, 5} and lines["F too small"] == {1, 2, 3, 4, 5}
-    assert {"lcp.final_spread", "wmsr.final_spread", "lcp.hull_violation",
-            "wmsr.hull_violation"} <= set(sweep.metrics)
+    assert {
+        "lcp.final_spread",
+        "wmsr.final_spread",
+        "lcp.hull_violation",
+        "wmsr.hull_violation",
+    } <= set(sweep.metrics)
 
 
 def test_shipped_dbp_scaling_sweep_keeps_density_constant():

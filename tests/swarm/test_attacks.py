@@ -47,7 +47,7 @@ def test_stealthy_drift_stays_within_each_receivers_honest_range():
     values = rng.uniform(0, 1, ctx.byzantine.size)
     msgs = attack.messages(0, values)
     for k, j in enumerate(ctx.receiver):
-        nbrs = ctx.indices[ctx.indptr[j]:ctx.indptr[j + 1]]
+        nbrs = ctx.indices[ctx.indptr[j] : ctx.indptr[j + 1]]
         honest_vals = values[nbrs[~ctx.byzantine[nbrs]]]
         assert values[j] <= msgs[k] <= max(values[j], honest_vals.max(initial=-np.inf))
 
@@ -58,7 +58,7 @@ def test_f_local_selection_respects_the_local_bound():
     byz = select_byzantine(indptr, indices, 8, rng, threat="local", f=1)
     assert byz.sum() == 8
     for i in np.flatnonzero(~byz):
-        assert byz[indices[indptr[i]:indptr[i + 1]]].sum() <= 1
+        assert byz[indices[indptr[i] : indptr[i + 1]]].sum() <= 1
 
 
 def test_f_local_impossible_request_is_a_clear_error():

@@ -35,8 +35,16 @@ def test_wmsr_is_safe_and_converges_on_robust_graphs(seed, F, extra, attack, thr
         byz = select_byzantine(indptr, indices, F, rng, threat=threat, f=F)
     except ValueError:
         byz = select_byzantine(indptr, indices, F, rng, threat="total")
-    res = simulate_consensus((indptr, indices), initial, byz, make_attack(attack),
-                             protocol="wmsr", f=F, rounds=250, rng=rng)
+    res = simulate_consensus(
+        (indptr, indices),
+        initial,
+        byz,
+        make_attack(attack),
+        protocol="wmsr",
+        f=F,
+        rounds=250,
+        rng=rng,
+    )
     honest = ~byz
     lo, hi = initial[honest].min(), initial[honest].max()
     h = res.trajectories[:, honest]
@@ -68,10 +76,18 @@ def test_regression_colluding_split_stops_consensus_on_non_robust_graph():
     G, byz, initial = _two_cliques_with_byzantine_hub()
     assert is_rs_robust(G, 2, 2)
     assert not is_r_robust(G.subgraph(range(8)), 2)
-    res = simulate_consensus(G, initial, byz, ColludingSplitAttack(), protocol="wmsr", f=1,
-                             rounds=500, rng=np.random.default_rng(0))
-    assert res.hull_violation == 0.0          # still safe
-    assert res.final_spread >= 0.4            # but the halves never meet
+    res = simulate_consensus(
+        G,
+        initial,
+        byz,
+        ColludingSplitAttack(),
+        protocol="wmsr",
+        f=1,
+        rounds=500,
+        rng=np.random.default_rng(0),
+    )
+    assert res.hull_violation == 0.0  # still safe
+    assert res.final_spread >= 0.4  # but the halves never meet
     assert res.converged_round is None
 
 
@@ -79,8 +95,16 @@ def test_search_finds_an_attack_that_stops_consensus_on_the_non_robust_graph():
     G, byz, initial = _two_cliques_with_byzantine_hub()
     stalled = []
     for name in sorted(ATTACKS):
-        res = simulate_consensus(G, initial, byz, make_attack(name), protocol="wmsr", f=1,
-                                 rounds=300, rng=np.random.default_rng(0))
+        res = simulate_consensus(
+            G,
+            initial,
+            byz,
+            make_attack(name),
+            protocol="wmsr",
+            f=1,
+            rounds=300,
+            rng=np.random.default_rng(0),
+        )
         if res.final_spread > 0.1:
             stalled.append(name)
     assert "colluding_split" in stalled
@@ -91,8 +115,16 @@ def test_same_graph_made_robust_enough_reaches_consensus_under_the_same_attack()
     G.add_edges_from((i, (i + 1) % 4 + 4) for i in range(4))  # a second cross link each
     G.add_edges_from((i, (i + 2) % 4 + 4) for i in range(4))
     assert is_r_robust(G.subgraph(range(8)), 2)
-    res = simulate_consensus(G, initial, byz, ColludingSplitAttack(), protocol="wmsr", f=1,
-                             rounds=500, rng=np.random.default_rng(0))
+    res = simulate_consensus(
+        G,
+        initial,
+        byz,
+        ColludingSplitAttack(),
+        protocol="wmsr",
+        f=1,
+        rounds=500,
+        rng=np.random.default_rng(0),
+    )
     assert res.final_spread < 1e-9
 
 
@@ -102,13 +134,15 @@ def test_lcp_is_dragged_away_by_a_constant_attacker():
     initial = rng.uniform(0, 1, 20)
     byz = np.zeros(20, dtype=bool)
     byz[0] = True
-    res = simulate_consensus(G, initial, byz, ConstantAttack(value=10.0), protocol="lcp",
-                             rounds=2000, rng=rng)
+    res = simulate_consensus(
+        G, initial, byz, ConstantAttack(value=10.0), protocol="lcp", rounds=2000, rng=rng
+    )
     # LCP converges to the stubborn attacker's value: far outside the honest hull.
     assert res.final_mean == pytest.approx(10.0, rel=1e-6)
     assert res.hull_violation > 8.9
-    wm = simulate_consensus(G, initial, byz, ConstantAttack(value=10.0), protocol="wmsr", f=1,
-                            rounds=2000, rng=rng)
+    wm = simulate_consensus(
+        G, initial, byz, ConstantAttack(value=10.0), protocol="wmsr", f=1, rounds=2000, rng=rng
+    )
     assert wm.hull_violation == 0.0
 
 
@@ -119,8 +153,9 @@ def test_nothing_a_byzantine_robot_sends_corrupts_honest_state():
     byz = np.zeros(15, dtype=bool)
     byz[[0, 1]] = True
     for name in ("non_finite", "huge"):
-        res = simulate_consensus(G, initial, byz, make_attack(name), protocol="lcp",
-                                 rounds=50, rng=rng)
+        res = simulate_consensus(
+            G, initial, byz, make_attack(name), protocol="lcp", rounds=50, rng=rng
+        )
         assert np.all(np.isfinite(res.trajectories[:, ~byz]))
 
 
@@ -134,8 +169,9 @@ def test_attack_returning_wrong_shape_is_a_clear_error():
     byz = np.zeros(10, dtype=bool)
     byz[0] = True
     with pytest.raises(ValueError, match=r"_WrongShape.messages returned shape \(3,\)"):
-        simulate_consensus(G, np.zeros(10), byz, _WrongShape(), rounds=2,
-                           rng=np.random.default_rng(0))
+        simulate_consensus(
+            G, np.zeros(10), byz, _WrongShape(), rounds=2, rng=np.random.default_rng(0)
+        )
 
 
 def _run(seed):
@@ -143,8 +179,9 @@ def _run(seed):
     G = robust_graph(30, 3, rng)
     indptr, indices = to_csr(G)
     byz = select_byzantine(indptr, indices, 1, rng)
-    return simulate_consensus(G, rng.random(30), byz, make_attack("noise"), protocol="wmsr",
-                              f=1, rounds=40, rng=rng).trajectories
+    return simulate_consensus(
+        G, rng.random(30), byz, make_attack("noise"), protocol="wmsr", f=1, rounds=40, rng=rng
+    ).trajectories
 
 
 def test_same_seed_same_trajectories_bit_for_bit():
@@ -153,11 +190,17 @@ def test_same_seed_same_trajectories_bit_for_bit():
     assert a.shape != c.shape or a.tobytes() != c.tobytes()
 
 
-
-
 def test_every_robot_byzantine_is_refused():
     """With no honest robot there is no consensus to measure: refuse, never NaN metrics."""
     G = nx.complete_graph(4)
     with pytest.raises(ValueError, match="at least one robot must be honest"):
-        simulate_consensus(G, np.zeros(4), np.ones(4, bool), make_attack("constant"),
-                           protocol="wmsr", f=1, rounds=3, rng=np.random.default_rng(0))
+        simulate_consensus(
+            G,
+            np.zeros(4),
+            np.ones(4, bool),
+            make_attack("constant"),
+            protocol="wmsr",
+            f=1,
+            rounds=3,
+            rng=np.random.default_rng(0),
+        )

@@ -10,10 +10,13 @@ DENSE = dict(n_robots=80, arena=50.0, motion="static", ticks=30, seed=2)
 
 
 def test_dense_setting_is_within_hop_limit():
-    case = make_case("target_tracking", DBPConfig(**{k: v for k, v in DENSE.items()
-                                                     if k != "seed"}), np.random.default_rng(2))
+    case = make_case(
+        "target_tracking",
+        DBPConfig(**{k: v for k, v in DENSE.items() if k != "seed"}),
+        np.random.default_rng(2),
+    )
     indptr, indices = case.graph
-    G = nx.Graph([(i, int(j)) for i in range(case.n) for j in indices[indptr[i]:indptr[i + 1]]])
+    G = nx.Graph([(i, int(j)) for i in range(case.n) for j in indices[indptr[i] : indptr[i + 1]]])
     coop = G.subgraph(np.flatnonzero(case.coop).tolist())
     assert nx.is_connected(coop) and nx.diameter(coop) <= case.cfg.hop_limit
 
@@ -26,7 +29,7 @@ def test_target_tracking_dbp_tracks_and_no_defence_is_captured():
     dbp = run_case("target_tracking", defence="dbp", **DENSE)
     none = run_case("target_tracking", defence="none", **DENSE)
     assert dbp.all_blocked_tick is not None
-    assert np.all(dbp.error_max[dbp.all_blocked_tick + cfg.hop_limit:] <= bound)
+    assert np.all(dbp.error_max[dbp.all_blocked_tick + cfg.hop_limit :] <= bound)
     assert none.error_max[-1] > bound
 
 
@@ -46,7 +49,7 @@ def test_localization_dbp_boxes_hold_the_truth_and_no_defence_loses_it():
     # With only true boxes accepted, the estimate lies inside the robot's own box.
     half_diagonal = cfg.coarse_error * np.sqrt(2)
     assert dbp.all_blocked_tick is not None
-    assert np.all(dbp.error_max[dbp.all_blocked_tick + 1:] <= half_diagonal + 1e-9)
+    assert np.all(dbp.error_max[dbp.all_blocked_tick + 1 :] <= half_diagonal + 1e-9)
     assert none.error_max[-1] > half_diagonal
 
 
@@ -56,8 +59,7 @@ def test_suspicion_rules_are_sound(case, attack):
     # Every accusation edge holds a Byzantine robot (cooperative robots only accuse
     # Byzantine ones, Byzantine accusers are Byzantine), so the matching blocks at most
     # one cooperative robot per Byzantine robot, at every tick.
-    r = run_case(case, defence="dbp", attack=attack, n_robots=60, ticks=25, seed=4,
-                 n_anchors=8)
+    r = run_case(case, defence="dbp", attack=attack, n_robots=60, ticks=25, seed=4, n_anchors=8)
     assert np.all(r.cooperative_blocked <= r.byzantine_blocked)
     if attack != "silent":
         assert r.byzantine_blocked[-1] > 0
@@ -78,8 +80,15 @@ def test_non_finite_reports_never_corrupt_cooperative_state(case, defence):
 
 
 def test_robots_that_stop_sending_are_caught_in_tracking():
-    r = run_case("target_tracking", defence="dbp", attack="silent", n_robots=120,
-                 byzantine_fraction=0.2, ticks=60, seed=1)
+    r = run_case(
+        "target_tracking",
+        defence="dbp",
+        attack="silent",
+        n_robots=120,
+        byzantine_fraction=0.2,
+        ticks=60,
+        seed=1,
+    )
     assert r.byzantine_blocked[-1] > 0
     assert np.all(r.cooperative_blocked <= r.byzantine_blocked)
 
@@ -93,8 +102,11 @@ def test_same_seed_same_run():
 
 def test_wmsr_with_large_f_keeps_clocks_below_true_time():
     # With F >= the number of Byzantine robots, every Byzantine value is trimmed.
-    case = make_case("time_sync", DBPConfig(defence="wmsr", wmsr_f=6, n_robots=60, ticks=20),
-                     np.random.default_rng(0))
+    case = make_case(
+        "time_sync",
+        DBPConfig(defence="wmsr", wmsr_f=6, n_robots=60, ticks=20),
+        np.random.default_rng(0),
+    )
     for _ in range(20):
         case.step()
         assert np.all(case.sync[case.coop] <= 1e-12)

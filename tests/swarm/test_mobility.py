@@ -8,8 +8,9 @@ from swarm.mobility import MobileSwarm, pairs_within, radius_graph
 
 def brute_pairs(pos, r):
     n = len(pos)
-    return [(i, j) for i in range(n) for j in range(i + 1, n)
-            if np.linalg.norm(pos[i] - pos[j]) <= r]
+    return [
+        (i, j) for i in range(n) for j in range(i + 1, n) if np.linalg.norm(pos[i] - pos[j]) <= r
+    ]
 
 
 @given(st.integers(0, 40), st.floats(0.0, 0.6), st.integers(0, 10**6))
@@ -20,15 +21,23 @@ def test_radius_graph_equals_brute_force(n, r, seed):
     indptr, indices = radius_graph(pos, r)
     assert indptr.shape == (n + 1,)
     for i in range(n):
-        row = indices[indptr[i]:indptr[i + 1]].tolist()
-        assert row == sorted({j for a, b in expected for j in ((b,) if a == i else (a,) if b == i
-                                                                else ())})
+        row = indices[indptr[i] : indptr[i + 1]].tolist()
+        assert row == sorted(
+            {j for a, b in expected for j in ((b,) if a == i else (a,) if b == i else ())}
+        )
 
 
 @pytest.mark.parametrize("motion", ["random_waypoint", "flocking", "static"])
 def test_motion_respects_speed_and_arena(motion):
-    swarm = MobileSwarm(60, np.random.default_rng(3), arena=50.0, radio_range=8.0,
-                        max_speed=2.0, dt=0.5, motion=motion)
+    swarm = MobileSwarm(
+        60,
+        np.random.default_rng(3),
+        arena=50.0,
+        radio_range=8.0,
+        max_speed=2.0,
+        dt=0.5,
+        motion=motion,
+    )
     for _ in range(40):
         before = swarm.positions.copy()
         swarm.step()
@@ -50,14 +59,12 @@ def test_same_seed_same_trajectory_and_graph():
         return s.positions, s.comm_graph()
 
     (p1, g1), (p2, g2) = run(5), run(5)
-    assert np.array_equal(p1, p2) and all(np.array_equal(a, b) for a, b in zip(g1, g2,
-                                                                               strict=True))
+    assert np.array_equal(p1, p2) and all(np.array_equal(a, b) for a, b in zip(g1, g2, strict=True))
     assert not np.array_equal(p1, run(6)[0])
 
 
 def test_random_waypoint_reaches_its_waypoint():
-    s = MobileSwarm(1, np.random.default_rng(0), arena=10.0, max_speed=1.0,
-                    positions=[[1.0, 1.0]])
+    s = MobileSwarm(1, np.random.default_rng(0), arena=10.0, max_speed=1.0, positions=[[1.0, 1.0]])
     goal = s.waypoints[0].copy()
     steps = int(np.ceil(np.linalg.norm(goal - [1.0, 1.0])))
     for _ in range(steps):

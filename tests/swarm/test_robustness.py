@@ -29,8 +29,13 @@ def brute_rs_robust(G, r, s):
     return True
 
 
-@given(n=st.integers(2, 7), p=st.floats(0.2, 1.0), seed=st.integers(0, 10_000),
-       r=st.integers(1, 4), s=st.integers(1, 7))
+@given(
+    n=st.integers(2, 7),
+    p=st.floats(0.2, 1.0),
+    seed=st.integers(0, 10_000),
+    r=st.integers(1, 4),
+    s=st.integers(1, 7),
+)
 def test_exact_check_matches_definition(n, p, seed, r, s):
     G = erdos_renyi(n, p, np.random.default_rng(seed))
     s = min(s, n)

@@ -17,14 +17,14 @@ def test_csr_lists_every_neighbour_once():
     G = nx.gnp_random_graph(30, 0.2, seed=1)
     indptr, indices = to_csr(G)
     for i in range(30):
-        assert sorted(indices[indptr[i]:indptr[i + 1]].tolist()) == sorted(G[i])
+        assert sorted(indices[indptr[i] : indptr[i + 1]].tolist()) == sorted(G[i])
 
 
 def test_csr_of_directed_graph_uses_predecessors():
     G = nx.DiGraph([(0, 1), (2, 1), (1, 0)])
     indptr, indices = to_csr(G)
-    assert indices[indptr[1]:indptr[2]].tolist() == [0, 2]
-    assert indices[indptr[2]:indptr[3]].tolist() == []
+    assert indices[indptr[1] : indptr[2]].tolist() == [0, 2]
+    assert indices[indptr[2] : indptr[3]].tolist() == []
 
 
 def test_geometric_edges_match_brute_force_distances():
@@ -67,9 +67,14 @@ def test_ring_and_complete():
     [
         (lambda: ring_lattice(10, 5), "k must be <= 4"),
         (lambda: robust_graph(4, 3, np.random.default_rng(0)), "n must be >= 5"),
-        (lambda: erdos_renyi(5, 1.5, np.random.default_rng(0)), r"p must be finite and in \[0, 1\], got 1.5"),
-        (lambda: random_geometric(5, 0.0, np.random.default_rng(0)),
-         "radius must be finite and > 0"),
+        (
+            lambda: erdos_renyi(5, 1.5, np.random.default_rng(0)),
+            r"p must be finite and in \[0, 1\], got 1.5",
+        ),
+        (
+            lambda: random_geometric(5, 0.0, np.random.default_rng(0)),
+            "radius must be finite and > 0",
+        ),
     ],
 )
 def test_bad_arguments(call, match):
