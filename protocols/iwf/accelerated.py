@@ -130,7 +130,7 @@ class SweepScratch(NamedTuple):
 
 
 @njit(cache=True)
-def _sweep_kernel(ch, order, y, interf, scratch):
+def _sweep_kernel(ch, order, y, interf, scratch, resid):
     """One Gauss-Seidel sweep in place.
 
     Returns ``(residual, switched)``: ``max_q max_k |move| / budget[q]`` and the number
@@ -155,6 +155,8 @@ def _sweep_kernel(ch, order, y, interf, scratch):
         Written: the interference of ``x`` on entry, that of ``G(x)`` on return.
     scratch : SweepScratch
         Written: see :class:`SweepScratch`.
+    resid : numpy.ndarray, shape (Q, N)
+        Written: ``G(x) - x`` in float64.
     """
     nq, nk = y.shape
     a = scratch.work[0]
@@ -176,6 +178,7 @@ def _sweep_kernel(ch, order, y, interf, scratch):
         for k in range(nk):
             d = br[k] - y[q, k]
             move = max(move, abs(d))
+            resid[q, k] = d
             moved[q, k] = d
             y[q, k] = br[k]
             w = 1 if br[k] > 0.0 else 0
@@ -254,11 +257,12 @@ def _anderson_weights(gram, newest, count):
 
     Parameters
     ----------
-    gram : numpy.ndarray, shape (M + 1, M + 1)
-        ``gram[s, t]``: inner product of the residuals stored in ring slots ``s``, ``t``.
+    gram : numpy.ndarray, shape (R, R)
+        ``gram[s, t]``: inner product of the residuals stored in ring slots ``s``, ``t``
+        (``R`` slots, ``R = M + 2`` in the kernel).
     newest, count : int
         Ring slot of the newest entry and number of entries (>= 2), oldest first at
-        slot ``newest - count + 1`` (mod ``M + 1``).
+        slot ``newest - count + 1`` (mod ``R``).
 
     Returns
     -------
@@ -293,7 +297,34 @@ def _anderson_weights(gram, newest, count):
 
 
 @njit(cache=True)
-def _anderson_kernel(ch, order, p, tol, history, interf):
+def _combine(outs, out_interf, newest, coef, dest):
+    """Write the affine combination of the memory into ring slot ``dest``.
+
+    ``outs[dest] = sum_j coef[j] outs[s_j]`` and the same for ``out_interf``, over the
+    ``len(coef)`` slots ``s_j`` ending at ``newest`` (oldest first); one carrier row at a
+    time, so each stored row is read once. ``outs``, ``out_interf`` (ring, Q, N) are
+    written at ``dest`` only.
+    """
+    ring, nq, nk = outs.shape
+    count = coef.shape[0]
+    for q in range(nq):
+        xo = outs[dest, q]
+        xi = out_interf[dest, q]
+        for k in range(nk):
+            xo[k] = 0.0
+            xi[k] = 0.0
+        for j in range(count):
+            s = (newest - count + 1 + j) % ring
+            c = coef[j]
+            o = outs[s, q]
+            oi = out_interf[s, q]
+            for k in range(nk):
+                xo[k] += c * o[k]
+                xi[k] += c * oi[k]
+
+
+@njit(cache=True)
+def _anderson_kernel(ch, order, p, tol, history, interf_out):
     """Anderson-accelerated sequential IWF; returns ``(sweeps, converged)``.
 
     Parameters
@@ -311,24 +342,24 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
         Written: ``history[i]`` is the sweep residual ``max |G(x_i) - x_i| / budget`` of
         the ``i``-th point, and ``history[sweeps]`` the exact Nash gap of the answer
         (entries after it are left as they were).
-    interf : numpy.ndarray, shape (Q, N)
+    interf_out : numpy.ndarray, shape (Q, N)
         Written: the exact interference of the answer.
     """
     nq, nk = p.shape
-    n = nq * nk
     max_iter = history.shape[0] - 1
-    ring = ANDERSON_MEMORY + 1
-    outs = np.empty((ring, n))
-    out_interf = np.empty((ring, n))
-    resid = np.empty((ring, n))
+    # Memory entries sit in consecutive ring slots; the slot after the newest, never one
+    # of them, receives the next point and is swept in place into its output.
+    ring = ANDERSON_MEMORY + 2
+    outs = np.empty((ring, nq, nk))
+    out_interf = np.empty((ring, nq, nk))
+    resid = np.empty((ring, nq, nk))
     gram = np.zeros((ring, ring))
-    x = p.copy()
-    ix = np.empty((nq, nk))
-    if np.any(x != 0.0):
-        interference_kernel(ch.gains, ch.noise, x, ix)
+    cur = 0
+    outs[cur] = p
+    if np.any(p != 0.0):
+        interference_kernel(ch.gains, ch.noise, p, out_interf[cur])
     else:
-        ix[:] = ch.noise  # the interference of the silent profile, without a pass
-    y = x.copy()
+        out_interf[cur] = ch.noise  # the interference of the silent profile, no pass
     br = np.empty((nq, nk))
     scratch = SweepScratch(
         np.full(nq, np.nan),
@@ -337,15 +368,14 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
         np.empty((2, nk)),
         np.empty(nk, dtype=np.int8),
     )
-    newest = -1
     count = 0
     prev_res = np.inf
     refresh_res = np.inf  # sweep residual at the last exact recomputation
     last_refresh = 0
     for it in range(max_iter):
-        y[:] = x
-        interf[:] = ix
-        res, switched = _sweep_kernel(ch, order, y, interf, scratch)
+        y = outs[cur]
+        interf = out_interf[cur]
+        res, switched = _sweep_kernel(ch, order, y, interf, scratch, resid[cur])
         history[it] = res
         if it == 0:
             refresh_res = res
@@ -353,6 +383,7 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
             gap = _exact_gap(ch, y, interf, br, scratch)
             if gap <= tol:
                 p[:] = y
+                interf_out[:] = interf
                 history[it + 1] = gap
                 return it + 1, True
             refresh_res = res
@@ -366,42 +397,28 @@ def _anderson_kernel(ch, order, p, tol, history, interf):
         if not res < prev_res:
             count = 0  # safeguard: forget the extrapolation, take the plain sweep
         prev_res = res
-        newest = (newest + 1) % ring
-        count = min(count + 1, ring)
-        flat_y = y.reshape(-1)
-        flat_x = x.reshape(-1)
-        outs[newest] = flat_y
-        out_interf[newest] = interf.reshape(-1)
-        r_new = resid[newest]
-        for i in range(n):
-            r_new[i] = flat_y[i] - flat_x[i]
+        count = min(count + 1, ANDERSON_MEMORY + 1)
+        r_new = resid[cur].reshape(-1)
         for j in range(count):
-            s = (newest - j) % ring
-            gram[newest, s] = _dot(r_new, resid[s])
-            gram[s, newest] = gram[newest, s]
+            s = (cur - j) % ring
+            gram[cur, s] = _dot(r_new, resid[s].reshape(-1))
+            gram[s, cur] = gram[cur, s]
         ok = False
         if count >= 2:
-            coef, ok = _anderson_weights(gram, newest, count)
+            coef, ok = _anderson_weights(gram, cur, count)
+        nxt = (cur + 1) % ring
         if ok:
-            flat_ix = ix.reshape(-1)
-            flat_x[:] = 0.0
-            flat_ix[:] = 0.0
-            for j in range(count):
-                s = (newest - count + 1 + j) % ring
-                c = coef[j]
-                o = outs[s]
-                oi = out_interf[s]
-                for i in range(n):
-                    flat_x[i] += c * o[i]
-                    flat_ix[i] += c * oi[i]
+            _combine(outs, out_interf, cur, coef, nxt)
         else:
             if count >= 2:
                 count = 1
-            x[:] = y
-            ix[:] = interf
-    if max_iter == 0:
-        y[:] = x
+            outs[nxt] = y
+            out_interf[nxt] = interf
+        cur = nxt
+    y = outs[cur]
+    interf = out_interf[cur]
     gap = _exact_gap(ch, y, interf, br, scratch)
     p[:] = y
+    interf_out[:] = interf
     history[max_iter] = gap
     return max_iter, gap <= tol
