@@ -11,9 +11,13 @@ is the same combination of theirs: a sweep costs one pass over the gains (each u
 move is pushed to the others' interference, with float32 gains when
 :func:`protocols.iwf.move_gains` allows) and no extra interference pass. The float32
 gains make the carried interference that of a channel perturbed by float32 rounding in
-the displacement since the last exact recomputation; it is recomputed exactly whenever
-the residual has fallen :data:`_REFRESH_DROP`-fold since the last one, so near the
-equilibrium that perturbation acts on tiny displacements only.
+the displacement since the last exact recomputation. The first sweep, whose moves are the
+largest (from the start to near the equilibrium), pushes them with the float64 gains, so
+its output carries exact interference and the float32 error only ever acts on the much
+smaller later moves; the interference is recomputed exactly when a sweep fails to reduce
+the residual after it has fallen :data:`_REFRESH_DROP`-fold since the last exact state
+(a stall the float32 error could cause), every :data:`_REFRESH` sweeps, and whenever a
+Nash-gap check fails.
 
 Safeguard: when a sweep's residual ``max |G(x) - x| / budget`` does not fall below the
 previous one, or the small least-squares problem is singular, the memory is dropped and
@@ -39,9 +43,9 @@ __all__ = ["ANDERSON_MEMORY", "AcceleratedChannel", "accelerated_channel"]
 #: channels: 3 already halves the sweeps, beyond 5 nothing is gained).
 ANDERSON_MEMORY = 5
 
-# The carried interference is recomputed exactly when the sweep residual has fallen this
-# much since the last exact recomputation (the float32 move gains then err on a
-# displacement this much smaller), and at least every _REFRESH sweeps.
+# The carried interference is recomputed exactly when a sweep does not reduce the residual
+# after it has fallen this much since the last exact state (the float32 move gains may be
+# what stalls it), and at least every _REFRESH sweeps.
 _REFRESH_DROP = 1e-3
 _REFRESH = 64
 
@@ -368,6 +372,11 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
         np.empty((2, nk)),
         np.empty(nk, dtype=np.int8),
     )
+    # The first sweep's moves, with the float64 gains (exact carried interference).
+    exact_ch = AcceleratedChannel(ch.gains, ch.inv_direct, ch.noise, ch.budget, ch.cap, ch.gains)
+    exact_scratch = SweepScratch(
+        scratch.levels, np.empty((nq, nk)), scratch.wet, scratch.work, scratch.state
+    )
     count = 0
     prev_res = np.inf
     refresh_res = np.inf  # sweep residual at the last exact recomputation
@@ -375,10 +384,12 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
     for it in range(max_iter):
         y = outs[cur]
         interf = out_interf[cur]
-        res, switched = _sweep_kernel(ch, order, y, interf, scratch, resid[cur])
-        history[it] = res
         if it == 0:
+            res, switched = _sweep_kernel(exact_ch, order, y, interf, exact_scratch, resid[cur])
             refresh_res = res
+        else:
+            res, switched = _sweep_kernel(ch, order, y, interf, scratch, resid[cur])
+        history[it] = res
         if res <= tol:
             gap = _exact_gap(ch, y, interf, br, scratch)
             if gap <= tol:
@@ -388,7 +399,9 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
                 return it + 1, True
             refresh_res = res
             last_refresh = it
-        elif res <= _REFRESH_DROP * refresh_res or it - last_refresh >= _REFRESH:
+        elif (
+            not res < prev_res and res <= _REFRESH_DROP * refresh_res
+        ) or it - last_refresh >= _REFRESH:
             interference_kernel(ch.gains, ch.noise, y, interf)
             refresh_res = res
             last_refresh = it
