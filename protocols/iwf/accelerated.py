@@ -22,8 +22,10 @@ Nash-gap check fails.
 Safeguard: when a sweep's residual ``max |G(x) - x| / budget`` does not fall below the
 previous one, or the small least-squares problem is singular, the memory is dropped and
 the next point is the plain sweep output ``G(x)`` (a feasible profile), so the method
-falls back on sequential IWF. Convergence is only ever declared on the Nash gap of a
-sweep output, computed on freshly computed interference.
+falls back on sequential IWF. Convergence is only ever declared on the Nash gap of the
+returned profile, computed on freshly computed interference: a sweep output, or an
+extrapolated point (clipped to ``[0, cap]``) when the last drop of the residual predicts
+it already meets the tolerance (checking it directly saves its sweep).
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ ANDERSON_MEMORY = 4
 # what stalls it), and at least every _REFRESH sweeps.
 _REFRESH_DROP = 1e-3
 _REFRESH = 64
+
+# An extrapolated point is checked directly, without sweeping it first, when the last
+# drop of the residual predicts its residual at most this fraction of tol.
+_EARLY = 0.25
 
 # Largest |coefficient| accepted from the least-squares solve before the memory is reset.
 _MAX_COEF = 1e4
@@ -329,6 +335,15 @@ def _combine(outs, out_interf, newest, coef, dest):
 
 
 @njit(cache=True)
+def _clip(x, cap):
+    """Clip ``x`` (Q, N, written) to ``[0, cap]`` (``cap`` (Q, N), read)."""
+    nq, nk = x.shape
+    for q in range(nq):
+        for k in range(nk):
+            x[q, k] = min(max(x[q, k], 0.0), cap[q, k])
+
+
+@njit(cache=True)
 def _anderson_kernel(ch, order, p, tol, history, interf_out):
     """Anderson-accelerated sequential IWF; returns ``(sweeps, converged)``.
 
@@ -340,7 +355,7 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
         Update order within a sweep.
     p : numpy.ndarray, shape (Q, N)
         Written: the starting profile on entry, the answer on return (a sweep output,
-        or ``p`` itself when no sweep was made).
+        a certified extrapolated point, or ``p`` itself when no sweep was made).
     tol : float
         Target relative Nash gap.
     history : numpy.ndarray, shape (max_iter + 1,)
@@ -410,6 +425,8 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
             count = 0  # the active set changed: older sweeps belong to another affine map
         if not res < prev_res:
             count = 0  # safeguard: forget the extrapolation, take the plain sweep
+        # The next point's residual, extrapolated from the last drop.
+        predicted = res * min(1.0, res / prev_res)
         prev_res = res
         count = min(count + 1, ANDERSON_MEMORY + 1)
         r_new = resid[cur].reshape(-1)
@@ -423,6 +440,20 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
         nxt = (cur + 1) % ring
         if ok:
             _combine(outs, out_interf, cur, coef, nxt)
+            if count >= 3 and predicted <= _EARLY * tol:
+                # Convergence expected at the extrapolated point: check it rather than
+                # sweep it first (a failed check still leaves its interference exact).
+                x = outs[nxt]
+                x_interf = out_interf[nxt]
+                _clip(x, ch.cap)
+                gap = _exact_gap(ch, x, x_interf, br, scratch)
+                if gap <= tol:
+                    p[:] = x
+                    interf_out[:] = x_interf
+                    history[it + 1] = gap
+                    return it + 1, True
+                refresh_res = res
+                last_refresh = it
         else:
             if count >= 2:
                 count = 1
