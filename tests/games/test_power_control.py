@@ -383,3 +383,18 @@ def test_result_aliases_keep_the_old_names():
     low = iterative_waterfill(game.gains, game.noise, game.budget, tol=1e-12)
     assert low.power is low.solution and low.nash_gap_history is low.residuals
     np.testing.assert_array_equal(low.solution, res.solution)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_accelerated_certifies_an_extrapolated_point(seed):
+    # On these channels the last sweep's residual is still above tol, so convergence was
+    # declared on the extrapolated point itself (clipped to [0, cap]) without sweeping
+    # it: it must be feasible, an equilibrium by the public water-filling, and the one
+    # tight sequential IWF finds.
+    game = PowerControlGame.rayleigh(20, 64, seed=seed, area=3000.0)
+    res = game.solve("accelerated", tol=1e-9)
+    assert res.converged and res.residuals[-2] > 1e-9
+    assert game.is_feasible(res.solution, atol=1e-12)
+    assert _independent_gap(game, res.solution) <= 1e-9
+    tight = game.solve("sequential", tol=1e-13, max_iter=100_000)
+    np.testing.assert_allclose(res.solution, tight.solution, rtol=0, atol=1e-9 * game.budget.max())

@@ -349,3 +349,28 @@ def test_not_converging_warns_and_says_so():
         res = iterative_waterfill(g, noise, budget, max_iter=1, tol=0.0)
     assert not res.converged and res.iterations == 1
     assert res.nash_gap == pytest.approx(nash_gap(g, noise, budget, res.power), abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_accelerated_first_sweep_is_exact_gauss_seidel(seed):
+    # The first sweep pushes its (large) moves with the float64 gains even when the later
+    # sweeps use float32 ones: one sweep from silence must equal a Gauss-Seidel sweep
+    # built from the public water-filling to float64 rounding, far below float32's 1e-7.
+    rng = np.random.default_rng(seed)
+    nq, nk = 6, 16
+    g = rng.uniform(0.0, 0.5, size=(nq, nq, nk))
+    for q in range(nq):
+        g[q, q] = rng.uniform(0.5, 1.5, size=nk)
+    noise = rng.uniform(1e-3, 1e-2, size=(nq, nk))
+    budget = rng.uniform(0.5, 2.0, size=nq)
+    assert move_gains(g, noise, budget).dtype == np.float32
+    p = np.zeros((nq, nk))
+    for q in range(nq):
+        interf = noise[q] + sum(g[q, r] * p[r] for r in range(nq) if r != q)
+        p[q] = waterfill(interf / g[q, q], budget[q])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = iterative_waterfill(g, noise, budget, schedule="accelerated", tol=0.0, max_iter=1)
+    assert res.iterations == 1
+    np.testing.assert_allclose(res.solution, p, rtol=1e-12, atol=1e-15)
+    assert res.residuals[0] == pytest.approx(float((p / budget[:, None]).max()), rel=1e-12)
