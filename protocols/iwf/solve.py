@@ -267,16 +267,10 @@ def solve_channel(
         raise ValueError(f"schedule must be one of {', '.join(METHODS)}, got {schedule!r}")
     tol = check_nonneg_float("tol", tol)
     max_iter = check_int("max_iter", max_iter, low=0)
-    step = check_nonneg_float("step", step, positive=True)
-    if step > 1:
-        raise ValueError(f"step must be in (0, 1], got {step}")
-    step_decay = check_nonneg_float("step_decay", step_decay)
-    if step_decay > 1:
-        raise ValueError(f"step_decay must be in [0, 1], got {step_decay}")
+    step = check_nonneg_float("step", step, positive=True, high=1.0)
+    step_decay = check_nonneg_float("step_decay", step_decay, high=1.0)
     sigma = check_nonneg_float("measurement_noise", measurement_noise)
-    update_prob = check_nonneg_float("update_prob", update_prob, positive=True)
-    if update_prob > 1:
-        raise ValueError(f"update_prob must be in (0, 1], got {update_prob}")
+    update_prob = check_nonneg_float("update_prob", update_prob, positive=True, high=1.0)
     max_delay = check_int("max_delay", max_delay, low=0)
     if schedule == "accelerated" and (step != 1.0 or step_decay != 0.0 or sigma != 0.0):
         raise ValueError(
