@@ -2,6 +2,18 @@
 
 The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
 :class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.byzantine_consensus_v0 import parallel_env
+>>> env = parallel_env(n_robots=10, n_byzantine=1)
+>>> obs, infos = env.reset(seed=0)
+>>> env.agents, obs["byzantine_0"].shape
+(['byzantine_0'], (31,))
+>>> obs, rewards, term, trunc, infos = env.step({"byzantine_0": np.zeros(10)})
+>>> sorted(infos["byzantine_0"])
+['honest_mean', 'honest_spread', 'hull_violation']
 """
 
 from __future__ import annotations

@@ -9,6 +9,16 @@ team environment reset with seed ``s``, including across automatic resets.
 Autoreset modes, partial resets and ``max_episode_steps`` are those of
 :class:`envs.batched.BatchedVectorEnv`. The defender role's per-agent batched form is
 :class:`envs.consensus_batched.ConsensusDefenderBatchedEnv`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.vector import ByzantineConsensusVectorEnv
+>>> vec = ByzantineConsensusVectorEnv(4, n_robots=10, n_byzantine=1)
+>>> obs, infos = vec.reset(seed=0)
+>>> obs, rewards, terms, truncs, infos = vec.step(np.zeros(vec.action_space.shape))
+>>> obs.shape, rewards.shape, bool(terms.any())
+((4, 21), (4,), False)
 """
 
 from __future__ import annotations
