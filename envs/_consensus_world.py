@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
-from numba import njit
 
 from protocols.checks import check_int, check_nonneg_float
 from protocols.dbp import DynamicBlocklist
@@ -19,58 +18,10 @@ from protocols.wmsr import message_sources
 from swarm.attacks import ATTACKS, AttackContext, make_attack
 from swarm.topology import csr_from_edges, robust_geometric_edges
 
-__all__ = ["ConsensusConfig", "ConsensusWorld", "team_observations"]
+__all__ = ["ConsensusConfig", "ConsensusWorld"]
 
 ROLES = ("attacker", "defender")
 PROTOCOLS = ("wmsr", "lcp", "dbp")
-
-
-@njit(cache=True)
-def team_observations(values, lo, width, n_honest, clip, masks, t, max_cycles, obs, hmax, hmin):
-    """Team observations of B swarms: the one place the attacker-team view is computed.
-
-    Parameters
-    ----------
-    values : numpy.ndarray, shape (B, n)
-        Every robot's value (the last ``n - n_honest`` are Byzantine).
-    lo, width : numpy.ndarray, shape (B,)
-        Each swarm's hull: ``(x - lo) / width`` is a value in hull units.
-    n_honest : int
-        Honest robots per swarm.
-    clip : float
-        Observed values are clipped to ``[-clip, 1 + clip]``.
-    masks : numpy.ndarray of float32, shape (B, F * n)
-        Row ``k`` (of the reshaped ``(F, n)``): which robots Byzantine robot ``k`` reaches.
-    t : numpy.ndarray of int64, shape (B,)
-        Rounds played.
-    max_cycles : int
-        Rounds of an episode.
-    obs : numpy.ndarray of float32, shape (B, (F + 1) n + 1)
-        Written: the honest values in hull units (non-finite as 0, clipped; 0 for
-        Byzantine robots), then ``masks[b]``, then ``t[b] / max_cycles``.
-    hmax, hmin : numpy.ndarray, shape (B,)
-        Written: the honest values' largest and smallest in hull units (unclipped).
-    """
-    B, n = values.shape
-    m = masks.shape[1]
-    for b in range(B):
-        top = -np.inf
-        bottom = np.inf
-        for i in range(n):
-            if i < n_honest:
-                u = (values[b, i] - lo[b]) / width[b]
-                top = max(top, u)
-                bottom = min(bottom, u)
-                if not np.isfinite(u):
-                    u = 0.0
-                obs[b, i] = min(max(u, -clip), 1.0 + clip)
-            else:
-                obs[b, i] = 0.0
-        for j in range(m):
-            obs[b, n + j] = masks[b, j]
-        obs[b, n + m] = t[b] / max_cycles
-        hmax[b] = top
-        hmin[b] = bottom
 
 
 @dataclass(frozen=True)

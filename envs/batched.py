@@ -68,7 +68,22 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from protocols.checks import check_int
 
-__all__ = ["BatchedCore", "BatchedParallelEnv", "BatchedVectorEnv", "autoreset_mode_from"]
+__all__ = [
+    "AutoresetError",
+    "BatchedCore",
+    "BatchedParallelEnv",
+    "BatchedVectorEnv",
+    "autoreset_mode_from",
+]
+
+
+class AutoresetError(RuntimeError, ValueError):
+    """A refused call: stepping an ended sub-environment (``DISABLED``), a partial first reset.
+
+    It is a :class:`RuntimeError` (a call out of order) and a :class:`ValueError` (the
+    ``reset_mask`` the call needs is missing or partial), so callers catching either keep
+    working.
+    """
 
 
 def autoreset_mode_from(value: AutoresetMode | str) -> AutoresetMode:
@@ -77,7 +92,8 @@ def autoreset_mode_from(value: AutoresetMode | str) -> AutoresetMode:
     Parameters
     ----------
     value : AutoresetMode or str
-        ``AutoresetMode.NEXT_STEP``, ``"NEXT_STEP"`` or ``"NextStep"`` (and likewise).
+        ``AutoresetMode.NEXT_STEP``, ``"NEXT_STEP"`` or ``"NextStep"`` (and likewise;
+        names and values in any case, e.g. ``"disabled"``).
 
     Returns
     -------
@@ -86,9 +102,10 @@ def autoreset_mode_from(value: AutoresetMode | str) -> AutoresetMode:
     """
     if isinstance(value, AutoresetMode):
         return value
-    for mode in AutoresetMode:
-        if value in (mode.name, mode.value):
-            return mode
+    if isinstance(value, str):
+        for mode in AutoresetMode:
+            if value.lower() in (mode.name.lower(), mode.value.lower()):
+                return mode
     allowed = ", ".join(m.name for m in AutoresetMode)
     raise ValueError(f"autoreset_mode must be one of {allowed}, got {value!r}")
 
@@ -154,7 +171,7 @@ class BatchedCore(abc.ABC):
             An int ``s`` seeds sub-environment ``i`` with ``s + i``; a list gives each
             its own; None continues each sub-environment's generator.
         options : dict, optional
-            ``{"reset_mask": bool array (B,)}`` resets only the masked ones.
+            ``{"reset_mask": bool array (B,)}`` resets only the masked ones (None: all).
 
         Returns
         -------
@@ -166,7 +183,7 @@ class BatchedCore(abc.ABC):
         """
         seeds = self._seeds(seed)
         mask = np.ones(self.num_envs, dtype=bool)
-        if options and "reset_mask" in options:
+        if options and options.get("reset_mask") is not None:
             mask = np.asarray(options["reset_mask"])
             if mask.dtype != np.bool_ or mask.shape != (self.num_envs,):
                 raise ValueError(
@@ -174,7 +191,7 @@ class BatchedCore(abc.ABC):
                     f"({self.num_envs},), got {mask.dtype} {mask.shape}"
                 )
             if not self._was_reset and not mask.all():
-                raise RuntimeError("the first reset() must reset every sub-environment")
+                raise AutoresetError("the first reset() must reset every sub-environment")
         idx = np.flatnonzero(mask)
         self._reset_envs(idx, [seeds[i] for i in idx])
         self._ended[idx] = False
@@ -213,7 +230,7 @@ class BatchedCore(abc.ABC):
             self._elapsed[idx] = 0
             active = ~self._ended
         elif mode == AutoresetMode.DISABLED and self._ended.any():
-            raise RuntimeError(
+            raise AutoresetError(
                 f"sub-environments {np.flatnonzero(self._ended).tolist()} ended; with "
                 "autoreset_mode DISABLED reset them with reset(options={'reset_mask': ...}) "
                 "before stepping"

@@ -2,6 +2,18 @@
 
 The spec (agents, spaces, rewards, ends) and the arguments are in the docstring of
 :class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and :func:`env` build it.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.byzantine_consensus_v0 import parallel_env
+>>> env = parallel_env(n_robots=10, n_byzantine=1)
+>>> obs, infos = env.reset(seed=0)
+>>> env.agents, obs["byzantine_0"].shape
+(['byzantine_0'], (31,))
+>>> obs, rewards, term, trunc, infos = env.step({"byzantine_0": np.zeros(10)})
+>>> sorted(infos["byzantine_0"])
+['honest_mean', 'honest_spread', 'hull_violation']
 """
 
 from __future__ import annotations
@@ -20,7 +32,8 @@ from envs._common import (
     aec_from_parallel,
     check_actions,
 )
-from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
+from envs._consensus_world import ConsensusConfig, ConsensusWorld
+from protocols.consensus_obs import TeamObservation, TeamSwarms, team_observations
 from protocols.wmsr import AttackedSwarms, attacked_round_batch, wmsr_step
 from swarm.plots import network_frame
 
@@ -366,24 +379,23 @@ class ByzantineConsensusTeamEnv(gymnasium.Env):
         self.action_space = spaces.Box(-1.0, 1.0, shape=(nb * n,), dtype=np.float32)
 
     def _team_obs(self) -> np.ndarray:
-        """Return the team observation (:func:`envs._consensus_world.team_observations`)."""
+        """Return the team observation (:func:`protocols.consensus_obs.team_observations`)."""
         w = self._env.world
         c = self._env.config
-        obs = np.empty((1, self.observation_space.shape[0]), dtype=np.float32)
-        team_observations(
+        swarms = TeamSwarms(
             w.values[None],
             np.array([w.lo]),
             np.array([w.width]),
-            c.n_honest,
-            c.obs_clip,
             w.team_masks[None],
             np.array([w.t]),
-            c.max_cycles,
-            obs,
+        )
+        out = TeamObservation(
+            np.empty((1, self.observation_space.shape[0]), dtype=np.float32),
             np.empty(1),
             np.empty(1),
         )
-        return obs[0]
+        team_observations(swarms, c.n_honest, c.obs_clip, c.max_cycles, out, check=False)
+        return out.obs[0]
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Draw a new swarm."""

@@ -47,6 +47,17 @@ Arguments:
 - ``connectivity_weight``: weight of the connectivity penalty.
 - ``max_cycles``: ticks before truncation.
 - ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+
+Examples
+--------
+>>> from envs.target_tracking_v0 import parallel_env, pursue_policy
+>>> env = parallel_env(n_robots=10, max_cycles=5)
+>>> obs, infos = env.reset(seed=0)
+>>> len(env.agents), obs["robot_0"].shape
+(9, (19,))
+>>> obs, rewards, term, trunc, infos = env.step({a: pursue_policy(o) for a, o in obs.items()})
+>>> sorted(infos["robot_0"])
+['byzantine_blocked', 'connected_fraction', 'cooperative_blocked', 'tracking_error']
 """
 
 from __future__ import annotations

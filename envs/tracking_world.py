@@ -7,6 +7,18 @@ draws it: positions, waypoints, Byzantine set, target, decoy), steps the swarms 
 own generator), and keeps each swarm's blocklist with
 :class:`protocols.dbp.DynamicBlocklist`. :mod:`envs.target_tracking_v0` runs it with B = 1,
 :mod:`envs.tracking_vector` with B swarms.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.tracking_world import TrackingWorld
+>>> world = TrackingWorld(2, n_robots=10)
+>>> rngs = [np.random.default_rng(b) for b in range(2)]
+>>> for b in range(2):
+...     world.reset_one(b, rngs[b])
+>>> world.step(np.zeros((2, world.n_agents, 2)), np.ones(2, dtype=bool), rngs)
+>>> world.out.obs.shape, world.state.t
+((2, 9, 19), array([1, 1]))
 """
 
 from __future__ import annotations

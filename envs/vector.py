@@ -9,6 +9,16 @@ team environment reset with seed ``s``, including across automatic resets.
 Autoreset modes, partial resets and ``max_episode_steps`` are those of
 :class:`envs.batched.BatchedVectorEnv`. The defender role's per-agent batched form is
 :class:`envs.consensus_batched.ConsensusDefenderBatchedEnv`.
+
+Examples
+--------
+>>> import numpy as np
+>>> from envs.vector import ByzantineConsensusVectorEnv
+>>> vec = ByzantineConsensusVectorEnv(4, n_robots=10, n_byzantine=1)
+>>> obs, infos = vec.reset(seed=0)
+>>> obs, rewards, terms, truncs, infos = vec.step(np.zeros(vec.action_space.shape))
+>>> obs.shape, rewards.shape, bool(terms.any())
+((4, 21), (4,), False)
 """
 
 from __future__ import annotations
@@ -17,9 +27,10 @@ import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 
-from envs._consensus_world import ConsensusConfig, ConsensusWorld, team_observations
+from envs._consensus_world import ConsensusConfig, ConsensusWorld
 from envs.batched import BatchedVectorEnv
 from envs.byzantine_consensus_v0 import ByzantineConsensusTeamEnv
+from protocols.consensus_obs import TeamObservation, TeamSwarms, team_observations
 from protocols.wmsr import AttackedSwarms, attacked_round_batch
 
 __all__ = ["ByzantineConsensusVectorEnv"]
@@ -113,21 +124,15 @@ class ByzantineConsensusVectorEnv(BatchedVectorEnv):
     def _observations(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Observations (B, obs_dim) and the honest values' max and min in hull units."""
         c = self.config
-        obs = np.empty((self.num_envs, (c.n_byzantine + 1) * c.n_robots + 1), dtype=np.float32)
-        hmax = np.empty(self.num_envs)
-        hmin = np.empty(self.num_envs)
-        team_observations(
-            self.values,
-            self.lo,
-            self.width,
-            self.n_honest,
-            c.obs_clip,
-            self.masks,
-            self.t,
-            c.max_cycles,
-            obs,
-            hmax,
-            hmin,
+        B = self.num_envs
+        out = TeamObservation(
+            np.empty((B, (c.n_byzantine + 1) * c.n_robots + 1), dtype=np.float32),
+            np.empty(B),
+            np.empty(B),
+        )
+        swarms = TeamSwarms(self.values, self.lo, self.width, self.masks, self.t)
+        obs, hmax, hmin = team_observations(
+            swarms, self.n_honest, c.obs_clip, c.max_cycles, out, check=False
         )
         return obs, hmax, hmin
 

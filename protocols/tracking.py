@@ -276,6 +276,23 @@ def _waypoint_move(point, u0, u1, arena, speed, dt):
 
 @njit(cache=True)
 def _move(s, b, p, control, draws):
+    """Move swarm ``b``'s robots, target and decoy by one tick (step 1 of the module docstring).
+
+    Parameters
+    ----------
+    s : TrackingState
+        Written: ``pos``, ``vel`` (B, n, 2) and ``waypoint`` (B, n, 2) of row ``b``, and
+        ``target[b]``, ``decoy[b]`` (2, 2: position, goal).
+    b : int
+        The swarm.
+    p : TrackingParams
+        ``max_speed``, ``dt``, ``arena``, ``target_speed``.
+    control : float64 (B, n, 2)
+        Commanded velocities; a non-finite row follows the robot's waypoint.
+    draws : float64 (B, n_draws(n))
+        This tick's uniforms: ``[2n, 4n)`` new waypoints, ``[4n, 4n + 4)`` target and
+        decoy goals.
+    """
     n = s.pos.shape[1]
     vmax = p.max_speed
     for i in range(n):
@@ -342,6 +359,7 @@ def _graph(pos, b, r, sc):
 # ------------------------------------------------------------------ observations, metrics
 @njit(cache=True)
 def _clip(x):
+    """Return float ``x`` as float32 clipped to [-1, 1] (NaN as 0, infinities as +-1)."""
     if not np.isfinite(x):
         return np.float32(0.0) if np.isnan(x) else np.float32(np.sign(x))
     return np.float32(min(max(x, -1.0), 1.0))
@@ -422,6 +440,8 @@ def _observe_one(s, b, p, out, sc):
 
 
 class _Scratch(NamedTuple):
+    """A tick's work arrays (see :func:`_scratch`); written by the kernels that use them."""
+
     nbr: np.ndarray
     nd2: np.ndarray
     deg: np.ndarray
@@ -442,6 +462,18 @@ class _Scratch(NamedTuple):
 
 @njit(cache=True)
 def _scratch(n, k):
+    """Allocate a tick's work arrays for swarms of ``n`` robots observing ``k`` neighbours.
+
+    Returns
+    -------
+    _Scratch
+        Zeroed arrays: neighbour lists ``nbr`` (n, n - 1), squared distances ``nd2``,
+        degrees ``deg`` (n,), adjacency bitsets ``bits`` (n, words), ``words`` (2, words),
+        the flooding work arrays (``mark`` (n + 1,), ``kind`` int8 (n,), ``me`` (5,),
+        ``slot_int`` (n, 3), ``slot_vec`` (n, 4), ``vals`` (n,), ``est`` (n, 2)), the
+        connectivity search's ``queue`` and ``seen`` (n,), and the nearest-neighbour
+        buffers ``kd``, ``ki`` (max(k, 1),).
+    """
     w = (n + 63) // 64
     return _Scratch(
         np.zeros((n, max(n - 1, 1)), np.int64),
@@ -465,6 +497,12 @@ def _scratch(n, k):
 
 @njit(cache=True)
 def _observe_kernel(s, p, which, out):
+    """Observe the swarms with ``which[b]`` (bool (B,)) without moving them.
+
+    Rebuilds each such swarm's radio graph from ``s.pos`` and writes its rows of
+    ``out.obs`` (B, m, 11 + 2K), ``out.error``, ``out.connected`` and ``out.reward`` (B,);
+    ``s`` is read only (see :func:`observe_swarms`).
+    """
     n = s.pos.shape[1]
     sc = _scratch(n, p.n_neighbours)
     for b in range(s.t.shape[0]):

@@ -77,6 +77,7 @@ def test_disabled_mode_refuses_to_step_an_ended_sub_env():
 def test_autoreset_mode_names_and_errors():
     assert autoreset_mode_from("SAME_STEP") is AutoresetMode.SAME_STEP
     assert autoreset_mode_from("NextStep") is AutoresetMode.NEXT_STEP
+    assert autoreset_mode_from("disabled") is AutoresetMode.DISABLED
     with pytest.raises(ValueError, match="autoreset_mode must be one of"):
         autoreset_mode_from("sometimes")
     vec = gymnasium.make_vec(ATTACK_ID, num_envs=2, **ATTACK_KW)

@@ -124,6 +124,8 @@ def test_autoreset_modes_match_gymnasium_sync_vector_env(mode):
 
 def test_disabled_mode_needs_explicit_partial_resets():
     vec = TargetTrackingVectorEnv(3, autoreset_mode="disabled", **{**KW, "max_cycles": 2})
+    with pytest.raises(ValueError, match="first reset"):
+        vec.reset(options={"reset_mask": np.array([True, False, True])})
     vec.reset(seed=1)
     a = np.zeros(vec.action_space.shape, dtype=np.float32)
     vec.step(a)
