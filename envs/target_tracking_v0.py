@@ -1,52 +1,8 @@
 """Cooperative target tracking under Byzantine lies, as a PettingZoo parallel environment.
 
-==================  ==========================================================================
-Agents              ``robot_0 .. robot_{m-1}``: the m cooperative robots (in robot-id order;
-                    which robots are Byzantine is drawn at each reset)
-Action space        ``Box(-1, 1, (2,), float32)``: commanded velocity in units of
-                    ``max_speed`` (a norm above 1 is scaled down)
-Observation space   ``Box(-1, 1, (11 + 2K,), float32)``: own position / arena (2), own
-                    velocity / max_speed (2), own target estimate / arena (2), estimate minus
-                    position / arena (2), sees the target (1), neighbours / (n - 1) (1),
-                    fraction of robots blocked (1, as of the start of the tick), the K
-                    nearest neighbours' relative positions / radio range (2K, nearest first,
-                    zero-padded)
-Rewards             shared: ``-(mean tracking error of cooperative robots) / arena
-                    - connectivity_weight * (fraction of cooperative robots outside the
-                    largest connected group of cooperative robots)``
-Termination         never; truncation after ``max_cycles`` ticks
-Info                ``tracking_error`` (units), ``byzantine_blocked``,
-                    ``cooperative_blocked``, ``connected_fraction``
-==================  ==========================================================================
-
-Underneath runs one swarm of :mod:`protocols.tracking` (the kernel the batched forms in
-:mod:`envs.tracking_vector` step for B swarms at once): robots that sense the target
-flood what they see, Byzantine robots report a decoy, and the cooperative robots defend
-with ``defence``: ``"dbp"`` (the sound suspicion rules of :mod:`swarm.dbp_cases`,
-accusations flooded through the swarm and the matching blocklist of
-:class:`protocols.dbp.DynamicBlocklist`), ``"wmsr"`` (trimmed consensus on the
-estimates) or ``"none"``. Byzantine robots move by random waypoint; the learning policy
-moves the cooperative ones. :func:`pursue_policy` is a ready policy: head for the own
-estimate of the target.
-
-Arguments:
-
-- ``n_robots``: swarm size.
-- ``byzantine_fraction``: fraction of Byzantine robots, in [0, 0.5).
-- ``defence``: ``"dbp"``, ``"wmsr"`` or ``"none"``.
-- ``wmsr_f``: W-MSR parameter when ``defence="wmsr"``.
-- ``attack``: ``"fake"``, ``"false_accusation"``, ``"silent"`` or ``"garbage"``.
-- ``false_accusations``: accusations each Byzantine robot makes under
-  ``"false_accusation"``.
-- ``arena``: side of the square arena (units).
-- ``radio_range``, ``sensing_range``: radii (units).
-- ``max_speed``: robots' speed bound (units per second); ``target_speed``: the target's.
-- ``dt``: seconds per tick; ``noise``: sensing noise bound (units).
-- ``hop_limit``: hop limit of flooded observations.
-- ``n_neighbours``: K, neighbours in the observation.
-- ``connectivity_weight``: weight of the connectivity penalty.
-- ``max_cycles``: ticks before truncation.
-- ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+The spec (agents, spaces, rewards, termination), the dynamics and the arguments are in
+the docstring of :class:`raw_env` (``help(raw_env)``); :func:`parallel_env` and
+:func:`env` build it.
 
 Examples
 --------
@@ -114,7 +70,56 @@ def pursue_policy(observation: np.ndarray) -> np.ndarray:
 
 
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
-    """Target tracking environment; see the module docstring."""
+    """Cooperative target tracking under Byzantine lies (PettingZoo parallel API).
+
+    ==================  ==========================================================================
+    Agents              ``robot_0 .. robot_{m-1}``: the m cooperative robots (in robot-id order;
+                        which robots are Byzantine is drawn at each reset)
+    Action space        ``Box(-1, 1, (2,), float32)``: commanded velocity in units of
+                        ``max_speed`` (a norm above 1 is scaled down)
+    Observation space   ``Box(-1, 1, (11 + 2K,), float32)``: own position / arena (2), own
+                        velocity / max_speed (2), own target estimate / arena (2), estimate minus
+                        position / arena (2), sees the target (1), neighbours / (n - 1) (1),
+                        fraction of robots blocked (1, as of the start of the tick), the K
+                        nearest neighbours' relative positions / radio range (2K, nearest first,
+                        zero-padded)
+    Rewards             shared: ``-(mean tracking error of cooperative robots) / arena
+                        - connectivity_weight * (fraction of cooperative robots outside the
+                        largest connected group of cooperative robots)``
+    Termination         never; truncation after ``max_cycles`` ticks
+    Info                ``tracking_error`` (units), ``byzantine_blocked``,
+                        ``cooperative_blocked``, ``connected_fraction``
+    ==================  ==========================================================================
+
+    Underneath runs one swarm of :mod:`protocols.tracking` (the kernel the batched forms in
+    :mod:`envs.tracking_vector` step for B swarms at once): robots that sense the target
+    flood what they see, Byzantine robots report a decoy, and the cooperative robots defend
+    with ``defence``: ``"dbp"`` (the sound suspicion rules of :mod:`swarm.dbp_cases`,
+    accusations flooded through the swarm and the matching blocklist of
+    :class:`protocols.dbp.DynamicBlocklist`), ``"wmsr"`` (trimmed consensus on the
+    estimates) or ``"none"``. Byzantine robots move by random waypoint; the learning policy
+    moves the cooperative ones. :func:`pursue_policy` is a ready policy: head for the own
+    estimate of the target.
+
+    Arguments:
+
+    - ``n_robots``: swarm size.
+    - ``byzantine_fraction``: fraction of Byzantine robots, in [0, 0.5).
+    - ``defence``: ``"dbp"``, ``"wmsr"`` or ``"none"``.
+    - ``wmsr_f``: W-MSR parameter when ``defence="wmsr"``.
+    - ``attack``: ``"fake"``, ``"false_accusation"``, ``"silent"`` or ``"garbage"``.
+    - ``false_accusations``: accusations each Byzantine robot makes under
+      ``"false_accusation"``.
+    - ``arena``: side of the square arena (units).
+    - ``radio_range``, ``sensing_range``: radii (units).
+    - ``max_speed``: robots' speed bound (units per second); ``target_speed``: the target's.
+    - ``dt``: seconds per tick; ``noise``: sensing noise bound (units).
+    - ``hop_limit``: hop limit of flooded observations.
+    - ``n_neighbours``: K, neighbours in the observation.
+    - ``connectivity_weight``: weight of the connectivity penalty.
+    - ``max_cycles``: ticks before truncation.
+    - ``render_mode``: None, ``"rgb_array"`` or ``"human"``.
+    """
 
     metadata: ClassVar[dict] = {
         "render_modes": ["human", "rgb_array"],
