@@ -387,7 +387,7 @@ def swarm_frame(
     ax.add_collection(
         LineCollection(
             pos[earlier],
-            colors="0.7",
+            colors="0.8",
             linewidths=0.5,
             antialiased=False,
             zorder=1,
@@ -438,7 +438,7 @@ def swarm_frame(
             markersize=4,
             label=f"accuser \u2192 accused, last {recent} ticks: {len(new)}",
         ),
-        Line2D([], [], color="0.7", lw=0.8, label=f"accusation, earlier: {len(earlier)}"),
+        Line2D([], [], color="0.8", lw=0.8, label=f"accusation, earlier: {len(earlier)}"),
     ]
     for key, style in (
         ("target", dict(c="green", marker="*", s=120)),
