@@ -7,8 +7,9 @@ defence: ``none``, ``wmsr_small`` (W-MSR with an F that is too small), ``wmsr_la
 paper's two claims (:mod:`swarm.dbp_claims`).
 
 Artifacts: ``error_<defence>.png`` (error of the cooperative robots over time, one per
-defence), ``error.png`` (all defences), ``swarm.gif`` (the swarm under DBP, Byzantine
-and blocked robots marked), ``viewer.html`` (the interactive viewer of
+defence), ``error.png`` (all defences), ``swarm.gif`` (the swarm under DBP: Byzantine
+and blocked robots marked, accusations drawn from accuser to accused, those of the last
+few ticks highlighted), ``viewer.html`` (the interactive viewer of
 :mod:`swarm.viewer`: every defence side by side, accusations drawn) and ``claims.png``
 when ``claims`` is on.
 """
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from PIL import Image
 from tqdm.auto import tqdm
 
@@ -34,6 +37,8 @@ DESCRIPTION = "DBP case study on a mobile swarm: no defence vs W-MSR vs the bloc
 
 DEFENCES = ("none", "wmsr_small", "wmsr_large", "dbp")
 _FAR = 1e9  # bound of lengths, speeds and offsets: far beyond any arena, far from overflow
+_ACCUSE = "darkviolet"  # colour of recent accusations in swarm.gif
+_RECENT = 5  # ticks an accusation stays highlighted in swarm.gif (at least)
 _UNITS = {
     "target_tracking": "distance to target",
     "time_sync": "clock error (s)",
@@ -97,7 +102,7 @@ PARAMS: dict[str, Param] = {
     ),
     "claims": Param(False, bool, "also run the paper's two claims against W-MSR"),
     "claims_f": Param(2, int, "F of the claim experiments", low=1, high=20),
-    "gif_frames": Param(40, int, "frames of swarm.gif", low=2, high=500),
+    "gif_frames": Param(40, int, "frames of swarm.gif (at most)", low=2, high=500),
 }
 
 
@@ -179,8 +184,9 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
     fs = {}
     recordings = {}
     view_every = dbp_every(p["n_robots"], p["ticks"], len(p["defences"]))
+    gif_every = -(-p["ticks"] // p["gif_frames"])  # ceil: at most gif_frames frames
     for defence in p["defences"]:
-        every = max(1, p["ticks"] // p["gif_frames"]) if defence == animate else 0
+        every = gif_every if defence == animate else 0
         cfg = _config(p, defence, every)
         fs[defence] = cfg.wmsr_f
         case = make_case(p["case"], cfg, np.random.default_rng(seed))
@@ -267,6 +273,8 @@ def run(params: dict, *, seed: int, progress: bool = False) -> Outcome:
         "claims": claims,
         "recordings": recordings,
         "radio_range": p["radio_range"],
+        # swarm.gif highlights the accusations of the last few ticks (at least one frame's).
+        "recent": max(_RECENT, gif_every),
         "title": f"DBP {p['case'].replace('_', ' ')}: {p['n_robots']} robots, "
         f"attack '{p['attack']}'",
     }
@@ -299,36 +307,170 @@ def _error_figure(items, case: str, title: str) -> Figure:
     return fig
 
 
-def _frame(frame: dict, byzantine: np.ndarray, arena: float, title: str) -> Image.Image:
-    fig = Figure(figsize=(4.0, 4.0), dpi=75)
+def frame_accusations(
+    accusations: np.ndarray, tick: int, recent: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the accusations issued up to ``tick`` into earlier and recent ones.
+
+    Parameters
+    ----------
+    accusations : numpy.ndarray of int, shape (k, 3)
+        Accuser, accused, tick issued (as :attr:`swarm.viewer.DBPRecorder.accusations`).
+    tick : int
+        The frame's tick; accusations issued later are left out.
+    recent : int
+        Accusations issued in the last ``recent`` ticks (``tick - recent < issued <= tick``)
+        are recent, >= 1.
+
+    Returns
+    -------
+    earlier, recent : numpy.ndarray of int, shapes (k1, 2) and (k2, 2)
+        Accuser, accused of each accusation; ``k1 + k2`` accusations issued up to ``tick``.
+    """
+    acc = np.asarray(accusations, dtype=np.int64).reshape(-1, 3)
+    issued = acc[:, 2]
+    done = issued <= tick
+    new = done & (issued > tick - recent)
+    return acc[done & ~new, :2], acc[new, :2]
+
+
+def swarm_frame(
+    frame: dict,
+    byzantine: np.ndarray,
+    arena: float,
+    title: str,
+    accusations: np.ndarray | None = None,
+    recent: int = 1,
+) -> Figure:
+    """Draw one frame of ``swarm.gif``: robots, blocked robots and accusations.
+
+    Cooperative robots are blue dots and Byzantine robots red triangles; a blocked robot
+    (of either kind) is ringed black. Each accusation issued up to the frame's tick is a
+    line from accuser to accused at their current positions: thin grey when earlier,
+    a purple arrow when issued in the last ``recent`` ticks. The legend, below the
+    arena, gives the counts.
+
+    Parameters
+    ----------
+    frame : dict
+        A frame of :attr:`swarm.dbp_cases.CaseResult.frames`: ``tick``, ``positions``
+        (shape (n, 2)), ``blocked`` (shape (n,)) and optionally ``target``, ``decoy``,
+        ``observer``, ``anchor``.
+    byzantine : numpy.ndarray of bool, shape (n,)
+        Byzantine robots.
+    arena : float
+        Side of the arena.
+    title : str
+        Title of the frame.
+    accusations : numpy.ndarray of int, shape (k, 3), optional
+        Accuser, accused, tick issued of every accusation of the run (see
+        :func:`frame_accusations`); None: none drawn.
+    recent : int
+        Window of recent accusations in ticks, >= 1.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; its accusation artists have gids ``"accusations-earlier"`` (a
+        LineCollection) and ``"accusations-recent"`` (a Quiver).
+    """
+    fig = Figure(figsize=(4.0, 4.6), dpi=75, layout="constrained")
     ax = fig.add_subplot()
     pos = frame["positions"]
     blocked = frame["blocked"]
     coop = ~byzantine
-    ax.scatter(*pos[coop & ~blocked].T, s=8, c="tab:blue", label="cooperative")
-    ax.scatter(*pos[byzantine & ~blocked].T, s=14, c="tab:red", marker="^", label="Byzantine")
-    ax.scatter(*pos[byzantine & blocked].T, s=18, c="black", marker="x", label="Byzantine, blocked")
-    ax.scatter(
-        *pos[coop & blocked].T, s=18, c="tab:orange", marker="x", label="cooperative, blocked"
+    empty = np.zeros((0, 3), dtype=np.int64)
+    earlier, new = frame_accusations(
+        empty if accusations is None else accusations, frame["tick"], recent
     )
+    # Aliased 1-pixel lines: flat colour, so the GIF stays small.
+    ax.add_collection(
+        LineCollection(
+            pos[earlier],
+            colors="0.8",
+            linewidths=0.5,
+            antialiased=False,
+            zorder=1,
+            gid="accusations-earlier",
+        )
+    )
+    start = pos[new[:, 0]]
+    delta = pos[new[:, 1]] - start
+    ax.quiver(
+        *start.T,
+        *delta.T,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color=_ACCUSE,
+        width=0.004,
+        headwidth=4,
+        headlength=5,
+        zorder=1.5,
+        gid="accusations-recent",
+    )
+    handles = [
+        ax.scatter(*pos[coop].T, s=8, c="tab:blue", zorder=2, label=f"cooperative: {coop.sum()}"),
+        ax.scatter(
+            *pos[byzantine].T,
+            s=16,
+            c="tab:red",
+            marker="^",
+            zorder=3,
+            label=f"Byzantine: {byzantine.sum()}",
+        ),
+        ax.scatter(
+            *pos[blocked].T,
+            s=70,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=0.9,
+            zorder=3,
+            label=f"blocked (ring): {(blocked & byzantine).sum()} Byz, "
+            f"{(blocked & coop).sum()} coop",
+        ),
+        Line2D(
+            [],
+            [],
+            color=_ACCUSE,
+            lw=1.2,
+            marker=">",
+            markersize=4,
+            label=f"accuser \u2192 accused, last {recent} ticks: {len(new)}",
+        ),
+        Line2D([], [], color="0.8", lw=0.8, label=f"accusation, earlier: {len(earlier)}"),
+    ]
     for key, style in (
         ("target", dict(c="green", marker="*", s=120)),
         ("decoy", dict(c="tab:red", marker="*", s=80)),
     ):
         if key in frame:
-            ax.scatter(*frame[key], **style, label=key)
-    for key, style in (
-        ("observer", dict(facecolors="none", edgecolors="green", s=40)),
-        ("anchor", dict(facecolors="none", edgecolors="green", s=40)),
-    ):
+            handles.append(ax.scatter(*frame[key], **style, zorder=5, label=key))
+    for key in ("observer", "anchor"):
         if key in frame:
-            ax.scatter(*pos[frame[key]].T, **style, label=key)
+            handles.append(
+                ax.scatter(
+                    *pos[frame[key]].T,
+                    marker="s",
+                    s=40,
+                    facecolors="none",
+                    edgecolors="green",
+                    zorder=2,
+                    label=key,
+                )
+            )
     ax.set_xlim(0, arena)
     ax.set_ylim(0, arena)
     ax.set_aspect("equal")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=5, loc="upper right")
-    fig.tight_layout()
+    ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.legend(
+        handles=handles, loc="outside lower center", ncols=2, fontsize=5.5, columnspacing=1.0
+    )
+    return fig
+
+
+def _render(fig: Figure) -> Image.Image:
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
@@ -371,11 +513,20 @@ def write_artifacts(outcome: Outcome, out_dir: Path) -> list[Path]:
     written.append(out_dir / "error.png")
     r = d["results"][d["animate"]]
     if r.frames:
-        images = []
-        for frame in r.frames:
-            fig_title = f"{labels[d['animate']]}, tick {frame['tick']}"
-            fig = _frame(frame, r.byzantine, d["arena"], fig_title)
-            images.append(fig)
+        accusations = d["recordings"][d["animate"]].accusations
+        images = [
+            _render(
+                swarm_frame(
+                    frame,
+                    r.byzantine,
+                    d["arena"],
+                    f"{labels[d['animate']]}, tick {frame['tick']}",
+                    accusations,
+                    d["recent"],
+                )
+            )
+            for frame in r.frames
+        ]
         path = out_dir / "swarm.gif"
         save_gif(images, path, duration=120)
         written.append(path)
