@@ -4,4 +4,14 @@ A scenario file names a *kind* (a module ``scenarios/kinds/<kind>.py`` that decl
 its parameters and runs them) and gives values for its parameters.
 
 Layering: ``scenarios`` may import ``envs``, ``swarm``, ``games`` and ``protocols``.
+
+Examples
+--------
+Load a shipped scenario with an override, as ``swarm run byzantine-consensus --set
+rounds=50`` does:
+
+>>> from scenarios.runner import load_scenario
+>>> scenario = load_scenario("byzantine-consensus", ["rounds=50"])
+>>> scenario.kind, scenario.seed, scenario.params["rounds"]
+('consensus', 7, 50)
 """

@@ -20,6 +20,23 @@
 User errors (unknown scenario, bad file, bad key or value) print one line to stderr and
 exit with status 2, without a traceback; a sweep with failed runs exits with status 1;
 Ctrl-C exits with status 130 and leaves nothing half-written.
+
+Examples
+--------
+>>> import contextlib
+>>> import io
+>>> from scenarios.cli import format_table, main
+>>> print(format_table("demo", ["protocol", "spread"], [["lcp", 0.25], ["wmsr", None]]))
+demo
+protocol  spread
+--------  ------
+     lcp    0.25
+    wmsr       -
+>>> out = io.StringIO()
+>>> with contextlib.redirect_stdout(out):
+...     status = main(["list"])
+>>> status, out.getvalue().splitlines()[0]
+(0, 'scenarios (swarm run NAME):')
 """
 
 from __future__ import annotations

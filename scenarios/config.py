@@ -11,6 +11,20 @@ A scenario file is TOML::
     n_robots = 100
 
 Every error a user can cause is a :class:`ScenarioError` naming the file and the key.
+
+Examples
+--------
+>>> from scenarios.config import Param, ScenarioError, parse_override, validate_params
+>>> schema = {"n_robots": Param(20, int, "number of robots", low=1)}
+>>> validate_params({}, schema, where="demo.toml")
+{'n_robots': 20}
+>>> try:
+...     validate_params({"n_robots": 0}, schema, where="demo.toml")
+... except ScenarioError as exc:
+...     print(exc)
+demo.toml: params.n_robots = 0 is not allowed; expected an integer >= 1
+>>> parse_override("params.noise=0.5"), parse_override("attack=two_faced")
+(('noise', 0.5), ('attack', 'two_faced'))
 """
 
 from __future__ import annotations

@@ -11,6 +11,20 @@ standard error is, when the sweep recorded the metric's companion ``<metric>_std
 ``sqrt(sum se_i^2) / k`` over its ``k`` runs (the runs are independent), otherwise the
 spread over seeds ``std(ddof=1) / sqrt(k)``; a cell's number is bold when its mean is
 more than two standard errors from zero.
+
+Examples
+--------
+Two seeds in each cell of an ``f`` by ``n`` grid:
+
+>>> from scenarios.phase import heatmap_cells
+>>> from scenarios.store import RunRecord
+>>> runs = [
+...     RunRecord({"f": f, "n": n}, s, s, "", "done", {"gap": f * n + s})
+...     for f in (1, 2) for n in (10, 20) for s in (0, 1)
+... ]
+>>> cells = heatmap_cells(runs, "gap", "f", "n", facets=[])[()]
+>>> cells[("2", "20")]
+Cell(n=2, mean=40.5, stderr=0.5)
 """
 
 from __future__ import annotations

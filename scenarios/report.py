@@ -14,6 +14,20 @@ fixed by the case and the plotted value, splits the lines further.
 Only runs of the store's current sweep spec (its fingerprint, see
 :mod:`scenarios.sweep.execute`) are aggregated, so a report never mixes two versions of
 a sweep.
+
+Examples
+--------
+>>> from scenarios.report import aggregate, t_band
+>>> from scenarios.store import RunRecord
+>>> tuple(round(v, 3) for v in t_band([1.0, 2.0, 3.0]))  # mean, 95% band
+(2.0, -0.484, 4.484)
+>>> runs = [
+...     RunRecord({"f": f}, s, s, "", "done", {"wmsr.final_spread": f + s})
+...     for f in (1, 2) for s in (0, 1, 2)
+... ]
+>>> [line] = aggregate(runs, ["wmsr.final_spread"], "f")
+>>> line.name, line.x, line.n, line.mean
+('wmsr', [1, 2], [3, 3], [2.0, 3.0])
 """
 
 from __future__ import annotations

@@ -19,6 +19,26 @@ and optionally
 ``swarm run`` writes into a temporary sibling folder and renames it into place only when
 everything is written (:func:`run_scenario`): a failure or Ctrl-C leaves the previous
 folder as it was and nothing half-written.
+
+Examples
+--------
+The placeholder ``wmsr_f = -1`` resolves to the number of Byzantine robots; a small run
+writes its ``summary.json`` into a temporary folder.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from scenarios.runner import load_scenario, resolve_params, run_scenario
+>>> scenario = load_scenario("byzantine-consensus", ["n_byzantine=3"])
+>>> scenario.params["wmsr_f"], resolve_params(scenario.kind, scenario.params)["wmsr_f"]
+(-1, 3)
+>>> small = ["n_robots=12", "topology=complete", "n_byzantine=1", "rounds=20"]
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     out = run_scenario(load_scenario("byzantine-consensus", small),
+...                        out_dir=Path(tmp) / "run", artifacts=False)
+...     print(sorted(p.name for p in (Path(tmp) / "run").iterdir()))
+['summary.json']
+>>> out.summary["wmsr"]["converged_round"]
+3
 """
 
 from __future__ import annotations

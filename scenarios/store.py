@@ -20,6 +20,21 @@ sweep is writing to it. A file that is not such a store (random bytes, an empty 
 truncated file, another SQLite database) raises :class:`StoreError` naming the file; a
 store locked by another process is waited for (saying so on stderr) for up to
 ``SWARM_STORE_TIMEOUT`` seconds (default 30), then a :class:`StoreError`.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> from scenarios.store import ResultStore, RunRecord, canonical_params
+>>> canonical_params({"b": 2, "a": 1.5})
+'{"a":1.5,"b":2}'
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     path = Path(tmp) / "results.sqlite"
+...     with ResultStore(path) as store:
+...         store.record(RunRecord({"n": 3}, 0, 123, "", "done", {"x": 1.0}))
+...     with ResultStore(path, create=False) as store:  # reopened: the run is there
+...         print([(r.params, r.status, r.metrics) for r in store.runs()])
+[({'n': 3}, 'done', {'x': 1.0})]
 """
 
 from __future__ import annotations
@@ -202,9 +217,12 @@ class ResultStore:
 
     Examples
     --------
-    >>> with ResultStore(tmp / "results.sqlite") as store:  # doctest: +SKIP
-    ...     store.record(RunRecord({"n": 3}, 0, 123, "", "done", {"x": 1.0}))
-    ...     store.count()
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with ResultStore(Path(tmp) / "results.sqlite") as store:
+    ...         store.record(RunRecord({"n": 3}, 0, 123, "", "done", {"x": 1.0}))
+    ...         print(store.count())
     1
     """
 

@@ -34,6 +34,7 @@ from typing import ClassVar
 import numpy as np
 
 from protocols.checks import check_int, check_nonneg_float
+from protocols.csr import transpose_csr
 
 __all__ = [
     "ATTACKS",
@@ -445,10 +446,7 @@ def select_byzantine(
         raise ValueError("threat='local' needs f, the bound on Byzantine neighbours")
     f = check_int("f", f, low=0)
     # Out-neighbours of v are the nodes that receive from v.
-    receivers = np.repeat(np.arange(n), np.diff(indptr))
-    order = np.argsort(indices, kind="stable")
-    out_ptr = np.concatenate([[0], np.cumsum(np.bincount(indices, minlength=n))])
-    out_nbrs = receivers[order]
+    out_ptr, out_nbrs = transpose_csr(indptr, indices, n)
     heard = np.zeros(n, dtype=np.int64)
     for v in rng.permutation(n):
         if mask.sum() == count:

@@ -14,6 +14,15 @@ In both, observers measure the true value exactly each round and flood it (hop l
 value different from its own measurement; non-observers take the mean of the freshest
 values from robots they do not block. Under W-MSR the observers hold the true value and
 the others run :func:`protocols.wmsr.wmsr_step`, Byzantine robots sending the fake value.
+
+Examples
+--------
+Claim 1 with ``F = 1``: the largest cooperative error after 10 rounds.
+
+>>> from swarm.dbp_claims import connectivity_claim
+>>> r = connectivity_claim(f=1, rounds=10)
+>>> {protocol: float(result.error[-1]) for protocol, result in r.items()}
+{'dbp': 0.0, 'wmsr': 1.0}
 """
 
 from __future__ import annotations

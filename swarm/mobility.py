@@ -6,6 +6,19 @@ within it). The communication graph is rebuilt every tick from the positions wit
 :class:`scipy.spatial.cKDTree` (no all-pairs loop). Motion is random waypoint or
 flocking (Reynolds' separation, alignment and cohesion); every random draw comes from
 the :class:`numpy.random.Generator` the swarm was built with.
+
+Examples
+--------
+>>> import numpy as np
+>>> from swarm.mobility import MobileSwarm, radius_graph
+>>> g = radius_graph([[0.0, 0.0], [3.0, 0.0], [10.0, 0.0]], 4.0)  # only 0 and 1 in range
+>>> g.indptr.tolist(), g.indices.tolist()
+([0, 1, 2, 2], [1, 0])
+>>> swarm = MobileSwarm(20, np.random.default_rng(0), arena=50.0, max_speed=2.0, motion="flocking")
+>>> before = swarm.positions.copy()
+>>> swarm.step()
+>>> bool(np.all(np.linalg.norm(swarm.positions - before, axis=1) <= 2.0 + 1e-12))
+True
 """
 
 from __future__ import annotations

@@ -14,6 +14,25 @@ small batches, under :data:`protocols.wmsr.rounds.PARALLEL_MIN_EDGES` message sl
 run on the calling thread);
 each swarm's result is the same bit for bit for any thread count, and swarm ``b`` alone
 (B = 1) is exactly what the single environment computes.
+
+Examples
+--------
+Two swarms of two robots, robot 1 Byzantine in both; action 1 (-1) sends the top
+(bottom) of the honest hull [0, 1] widened by half a width, and LCP averages it in.
+The second call steps the first swarm only.
+
+>>> import numpy as np
+>>> from protocols.wmsr.attacked import AttackedSwarms, attacked_round_batch, message_sources
+>>> indptr = np.array([[0, 1, 2], [0, 1, 2]])  # robot 0 hears 1, robot 1 hears 0
+>>> src = message_sources(indptr[0], [1, 0], n_honest=1)
+>>> swarms = AttackedSwarms(indptr, np.stack([src, src]), np.zeros(2), np.ones(2), 1, 0.5, 0)
+>>> actions = [[[1.0, 1.0]], [[-1.0, -1.0]]]
+>>> attacked_round_batch(swarms, np.zeros((2, 2)), actions)
+array([[ 0.75,  0.  ],
+       [-0.25,  0.  ]])
+>>> attacked_round_batch(swarms, np.zeros((2, 2)), actions, active=[True, False])
+array([[0.75, 0.  ],
+       [0.  , 0.  ]])
 """
 
 from __future__ import annotations

@@ -12,6 +12,22 @@ were checked once): the caller then guarantees C-contiguous arrays, ``values`` a
 ``out`` float64 of shape (n,) with finite ``values``, ``indptr`` int64 of shape (n + 1,)
 starting at 0 and non-decreasing, ``messages`` float64 of shape (indptr[-1],), and
 ``0 <= f < 2**63``. Wrong input on that path gives wrong numbers or a crash, not an error.
+
+Examples
+--------
+W-MSR with ``f = 1`` on a triangle: node 0 drops the outlier 100, node 1 drops both
+extremes; the unchecked path with a reused buffer gives the same numbers.
+
+>>> import numpy as np
+>>> from protocols.csr import csr_from_edges
+>>> from protocols.wmsr.rounds import wmsr_step
+>>> g = csr_from_edges(3, [[0, 1], [0, 2], [1, 2]])
+>>> x = np.array([0.0, 1.0, 100.0])
+>>> wmsr_step(x, g.indptr, g.indices, x[g.indices], f=1)
+array([ 0.5,  1. , 50.5])
+>>> out = np.empty(3)
+>>> wmsr_step(x, g.indptr, g.indices, x[g.indices], 1, out, check=False) is out
+True
 """
 
 from __future__ import annotations

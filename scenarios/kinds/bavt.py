@@ -10,6 +10,19 @@ questions generated from a random knowledge graph. With ``model_url`` set, the s
 run uses an OpenAI-compatible server (``--set model_url=http://127.0.0.1:8000/v1
 --set model=NAME``; the API key, if any, is read from the variable ``api_key_env``),
 and ``hotpotqa_path`` may point to HotpotQA-style questions on disk.
+
+Examples
+--------
+Ten generated questions, a budget of 8 tool calls, the simulated model:
+
+>>> from scenarios.config import validate_params
+>>> from scenarios.kinds import bavt
+>>> raw = {"n_questions": 10, "tool_budgets": [8], "methods": ["bavt", "react"]}
+>>> out = bavt.run(validate_params(raw, bavt.PARAMS, where="demo"), seed=0)
+>>> {m: float(r["8"]["em"]) for m, r in out.summary["results"].items()}  # exact match
+{'bavt': 0.2, 'react': 0.4}
+>>> all(r["8"]["mean_tool_calls"] <= 8 for r in out.summary["results"].values())
+True
 """
 
 from __future__ import annotations

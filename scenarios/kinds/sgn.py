@@ -6,6 +6,15 @@ gradient play from several starts, and compares the distance to equilibrium meas
 the Euclidean norm (which can grow) with the certified metric (which shrinks at least by
 the certified factor every step). A second game, outside the band (``l21_outside``), is
 refused by the certificate and its gradient play is shown diverging or stalling.
+
+Examples
+--------
+>>> from scenarios.config import validate_params
+>>> from scenarios.kinds import sgn
+>>> params = validate_params({"iterations": 20, "n_starts": 2}, sgn.PARAMS, where="demo")
+>>> out = sgn.run(params, seed=0)
+>>> out.summary["certificate"]["certified"], out.summary["outside"]["certified"]
+(True, False)
 """
 
 from __future__ import annotations

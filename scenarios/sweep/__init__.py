@@ -5,6 +5,15 @@ The sweep file format, its validation, seeding and fingerprints are in
 :mod:`scenarios.sweep.backends`; running a sweep into its folder, one writer and one
 spec per folder, in :mod:`scenarios.sweep.execute`. Every public name is importable from
 ``scenarios.sweep``.
+
+Examples
+--------
+>>> from scenarios.sweep import load_sweep
+>>> sweep = load_sweep("wmsr-vs-f")
+>>> sweep.kind, sweep.seeds, sweep.n_combinations, sweep.n_runs
+('consensus', 20, 11, 220)
+>>> sweep.varying
+('n_byzantine', 'protocols', 'wmsr_f')
 """
 
 from scenarios.sweep.backends import BACKENDS, RunTask, execute_run

@@ -3,6 +3,21 @@
 :func:`execute_run` is what every worker executes; :func:`run_local` runs tasks on a
 pool of spawned processes and :func:`run_ray` on Ray. Both stop cleanly when a signal
 sets their :class:`Stop`: finished runs are handed on, runs in flight are dropped.
+
+Examples
+--------
+One run as a worker executes it, in this process:
+
+>>> from scenarios.runner import load_scenario
+>>> from scenarios.sweep.backends import RunTask, check_backend, execute_run
+>>> small = ["n_robots=12", "topology=complete", "n_byzantine=1", "rounds=20"]
+>>> scenario = load_scenario("byzantine-consensus", small)
+>>> task = RunTask(scenario.kind, scenario.params, 0, 7, "", ("wmsr.converged_round",))
+>>> record = execute_run(task)
+>>> record.status, record.metrics
+('done', {'wmsr.converged_round': 3})
+>>> check_backend("local", 2, None)
+2
 """
 
 from __future__ import annotations

@@ -8,6 +8,34 @@ list, or an edited base scenario) run into the same folder is refused with one l
 naming what changed, unless ``restart=True`` (``swarm sweep --restart``) moves the
 folder's earlier contents aside into ``replaced-TIME/`` first. So no report ever
 aggregates runs of two versions.
+
+Examples
+--------
+A sweep of four small runs, written into a temporary folder and run in this process
+(:func:`run_sweep` runs the same records on a pool of workers and stores them):
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from scenarios.sweep import load_sweep, run_tasks_inline
+>>> text = '''
+... scenario = "byzantine-consensus"
+... seeds = 2
+... metrics = ["wmsr.hull_violation"]
+... [params]
+... n_robots = 12
+... rounds = 10
+... protocols = ["wmsr"]
+... [grid]
+... n_byzantine = [0, 1]
+... '''
+>>> with tempfile.TemporaryDirectory() as tmp:
+...     path = Path(tmp) / "tiny.toml"
+...     _ = path.write_text(text)
+...     sweep = load_sweep(path)
+>>> sweep.name, sweep.n_runs
+('tiny', 4)
+>>> [(r.params["n_byzantine"], r.seed, r.status) for r in run_tasks_inline(sweep)]
+[(0, 0, 'done'), (1, 0, 'done'), (0, 1, 'done'), (1, 1, 'done')]
 """
 
 from __future__ import annotations

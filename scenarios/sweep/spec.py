@@ -35,6 +35,18 @@ what its runs are: the kind, the name, the resolved parameters of every combinat
 (after the scenario file, ``[params]``, cases and grid, with placeholders such as
 ``wmsr_f = -1`` resolved), the seeds and the metrics. Comments, the description and the
 order of keys do not change it.
+
+Examples
+--------
+A run's seed depends on (sweep name, parameters, seed index) only, not on key order:
+
+>>> from scenarios.sweep.spec import derive_seed, metric_matches
+>>> derive_seed("demo", {"a": 1, "b": 2}, 0) == derive_seed("demo", {"b": 2, "a": 1}, 0)
+True
+>>> derive_seed("demo", {"a": 1, "b": 2}, 0) == derive_seed("demo", {"a": 1, "b": 2}, 1)
+False
+>>> metric_matches("wmsr.final_spread", "*.final_spread")
+True
 """
 
 from __future__ import annotations
