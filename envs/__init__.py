@@ -20,4 +20,6 @@ Importing the package registers the Gymnasium ids:
 
 from envs.registry import register_gymnasium_envs
 
+__all__ = ["register_gymnasium_envs"]
+
 register_gymnasium_envs()

@@ -13,3 +13,5 @@ Examples
 >>> result.converged, result.solution.shape
 (True, (3, 4))
 """
+
+__all__: list[str] = []  # the package exports its modules, not names

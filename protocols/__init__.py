@@ -18,3 +18,5 @@ One LCP round on the path 0 - 1 - 2 (each node averages itself and its neighbour
 >>> lcp_step(x, g.indptr, g.indices, x[g.indices])
 array([1.5, 3. , 4.5])
 """
+
+__all__: list[str] = []  # the package exports its modules, not names

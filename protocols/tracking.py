@@ -48,6 +48,18 @@ Random numbers are drawn outside: ``draws[b]`` holds :func:`n_draws` uniforms in
 ``[0, 1)`` for swarm ``b`` and this tick (noise, new waypoints, target and decoy goals,
 false-accusation picks), whatever the state, so a swarm's trajectory depends only on its
 own draws and commands.
+
+Examples
+--------
+Allocate two swarms of 10 robots (one Byzantine) and their outputs; a tick of each swarm
+consumes ``n_draws(n)`` uniforms drawn outside, from that swarm's generator:
+
+>>> from protocols.tracking import n_draws, new_output, new_state
+>>> state = new_state(2, 10, 1, false_accusations=0)
+>>> state.pos.shape, state.acc.shape, n_draws(10)
+((2, 10, 2), (2, 9, 3), 54)
+>>> new_output(2, 9, 4).obs.shape[:2]
+(2, 9)
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 Per-swarm kernels called by :func:`protocols.tracking.tracking_step` (see that module for
 the model); each works on swarm ``b`` of the state arrays in place.
+
+Examples
+--------
+>>> from protocols.tracking_defences import DEFENCES, farther
+>>> DEFENCES.index("dbp"), bool(farther(3.0, 4.0, 4.9)), bool(farther(3.0, 4.0, 5.0))
+(2, True, False)
 """
 
 from __future__ import annotations

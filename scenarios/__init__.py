@@ -15,3 +15,5 @@ rounds=50`` does:
 >>> scenario.kind, scenario.seed, scenario.params["rounds"]
 ('consensus', 7, 50)
 """
+
+__all__: list[str] = []  # the package exports its modules, not names

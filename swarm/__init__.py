@@ -22,3 +22,5 @@ Two Byzantine robots of eleven on a complete graph send 50 every round; W-MSR wi
 >>> r.hull_violation, r.converged_round
 (0.0, 4)
 """
+
+__all__: list[str] = []  # the package exports its modules, not names

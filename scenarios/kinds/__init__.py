@@ -9,3 +9,5 @@ The runner finds a kind by name; its ``PARAMS`` declare every parameter with its
 >>> consensus.PARAMS["n_robots"].default, consensus.PARAMS["n_robots"].allowed()
 (100, 'an integer in [2, 100000]')
 """
+
+__all__: list[str] = []  # the package exports its modules, not names

@@ -29,6 +29,8 @@ from swarm.robustness import robustness_bounds
 from swarm.simulate import PROTOCOLS, simulate_consensus
 from swarm.viewer import consensus_stride, write_consensus_viewer
 
+__all__ = ["DESCRIPTION", "METRICS", "PARAMS", "TOPOLOGIES", "resolve", "run", "write_artifacts"]
+
 DESCRIPTION = "Robots reach agreement while Byzantine robots attack; LCP vs W-MSR."
 
 TOPOLOGIES = ("robust_geometric", "robust", "geometric", "erdos_renyi", "ring", "complete")

@@ -12,6 +12,16 @@ and blocked robots marked, accusations drawn from accuser to accused, those of t
 few ticks highlighted), ``viewer.html`` (the interactive viewer of
 :mod:`swarm.viewer`: every defence side by side, accusations drawn) and ``claims.png``
 when ``claims`` is on.
+
+Examples
+--------
+Which accusations a GIF frame draws, as earlier and recent (accuser, accused) pairs:
+
+>>> import numpy as np
+>>> acc = np.array([[0, 5, 1], [1, 5, 3], [2, 6, 9]])   # accuser, accused, tick issued
+>>> earlier, recent = frame_accusations(acc, tick=4, recent=2)
+>>> earlier.tolist(), recent.tolist()
+([[0, 5]], [[1, 5]])
 """
 
 from __future__ import annotations
@@ -32,6 +42,18 @@ from swarm.dbp_claims import connectivity_claim, single_observer_claim
 from swarm.mobility import MOTIONS
 from swarm.plots import save_gif
 from swarm.viewer import DBPRecorder, dbp_every, write_dbp_viewer
+
+__all__ = [
+    "DEFENCES",
+    "DESCRIPTION",
+    "METRICS",
+    "PARAMS",
+    "frame_accusations",
+    "resolve",
+    "run",
+    "swarm_frame",
+    "write_artifacts",
+]
 
 DESCRIPTION = "DBP case study on a mobile swarm: no defence vs W-MSR vs the blocklist."
 

@@ -51,6 +51,8 @@ from games.graphon_po import policy_optimization
 from protocols.checks import ConvergenceWarning
 from scenarios.config import Outcome, Param, ScenarioError
 
+__all__ = ["DESCRIPTION", "METRICS", "PARAMS", "run", "write_artifacts"]
+
 DESCRIPTION = (
     "LQ graphon mean-field games: exact equilibrium, policy-optimisation "
     "convergence per graphon, N-player exploitability."

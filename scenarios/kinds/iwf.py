@@ -45,6 +45,8 @@ from games.power_control import PowerControlGame
 from protocols.checks import ConvergenceWarning
 from scenarios.config import Outcome, Param, ScenarioError
 
+__all__ = ["DESCRIPTION", "METRICS", "PARAMS", "run", "write_artifacts"]
+
 DESCRIPTION = "Iterative water-filling: schedules compared, Nash gap and power allocation."
 
 _SCHEDULES = ("sequential", "simultaneous", "asynchronous", "damped")

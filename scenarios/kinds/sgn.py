@@ -27,6 +27,8 @@ from games.diffgame import Box, toy_game
 from games.sgn import certify, projected_euler, sgn_margin
 from scenarios.config import Outcome, Param, ScenarioError
 
+__all__ = ["DESCRIPTION", "METRICS", "PARAMS", "run", "write_artifacts"]
+
 DESCRIPTION = "SGN certificate of the toy game: phase portrait, timescale band, distances."
 
 _POS = {"low": 0.0, "low_open": True, "high": 1e6}
