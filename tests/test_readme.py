@@ -14,8 +14,14 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 OURS = ("protocols", "games", "swarm", "envs", "scenarios")
 
 BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+#: File names the README mentions (``swarm.gif``) are not Python names.
+_FILES = (".gif", ".png", ".html", ".json", ".csv", ".toml", ".py", ".md", ".sqlite")
 DOTTED = sorted(
-    {m for m in re.findall(r"`([A-Za-z_][\w.]*)", README) if m.split(".")[0] in OURS and "." in m}
+    {
+        m
+        for m in re.findall(r"`([A-Za-z_][\w.]*)", README)
+        if m.split(".")[0] in OURS and "." in m and not m.endswith(_FILES)
+    }
 )
 _IMPORT = r"from ((?:" + "|".join(OURS) + r")[\w.]*) import ([\w, ]+)"
 IMPORTS = sorted(set(re.findall(_IMPORT, README)))
