@@ -75,7 +75,7 @@ def _check(p, el, h, c, me):
 
 
 @njit(cache=True)
-def _issue(s, b, a, x, t):
+def _issue(s, b, a, x):
     """Robot ``a`` accuses ``x`` unless it holds an accusation against ``x``.
 
     The flood starts from ``a``. Returns False if the accusation did not fit.
@@ -223,7 +223,7 @@ def flood_round(s, b, p, sc, draws):
             bad = kind[u] == 2 or (dbp and _check(p, t - ts, h, sv[u], me))
             if bad:
                 if dbp and not s.holds[b, v, o]:
-                    full = full or not _issue(s, b, v, o, t)
+                    full = full or not _issue(s, b, v, o)
                 continue
             if ts > best:
                 best, bh, bo, bu, cnt, sx, sy = ts, h, o, u, 0, 0.0, 0.0
@@ -267,7 +267,7 @@ def flood_round(s, b, p, sc, draws):
                 j = nbr[x, e]
                 if (not s.byzantine[b, j]) and not s.holds[b, x, j]:
                     if pick == 0:
-                        full = full or not _issue(s, b, x, j, t)
+                        full = full or not _issue(s, b, x, j)
                         s.false_left[b, x] -= 1
                         break
                     pick -= 1
