@@ -29,6 +29,7 @@ demo.toml: params.n_robots = 0 is not allowed; expected an integer >= 1
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tomllib
@@ -139,10 +140,8 @@ class Param:
         object
             The converted value.
         """
-        try:
+        with contextlib.suppress(ValueError, TypeError, OverflowError):
             return self.convert(value)
-        except (ValueError, TypeError, OverflowError):
-            pass
         if self.type is list and isinstance(value, list):
             seen = [json.dumps(v, sort_keys=True) for v in value]
             dup = next((value[i] for i, v in enumerate(seen) if v in seen[:i]), None)

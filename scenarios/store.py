@@ -39,6 +39,7 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -123,10 +124,8 @@ def package_version() -> str:
     In a checkout that is not installed (``PYTHONPATH`` pointing at it) the version is
     read from the checkout's ``pyproject.toml``; ``"unknown"`` only when neither exists.
     """
-    try:
+    with contextlib.suppress(PackageNotFoundError):
         return version("swarmgym")
-    except PackageNotFoundError:
-        pass
     pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
     try:
         project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
