@@ -69,6 +69,10 @@ def pursue_policy(observation: np.ndarray) -> np.ndarray:
     return (rel / norm if norm > 1e-12 else np.zeros(2)).astype(np.float32)
 
 
+#: The single source of every default: :class:`envs.tracking_world.TrackingWorld`'s.
+_W = TrackingWorld.__init__.__kwdefaults__
+
+
 class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
     """Cooperative target tracking under Byzantine lies (PettingZoo parallel API).
 
@@ -130,23 +134,23 @@ class raw_env(FrameRenderMixin, AgentSpacesMixin, ParallelEnv):
 
     def __init__(
         self,
-        n_robots: int = 20,
-        byzantine_fraction: float = 0.1,
-        defence: str = "dbp",
-        wmsr_f: int = 1,
-        attack: str = "fake",
-        arena: float = 60.0,
-        radio_range: float = 20.0,
-        sensing_range: float = 15.0,
-        max_speed: float = 1.0,
-        target_speed: float = 1.0,
-        dt: float = 1.0,
-        noise: float = 0.5,
-        hop_limit: int = 4,
-        n_neighbours: int = 4,
-        connectivity_weight: float = 1.0,
-        max_cycles: int = 200,
-        false_accusations: int = 3,
+        n_robots: int = _W["n_robots"],
+        byzantine_fraction: float = _W["byzantine_fraction"],
+        defence: str = _W["defence"],
+        wmsr_f: int = _W["wmsr_f"],
+        attack: str = _W["attack"],
+        arena: float = _W["arena"],
+        radio_range: float = _W["radio_range"],
+        sensing_range: float = _W["sensing_range"],
+        max_speed: float = _W["max_speed"],
+        target_speed: float = _W["target_speed"],
+        dt: float = _W["dt"],
+        noise: float = _W["noise"],
+        hop_limit: int = _W["hop_limit"],
+        n_neighbours: int = _W["n_neighbours"],
+        connectivity_weight: float = _W["connectivity_weight"],
+        max_cycles: int = _W["max_cycles"],
+        false_accusations: int = _W["false_accusations"],
         render_mode: str | None = None,
     ):
         self.world = TrackingWorld(
