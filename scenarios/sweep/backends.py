@@ -256,8 +256,8 @@ def _reachable(address: str) -> None:
     if not sep or not port.isdigit():
         return  # "auto" and other forms: Ray resolves them itself
     try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=_CONNECT_TIMEOUT):
-            pass
+        # Only whether something answers matters: connect, then hang up.
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=_CONNECT_TIMEOUT).close()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ScenarioError(
