@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -31,10 +32,30 @@ from protocols.checks import check_csr, check_int
 from protocols.csr import CSR
 from protocols.dbp.matching import check_accusations
 
-__all__ = ["AccusationGossip", "GossipBits", "locality_order"]
+__all__ = ["AccusationGossip", "Delta", "GossipBits", "locality_order"]
 
 _BLOCK = 256
 """Robots per block of the per-word OR of new bits (fixed, so independent of threads)."""
+
+
+class Delta(NamedTuple):
+    """Sparse rows of bits: row ``v`` is ``bits[v, j]`` at word ``words[v, j]``, ``j < count[v]``.
+
+    Every listed word is nonzero and listed once; the words not listed are zero.
+
+    Attributes
+    ----------
+    words : numpy.ndarray of int32, shape (n, words)
+        Word indices (the first ``count[v]`` entries of row ``v``).
+    bits : numpy.ndarray of uint64, shape (n, words)
+        The bits at those words.
+    count : numpy.ndarray of int64, shape (n,)
+        Words listed per row.
+    """
+
+    words: np.ndarray
+    bits: np.ndarray
+    count: np.ndarray
 
 
 class GossipBits(NamedTuple):
@@ -45,66 +66,91 @@ class GossipBits(NamedTuple):
     held : numpy.ndarray of uint64, shape (n, words)
         Bit ``a`` of row ``v`` (word ``a // 64``, bit ``a % 64``): robot ``v`` holds
         accusation ``a``.
-    delta : numpy.ndarray of uint64, shape (n, words)
+    delta : Delta
         The accusations each robot received in the last step (what it forwards next).
     """
 
     held: np.ndarray
-    delta: np.ndarray
+    delta: Delta
+
+
+def _delta(n: int, words: int) -> Delta:
+    return Delta(
+        np.empty((n, words), dtype=np.int32),
+        np.empty((n, words), dtype=np.uint64),
+        np.zeros(n, dtype=np.int64),
+    )
 
 
 @njit(cache=True, parallel=True)
-def _nonzero_words(delta, nz, nz_count):
-    """List the nonzero words of every row of ``delta`` (uint64, shape (n, words)).
-
-    Writes ``nz`` (int64, shape (n, words); row ``u`` starts with the indices of the
-    nonzero words of ``delta[u]``) and ``nz_count`` (int64, shape (n,)).
-    """
-    n, words = delta.shape
-    for u in prange(n):
-        c = 0
-        for w in range(words):
-            if delta[u, w] != 0:
-                nz[u, c] = w
-                c += 1
-        nz_count[u] = c
-
-
-@njit(cache=True, parallel=True)
-def _pull(graph, relays, bits, work, order):
+def _pull(graph, relays, bits, order, new, acc, grew):
     """One gossip step as a pull over the in-edge CSR ``graph``.
 
     Robots are taken in blocks of :data:`_BLOCK` consecutive entries of ``order`` (int64,
     shape (n,), a permutation). Each robot ``v`` takes ``delta[u] & ~held[v]`` from every
-    relay ``u`` it hears (``relays``: bool, shape (n,)), using the nonzero-word lists ``work.nz`` /
-    ``work.nz_count`` of :func:`_nonzero_words`. Writes ``bits.held`` (ORs the new bits
-    in), ``work.new`` (the new bits of each robot, the next step's delta) and
-    ``work.grew`` (the OR of ``new`` over each block).
+    relay ``u`` it hears (``relays``: bool, shape (n,)), word by listed word, and
+    gathers it in its thread's row of ``acc`` (uint64, shape (T, words), zero on entry
+    and on exit). Writes ``bits.held`` (ORs the new bits in), ``new`` (:class:`Delta`:
+    the new bits of each robot, the next step's delta, in the order their words were
+    first reached) and ``grew`` (uint64, shape (blocks, words): the OR of ``new`` over
+    each block).
     """
     # (Named-tuple fields are unpacked first: Numba loses writes made through them
     # inside a prange loop.)
     in_ptr, in_idx = graph
-    new, nz, nz_count, grew = work
     held, delta = bits
-    n, words = new.shape
+    d_words, d_bits, d_count = delta
+    new_words, new_bits, new_count = new
+    n, words = held.shape
     for blk in prange(grew.shape[0]):
+        row = acc[numba.get_thread_id()]
         for w in range(words):
             grew[blk, w] = 0
         for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
             v = order[i]
-            for w in range(words):
-                new[v, w] = 0
+            c = 0
             for e in range(in_ptr[v], in_ptr[v + 1]):
                 u = in_idx[e]
                 if not relays[u]:
                     continue
-                for i in range(nz_count[u]):
-                    w = nz[u, i]
-                    b = delta[u, w] & ~held[v, w]
+                for j in range(d_count[u]):
+                    w = d_words[u, j]
+                    b = d_bits[u, j] & ~held[v, w]
                     if b != 0:
+                        if row[w] == 0:
+                            new_words[v, c] = w
+                            c += 1
+                        row[w] |= b
                         held[v, w] |= b
-                        new[v, w] |= b
-                        grew[blk, w] |= b
+            for j in range(c):
+                w = new_words[v, j]
+                new_bits[v, j] = row[w]
+                grew[blk, w] |= row[w]
+                row[w] = 0
+            new_count[v] = c
+
+
+@njit(cache=True)
+def _set_bits(bits, robots, cols):
+    """Set bit ``cols[k]`` of row ``robots[k]`` in ``bits.held`` and ``bits.delta``.
+
+    Writes both (a word new to a row of the delta is appended to its list).
+    """
+    held, delta = bits
+    d_words, d_bits, d_count = delta
+    for k in range(robots.shape[0]):
+        v = robots[k]
+        w = cols[k] // 64
+        b = np.uint64(1) << np.uint64(cols[k] % 64)
+        held[v, w] |= b
+        j = 0
+        while j < d_count[v] and d_words[v, j] != w:
+            j += 1
+        if j == d_count[v]:
+            d_words[v, j] = w
+            d_bits[v, j] = 0
+            d_count[v] += 1
+        d_bits[v, j] |= b
 
 
 def locality_order(positions, cell: float) -> np.ndarray:
@@ -126,36 +172,28 @@ def locality_order(positions, cell: float) -> np.ndarray:
     return np.lexsort((c[:, 0], c[:, 1])).astype(np.int64)
 
 
-class _Work(NamedTuple):
-    """Work space of one gossip step (reused while the number of words stays)."""
-
-    new: np.ndarray  # uint64, shape (n, words): the new bits, next step's delta
-    nz: np.ndarray  # int32, shape (n, words): nonzero words of each delta row
-    nz_count: np.ndarray  # int64, shape (n,)
-    grew: np.ndarray  # uint64, shape (blocks, words): per-block OR of ``new``
-
-
-def _work(n: int, words: int) -> _Work:
-    return _Work(
-        np.empty((n, words), dtype=np.uint64),
-        np.empty((n, words), dtype=np.int32),
-        np.empty(n, dtype=np.int64),
-        np.empty(((n + _BLOCK - 1) // _BLOCK, words), dtype=np.uint64),
-    )
-
-
 @njit(cache=True, parallel=True)
 def _clear_slots(bits, keep):
     """AND every row of ``bits.held`` and ``bits.delta`` with ``keep`` (uint64, (words,)).
 
-    Only the words of ``keep`` that are not all ones are touched. Writes both arrays.
+    Only the words of ``keep`` that are not all ones are touched in ``held``; words of
+    the delta that become zero leave its lists. Writes both.
     """
     held, delta = bits
+    d_words, d_bits, d_count = delta
     touched = np.flatnonzero(keep != ~np.uint64(0))
     for v in prange(held.shape[0]):
         for w in touched:
             held[v, w] &= keep[w]
-            delta[v, w] &= keep[w]
+        c = 0
+        for j in range(d_count[v]):
+            w = d_words[v, j]
+            b = d_bits[v, j] & keep[w]
+            if b != 0:
+                d_words[v, c] = w
+                d_bits[v, c] = b
+                c += 1
+        d_count[v] = c
 
 
 @njit(cache=True, parallel=True)
@@ -209,14 +247,16 @@ class AccusationGossip:
         self.n = check_int("n", n, low=0)
         self._words = 1
         self.held = np.zeros((self.n, 1), dtype=np.uint64)
-        self._delta = np.zeros((self.n, 1), dtype=np.uint64)
+        self._delta = _delta(self.n, 1)
+        self._new = _delta(self.n, 1)
         self.accuser = np.full(64, -1, dtype=np.int64)
         self.accused = np.full(64, -1, dtype=np.int64)
         self.timestamp = np.zeros(64, dtype=np.int64)
         self._alive = np.zeros(64, dtype=bool)
         self._fresh = np.zeros(64, dtype=bool)
         self._all_relay = np.ones(self.n, dtype=bool)
-        self._work = _work(self.n, 1)
+        self._acc = np.zeros((1, 1), dtype=np.uint64)
+        self._grew = np.empty((1, 1), dtype=np.uint64)
         self._identity = np.arange(self.n, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -239,11 +279,15 @@ class AccusationGossip:
             grown = np.zeros(new_cap, dtype=bool)
             grown[:cap] = arr
             setattr(self, name, grown)
-        for name in ("held", "_delta"):
-            arr = getattr(self, name)
-            grown = np.zeros((self.n, words), dtype=np.uint64)
-            grown[:, : self._words] = arr
-            setattr(self, name, grown)
+        held = np.zeros((self.n, words), dtype=np.uint64)
+        held[:, : self._words] = self.held
+        self.held = held
+        delta = _delta(self.n, words)
+        delta.words[:, : self._words] = self._delta.words
+        delta.bits[:, : self._words] = self._delta.bits
+        delta.count[:] = self._delta.count
+        self._delta = delta
+        self._new = _delta(self.n, words)
         self._words = words
 
     def issue(self, accusers, accused, timestamp: int) -> None:
@@ -272,10 +316,7 @@ class AccusationGossip:
         self.timestamp[cols] = check_int("timestamp", timestamp)
         self._alive[cols] = True
         self._fresh[cols] = True
-        words = cols // 64
-        bits = np.uint64(1) << (cols % 64).astype(np.uint64)
-        np.bitwise_or.at(self.held, (acc[:, 0], words), bits)
-        np.bitwise_or.at(self._delta, (acc[:, 0], words), bits)
+        _set_bits(GossipBits(self.held, self._delta), np.ascontiguousarray(acc[:, 0]), cols)
 
     def holds_against(self, robots, accused) -> np.ndarray:
         """Whether ``robots[i]`` holds some live accusation against ``accused[i]``.
@@ -332,33 +373,37 @@ class AccusationGossip:
             order = self._identity
         else:
             order = np.asarray(order)
-            if (
-                order.shape != (self.n,)
-                or order.dtype.kind not in "iu"
-                or not np.array_equal(np.sort(order), self._identity)
-            ):
+            if order.shape != (self.n,) or order.dtype.kind not in "iu":
                 raise ValueError(f"order must be a permutation of range({self.n})")
             order = order.astype(np.int64)
+            if self.n and (
+                order.min() < 0
+                or order.max() >= self.n
+                or np.any(np.bincount(order, minlength=self.n) != 1)
+            ):
+                raise ValueError(f"order must be a permutation of range({self.n})")
         if relays is None:
             relays = self._all_relay
         elif np.asarray(relays).shape != (self.n,) or np.asarray(relays).dtype != np.bool_:
             raise ValueError(f"relays must be a boolean array of shape ({self.n},)")
-        n, words = self.held.shape
-        work = self._work
-        if work.new.shape != (n, words):
-            work = _work(n, words)
-        _nonzero_words(self._delta, work.nz, work.nz_count)
+        threads = numba.get_num_threads()
+        blocks = (self.n + _BLOCK - 1) // _BLOCK
+        if self._acc.shape[0] < threads or self._acc.shape[1] != self._words:
+            self._acc = np.zeros((threads, self._words), dtype=np.uint64)
+        if self._grew.shape != (blocks, self._words):
+            self._grew = np.empty((blocks, self._words), dtype=np.uint64)
         _pull(
             CSR(indptr, indices),
             np.ascontiguousarray(relays),
             GossipBits(self.held, self._delta),
-            work,
             order,
+            self._new,
+            self._acc,
+            self._grew,
         )
-        grew_words = np.bitwise_or.reduce(work.grew, axis=0)
+        grew_words = np.bitwise_or.reduce(self._grew, axis=0)
         # The new bits are the next delta; the old delta's memory is the next work space.
-        self._work = work._replace(new=self._delta)
-        self._delta = work.new
+        self._delta, self._new = self._new, self._delta
         grew = np.unpackbits(grew_words.view(np.uint8), bitorder="little").astype(bool)
         done = np.flatnonzero(self._alive & ~grew & ~self._fresh)
         self._fresh[:] = False

@@ -190,20 +190,20 @@ class CaseStudy(ABC):
         A robot does not accuse a robot that is blocked, nor one against which it already
         holds an accusation (its own or received).
         """
-        if accusers.size == 0:
-            return
-        keys = np.sort(accusers * self.n + accused)
-        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
-        if self._issued.size:
-            pos = np.minimum(np.searchsorted(self._issued, keys), self._issued.size - 1)
-            keys = keys[self._issued[pos] != keys]
-        a, b = keys // self.n, keys % self.n
-        keep = ~self.blocked[b]
-        a, b, keys = a[keep], b[keep], keys[keep]
-        if keys.size == 0:
+        # Each test looks at one accusation, so they run on every row before the rows are
+        # deduplicated: most rows repeat an accusation already flooding and drop out.
+        keep = ~self.blocked[accused]
+        a, b = accusers[keep], accused[keep]
+        if a.size == 0:
             return
         keep = ~self.gossip.holds_against(a, b)
-        a, b, keys = a[keep], b[keep], keys[keep]
+        keys = np.unique(a[keep] * self.n + b[keep])
+        if self._issued.size and keys.size:
+            pos = np.minimum(np.searchsorted(self._issued, keys), self._issued.size - 1)
+            keys = keys[self._issued[pos] != keys]
+        if keys.size == 0:
+            return
+        a, b = keys // self.n, keys % self.n
         self._issued = np.union1d(self._issued, keys)
         # Accusations against the same robot, then against nearby robots, get neighbouring
         # slots, so they share words of the bitsets as they flood together.
