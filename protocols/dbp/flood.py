@@ -229,8 +229,14 @@ def _expand(graph, h, drop, relays, s, base, stripes, found):
     cap = buf_v.shape[1]
     m = count.shape[0]
     for st in prange(stripes):
+        # Indices are unsigned in the loops below: Numba then skips the negative-index
+        # wrap-around it otherwise adds to every array access. (The constant is set
+        # inside the parallel loop, so that the compiler sees it as one.)
+        one = np.uint64(1)
         t = numba.get_thread_id()
         mark = marks[t]
+        bv = buf_v[t]
+        bu = buf_u[t]
         for k in range(st, m, stripes):
             pos = fill[t, 0]
             count[k] = 0
@@ -239,27 +245,47 @@ def _expand(graph, h, drop, relays, s, base, stripes, found):
             if age >= limit[k] or drop[k]:
                 continue
             stamp = base + k + 1
-            for r in range(ptr[k], ptr[k + 1]):
-                mark[pool[r]] = stamp
-            c = 0
-            for r in range(front[k], ptr[k + 1]):
-                u = pool[r]
+            end = np.uint64(ptr[k + 1])
+            r = np.uint64(ptr[k])
+            while r < end:
+                mark[np.uint64(pool[r])] = stamp
+                r += one
+            c = np.uint64(pos)
+            r = np.uint64(front[k])
+            while r < end:
+                u = np.uint64(pool[r])
+                r += one
                 if age > 0 and not relays[u]:
                     continue
-                for e in range(out_ptr[u], out_ptr[u + 1]):
-                    v = out_idx[e]
-                    if mark[v] == stamp:
-                        continue
-                    mark[v] = stamp
-                    if pos + c < cap:
-                        buf_v[t, pos + c] = v
-                        buf_u[t, pos + c] = u
-                    c += 1
-            if pos + c <= cap:
-                count[k] = c
-                fill[t, 0] = pos + c
+                e = np.uint64(out_ptr[u])
+                stop = np.uint64(out_ptr[u + one])
+                if c + (stop - e) <= cap:
+                    # Room for every neighbour: write each one and move past it only
+                    # if it is new (no branch on the mark to mispredict).
+                    while e < stop:
+                        v = np.uint64(out_idx[e])
+                        e += one
+                        bv[c] = v
+                        bu[c] = u
+                        c += np.uint64(mark[v] != stamp)
+                        mark[v] = stamp
+                else:
+                    # The buffer is nearly full: count the new holders, keep what fits.
+                    while e < stop:
+                        v = np.uint64(out_idx[e])
+                        e += one
+                        if mark[v] != stamp:
+                            mark[v] = stamp
+                            if c < cap:
+                                bv[c] = v
+                                bu[c] = u
+                            c += one
+            found_here = np.int64(c) - pos
+            if np.int64(c) <= cap:
+                count[k] = found_here
+                fill[t, 0] = np.int64(c)
             else:
-                count[k] = -1 - c
+                count[k] = -1 - found_here
 
 
 @njit(cache=True, parallel=True)
@@ -279,24 +305,33 @@ def _gather(h, s, found, rank, new_h, d_off, out):
     ptr, pool = h.ptr, h.pool
     new_ptr, new_front, new_pool = new_h.ptr, new_h.front, new_h.pool
     for k in prange(count.shape[0]):
-        c = count[k]
-        o = start[k]
-        d = d_off[k]
-        for i in range(c):
+        # Unsigned indices: no negative-index wrap-around on each access.
+        one = np.uint64(1)
+        c = np.uint64(count[k])
+        o = np.uint64(start[k])
+        d = np.uint64(d_off[k])
+        i = np.uint64(0)
+        while i < c:
             receiver[d + i] = buf_v[o + i]
             sender[d + i] = buf_u[o + i]
             message[d + i] = k
+            i += one
         j = rank[k]
         if j < 0:
             continue
-        p = new_ptr[j]
-        lo = ptr[k]
-        old = ptr[k + 1] - lo
-        for i in range(old):
+        p = np.uint64(new_ptr[j])
+        lo = np.uint64(ptr[k])
+        old = np.uint64(ptr[k + 1]) - lo
+        i = np.uint64(0)
+        while i < old:
             new_pool[p + i] = pool[lo + i]
+            i += one
         new_front[j] = p + old
-        for i in range(c):
-            new_pool[p + old + i] = buf_v[o + i]
+        p += old
+        i = np.uint64(0)
+        while i < c:
+            new_pool[p + i] = buf_v[o + i]
+            i += one
 
 
 class Flood:
