@@ -397,6 +397,7 @@ class Flood:
             np.zeros((1, 8), dtype=np.int64),
         )
         self._base = 0
+        self._last_total = 0
         self._all_relay = np.ones(self.n, dtype=bool)
         self._no_block = np.zeros(self.n, dtype=bool)
         self.finished = self._fields(np.empty(0, dtype=np.int64))
@@ -561,7 +562,9 @@ class Flood:
         m = self.origin.shape[0]
         drop = (self.kind == OBSERVATION) & blocked[self.origin]
         threads = numba.get_num_threads()
-        s = self._scratch_for(threads, 0)
+        # Room for four times the last step's deliveries: floods grow for a few steps
+        # after they start, and a buffer too small means running the step again.
+        s = self._scratch_for(threads, 4 * self._last_total // threads + 1024)
         found = _Found(np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64))
         # Robot indices as int32 halve the memory the expansion walks through.
         graph = CSR(out_ptr, out_idx.astype(np.int32))
@@ -584,6 +587,7 @@ class Flood:
         d_off = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(count, out=d_off[1:])
         total = int(d_off[-1])
+        self._last_total = total
         out = DeliveryArrays(
             np.empty(total, dtype=np.int64),
             np.empty(total, dtype=np.int64),

@@ -267,7 +267,8 @@ class AccusationGossip:
         cap = self.accuser.shape[0]
         if need <= cap:
             return
-        words = max(2 * self._words, (need + 63) // 64)
+        # A quarter to spare: enough for the trickle of accusations after a burst.
+        words = max(self._words + 1, (need + 63) // 64 * 5 // 4)
         new_cap = 64 * words
         for name, fill in (("accuser", -1), ("accused", -1), ("timestamp", 0)):
             arr = getattr(self, name)
@@ -283,8 +284,9 @@ class AccusationGossip:
         held[:, : self._words] = self.held
         self.held = held
         delta = _delta(self.n, words)
-        delta.words[:, : self._words] = self._delta.words
-        delta.bits[:, : self._words] = self._delta.bits
+        used = int(self._delta.count.max(initial=0))
+        delta.words[:, :used] = self._delta.words[:, :used]
+        delta.bits[:, :used] = self._delta.bits[:, :used]
         delta.count[:] = self._delta.count
         self._delta = delta
         self._new = _delta(self.n, words)

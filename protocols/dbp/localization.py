@@ -114,27 +114,38 @@ def box_receive(rows, msgs, rules, robots, est, accuse):
     """
     t = rules.t
     own = robots.own
-    for k in range(rows.receiver.shape[0]):
-        v = rows.receiver[k]
-        m = rows.message[k]
-        if not robots.coop[v] or msgs.kind[m] != 0:
+    box = est.box
+    receiver, message = rows.receiver, rows.message
+    skip = True
+    bad_msg = False
+    x0 = y0 = x1 = y1 = g = area = 0.0
+    last = -1
+    # Rows come grouped by message: what depends on the message alone is worked out
+    # once per message. Unsigned indices spare Numba its negative-index wrap-around.
+    for k in range(np.uint64(receiver.shape[0])):
+        m = message[k]
+        if m != last:
+            last = m
+            skip = msgs.kind[m] != 0 or robots.blocked[msgs.origin[m]]
+            x0 = msgs.payload[m, 0]
+            y0 = msgs.payload[m, 1]
+            x1 = msgs.payload[m, 2]
+            y1 = msgs.payload[m, 3]
+            ts = msgs.timestamp[m]
+            hops = msgs.hops[m]
+            bad_msg = (
+                not (np.isfinite(x0) and np.isfinite(y0) and np.isfinite(x1) and np.isfinite(y1))
+                or x0 > x1
+                or y0 > y1
+                or ts > t
+                or t - ts < hops
+            )
+            g = hops * rules.r_radio + (t - ts) * rules.vdt
+            area = (x1 - x0 + 2 * g) * (y1 - y0 + 2 * g)
+        v = np.uint64(receiver[k])
+        if skip or not robots.coop[v]:
             continue
-        if robots.blocked[msgs.origin[m]]:
-            continue
-        x0 = msgs.payload[m, 0]
-        y0 = msgs.payload[m, 1]
-        x1 = msgs.payload[m, 2]
-        y1 = msgs.payload[m, 3]
-        ts = msgs.timestamp[m]
-        hops = msgs.hops[m]
-        bad = (
-            not (np.isfinite(x0) and np.isfinite(y0) and np.isfinite(x1) and np.isfinite(y1))
-            or x0 > x1
-            or y0 > y1
-            or ts > t
-            or t - ts < hops
-        )
-        g = hops * rules.r_radio + (t - ts) * rules.vdt
+        bad = bad_msg
         if not bad and rules.check:
             # Inconsistent: the grown box misses the robot's own measured box.
             if x0 - g > own[v, 2] or x1 + g < own[v, 0] or y0 - g > own[v, 3] or y1 + g < own[v, 1]:
@@ -143,12 +154,10 @@ def box_receive(rows, msgs, rules, robots, est, accuse):
             accuse[k] = bad
         if bad:
             continue
-        box = est.box
         box[v, 0] = max(box[v, 0], x0 - g)
         box[v, 1] = max(box[v, 1], y0 - g)
         box[v, 2] = min(box[v, 2], x1 + g)
         box[v, 3] = min(box[v, 3], y1 + g)
-        area = (x1 - x0 + 2 * g) * (y1 - y0 + 2 * g)
         if area < est.best_area[v]:
             est.best_area[v] = area
             est.best_box[v, 0] = x0 - g

@@ -109,25 +109,36 @@ def clock_receive(rows, msgs, rules, robots, est, accuse):
     are taken in order, and of equal corrections the first is kept.
     """
     t = rules.t
-    for k in range(rows.receiver.shape[0]):
-        v = rows.receiver[k]
-        m = rows.message[k]
-        if not robots.coop[v] or msgs.kind[m] != 0:
+    receiver, message = rows.receiver, rows.message
+    skip = True
+    bad_msg = False
+    r = sent = 0.0
+    o = -1
+    last = -1
+    # Rows come grouped by message: what depends on the message alone is worked out
+    # once per message. Unsigned indices spare Numba its negative-index wrap-around.
+    for k in range(np.uint64(receiver.shape[0])):
+        m = message[k]
+        if m != last:
+            last = m
+            o = msgs.origin[m]
+            skip = msgs.kind[m] != 0 or robots.blocked[o]
+            r = msgs.payload[m, 0]
+            ts = msgs.timestamp[m]
+            bad_msg = not np.isfinite(r) or ts > t
+            # The report was read (t - ts) ticks ago: advance it by the elapsed time.
+            sent = r + (t - ts) * rules.dt
+        v = np.uint64(receiver[k])
+        if skip or not robots.coop[v]:
             continue
-        o = msgs.origin[m]
-        if robots.blocked[o]:
-            continue
-        r = msgs.payload[m, 0]
-        ts = msgs.timestamp[m]
-        bad = not np.isfinite(r) or ts > t
+        bad = bad_msg
         if rules.check and robots.observer[v] and r >= robots.clock[v]:
             bad = True
         if rules.check:
             accuse[k] = bad
         if bad:
             continue
-        # The report was read (t - ts) ticks ago: advance it by the elapsed time.
-        c = r + (t - ts) * rules.dt - robots.clock[v]
+        c = sent - robots.clock[v]
         if c > est.correction[v]:
             est.correction[v] = c
             est.source[v] = o
