@@ -103,30 +103,41 @@ def _pull(graph, relays, bits, order, new, acc, grew):
     new_words, new_bits, new_count = new
     n, words = held.shape
     for blk in prange(grew.shape[0]):
+        # Unsigned indices spare Numba its negative-index wrap-around on every access
+        # (the constant is set inside the parallel loop so the compiler sees it as one).
+        one = np.uint64(1)
         row = acc[numba.get_thread_id()]
         for w in range(words):
             grew[blk, w] = 0
         for i in range(blk * _BLOCK, min(n, (blk + 1) * _BLOCK)):
-            v = order[i]
-            c = 0
-            for e in range(in_ptr[v], in_ptr[v + 1]):
-                u = in_idx[e]
+            v = np.uint64(order[i])
+            c = np.uint64(0)
+            e = np.uint64(in_ptr[v])
+            stop = np.uint64(in_ptr[v + one])
+            while e < stop:
+                u = np.uint64(in_idx[e])
+                e += one
                 if not relays[u]:
                     continue
-                for j in range(d_count[u]):
-                    w = d_words[u, j]
+                j = np.uint64(0)
+                listed = np.uint64(d_count[u])
+                while j < listed:
+                    w = np.uint64(d_words[u, j])
                     b = d_bits[u, j] & ~held[v, w]
+                    j += one
                     if b != 0:
                         if row[w] == 0:
                             new_words[v, c] = w
-                            c += 1
+                            c += one
                         row[w] |= b
                         held[v, w] |= b
-            for j in range(c):
-                w = new_words[v, j]
+            j = np.uint64(0)
+            while j < c:
+                w = np.uint64(new_words[v, j])
                 new_bits[v, j] = row[w]
                 grew[blk, w] |= row[w]
                 row[w] = 0
+                j += one
             new_count[v] = c
 
 
@@ -267,8 +278,9 @@ class AccusationGossip:
         cap = self.accuser.shape[0]
         if need <= cap:
             return
-        # A quarter to spare: enough for the trickle of accusations after a burst.
-        words = max(self._words + 1, (need + 63) // 64 * 5 // 4)
+        # Half as many words again, or the need and a quarter to spare (doubling after
+        # a burst of accusations would mostly allocate words that stay empty).
+        words = max(self._words * 3 // 2 + 1, (need + 63) // 64 * 5 // 4)
         new_cap = 64 * words
         for name, fill in (("accuser", -1), ("accused", -1), ("timestamp", 0)):
             arr = getattr(self, name)
