@@ -201,45 +201,53 @@ def tracking_receive(rows, msgs, rules, robots, graph, est, marks):
     t = rules.t
     pos = robots.pos
     obs = robots.obs
-    for k in range(rows.receiver.shape[0]):
-        v = rows.receiver[k]
-        m = rows.message[k]
-        if not robots.coop[v] or msgs.kind[m] != 0:
+    receiver, message = rows.receiver, rows.message
+    skip = True
+    bad_msg = False
+    one_hop = False
+    pcx = pcy = tx = ty = reach = near_seen = far_unseen = 0.0
+    o = ts = -1
+    last = -1
+    # Rows come grouped by message: what depends on the message alone (its kind and
+    # origin, a malformed payload, the claimed target outside the claimed origin's
+    # sensing range, the bounds that grow with its age) is worked out once per message.
+    for k in range(receiver.shape[0]):
+        m = message[k]
+        if m != last:
+            last = m
+            o = msgs.origin[m]
+            skip = msgs.kind[m] != 0 or robots.blocked[o]
+            pcx = msgs.payload[m, 0]
+            pcy = msgs.payload[m, 1]
+            tx = msgs.payload[m, 2]
+            ty = msgs.payload[m, 3]
+            ts = msgs.timestamp[m]
+            h = msgs.hops[m]
+            one_hop = h == 1 and ts == t - 1
+            el = t - ts
+            bad_msg = not (
+                np.isfinite(pcx) and np.isfinite(pcy) and np.isfinite(tx) and np.isfinite(ty)
+            )
+            if rules.check and not bad_msg:
+                bad_msg = el < h or np.hypot(tx - pcx, ty - pcy) > rules.r_sense + rules.tol
+            reach = h * rules.r_radio + el * rules.vdt + _SLACK
+            near_seen = el * rules.vtdt + 2 * rules.tol + _SLACK
+            far_unseen = rules.r_sense - rules.tol - el * rules.vtdt
+        v = receiver[k]
+        if skip or not robots.coop[v]:
             continue
-        o = msgs.origin[m]
-        if robots.blocked[o]:
-            continue
-        pcx = msgs.payload[m, 0]
-        pcy = msgs.payload[m, 1]
-        tx = msgs.payload[m, 2]
-        ty = msgs.payload[m, 3]
-        ts = msgs.timestamp[m]
-        h = msgs.hops[m]
-        finite = np.isfinite(pcx) and np.isfinite(pcy) and np.isfinite(tx) and np.isfinite(ty)
-        if h == 1 and ts == t - 1:
+        if one_hop:
             e = _edge_index(graph.indptr, graph.indices, v, o)
             if e >= 0:
                 marks.heard[e] = True
-        bad = not finite
+        bad = bad_msg
         if rules.check and not bad:
-            el = t - ts
-            if el < h:
+            if np.hypot(pcx - pos[v, 0], pcy - pos[v, 1]) > reach:
                 bad = True
-            reach = h * rules.r_radio + el * rules.vdt + _SLACK
-            if not bad and np.hypot(pcx - pos[v, 0], pcy - pos[v, 1]) > reach:
-                bad = True
-            if not bad and np.hypot(tx - pcx, ty - pcy) > rules.r_sense + rules.tol:
-                bad = True
-            if not bad:
-                if robots.sees[v]:
-                    if np.hypot(tx - obs[v, 0], ty - obs[v, 1]) > (
-                        el * rules.vtdt + 2 * rules.tol + _SLACK
-                    ):
-                        bad = True
-                elif np.hypot(tx - pos[v, 0], ty - pos[v, 1]) < (
-                    rules.r_sense - rules.tol - el * rules.vtdt
-                ):
-                    bad = True
+            elif robots.sees[v]:
+                bad = np.hypot(tx - obs[v, 0], ty - obs[v, 1]) > near_seen
+            else:
+                bad = np.hypot(tx - pos[v, 0], ty - pos[v, 1]) < far_unseen
         if rules.check:
             marks.accuse[k] = bad
         if bad:
