@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
@@ -398,6 +399,8 @@ class Flood:
         )
         self._base = 0
         self._last_total = 0
+        self._block = np.empty(0, dtype=np.int64)
+        self._spare_pool = np.empty(0, dtype=np.int32)
         self._all_relay = np.ones(self.n, dtype=bool)
         self._no_block = np.zeros(self.n, dtype=bool)
         self.finished = self._fields(np.empty(0, dtype=np.int64))
@@ -541,6 +544,18 @@ class Flood:
             raise TypeError(f"{name} must be a boolean array, got dtype {arr.dtype}")
         return np.ascontiguousarray(arr)
 
+    def _delivery_arrays(self, total: int) -> DeliveryArrays:
+        """Three int64 arrays of ``total`` rows, in one block of memory.
+
+        The block of the last step is used again when nothing outside this object
+        refers to it any more (its deliveries were dropped): writing fresh memory costs
+        a page fault per page.
+        """
+        if self._block.shape[0] < 3 * total or sys.getrefcount(self._block) > 2:
+            self._block = np.empty(3 * total + 3 * total // 4, dtype=np.int64)
+        b = self._block
+        return DeliveryArrays(b[:total], b[total : 2 * total], b[2 * total : 3 * total])
+
     def _scratch_for(self, threads: int, cap: int) -> _Scratch:
         s = self._scratch
         if s.mark.shape[0] < threads:
@@ -588,25 +603,27 @@ class Flood:
         np.cumsum(count, out=d_off[1:])
         total = int(d_off[-1])
         self._last_total = total
-        out = DeliveryArrays(
-            np.empty(total, dtype=np.int64),
-            np.empty(total, dtype=np.int64),
-            np.empty(total, dtype=np.int64),
-        )
+        out = self._delivery_arrays(total)
         keep = np.flatnonzero(live)
         seg = (h.ptr[1:] - h.ptr[:-1] + count)[keep]
         new_ptr = np.zeros(keep.shape[0] + 1, dtype=np.int64)
         np.cumsum(seg, out=new_ptr[1:])
         rank = np.full(m, -1, dtype=np.int64)
         rank[keep] = np.arange(keep.shape[0])
+        # The holders are written over the memory of the step before last's (nothing
+        # else refers to it), sparing the page faults of fresh memory.
+        size = int(new_ptr[-1])
+        if self._spare_pool.shape[0] < size:
+            self._spare_pool = np.empty(size + size // 4, dtype=np.int32)
         new_h = _Holders(
             new_ptr,
             np.empty(keep.shape[0], dtype=np.int64),
-            np.empty(int(new_ptr[-1]), dtype=np.int32),
+            self._spare_pool[:size],
             h.age[keep] + 1,
             h.limit[keep],
         )
         _gather(h, s, found, rank, new_h, d_off, out)
+        self._spare_pool = h.pool if h.pool.base is None else h.pool.base
         messages = Messages(
             self.origin, self.timestamp, self.kind, self.accused, self.payload, h.age + 1
         )

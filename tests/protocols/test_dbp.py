@@ -301,6 +301,31 @@ def test_non_finite_payloads_are_carried_without_crashing():
     assert np.isnan(d.payload).all() and sorted(d.receiver.tolist()) == [1, 2]
 
 
+def test_deliveries_kept_by_the_caller_are_never_overwritten():
+    # Flood reuses the memory of a step's deliveries once the caller has dropped them;
+    # whatever the caller still holds (whole deliveries, or one array of them) must
+    # keep its values through later steps.
+    n = 30
+    rng = np.random.default_rng(4)
+    flood = Flood(n, payload_dim=1, hop_limit=3)
+    kept, receivers = [], []
+    for t in range(8):
+        indptr, indices = csr(nx.random_geometric_graph(n, 0.35, seed=t), n)
+        senders = rng.choice(n, size=20, replace=False)
+        flood.send_observations(senders, t, np.full((20, 1), float(t)))
+        d = flood.step(indptr, indices, symmetric=True)
+        if t % 2:
+            kept.append((d, [a.copy() for a in d.arrays]))
+        else:
+            receivers.append((d.receiver, d.receiver.copy()))
+        del d
+    assert all(len(copies[0]) for _, copies in kept)
+    for d, copies in kept:
+        assert all(np.array_equal(a, c) for a, c in zip(d.arrays, copies, strict=True))
+    for r, c in receivers:
+        assert np.array_equal(r, c)
+
+
 # --- accusation gossip -----------------------------------------------------------------
 
 
