@@ -400,6 +400,7 @@ class Flood:
         self._base = 0
         self._last_total = 0
         self._block = np.empty(0, dtype=np.int64)
+        self._block_refs = sys.getrefcount(self._block)
         self._spare_pool = np.empty(0, dtype=np.int32)
         self._all_relay = np.ones(self.n, dtype=bool)
         self._no_block = np.zeros(self.n, dtype=bool)
@@ -551,8 +552,11 @@ class Flood:
         refers to it any more (its deliveries were dropped): writing fresh memory costs
         a page fault per page.
         """
-        if self._block.shape[0] < 3 * total or sys.getrefcount(self._block) > 2:
+        # (Compared with the count taken when the block was made, by the same call, so
+        # whatever the interpreter counts itself is counted the same way both times.)
+        if self._block.shape[0] < 3 * total or sys.getrefcount(self._block) != self._block_refs:
             self._block = np.empty(3 * total + 3 * total // 4, dtype=np.int64)
+            self._block_refs = sys.getrefcount(self._block)
         b = self._block
         return DeliveryArrays(b[:total], b[total : 2 * total], b[2 * total : 3 * total])
 
