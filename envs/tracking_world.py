@@ -175,11 +175,14 @@ connectivity_weight, max_cycles, false_accusations
             Each swarm's generator (this tick's uniforms are drawn from it).
         """
         s = self.state
-        B = self.num_envs
-        for b in np.flatnonzero(active):
-            rngs[b].random(out=self._draws[b])
-        a = np.clip(np.nan_to_num(np.asarray(actions, dtype=np.float64), nan=0.0), -1.0, 1.0)
-        self._control[np.arange(B)[:, None], s.coop_idx] = a * self.config.max_speed
+        draws = self._draws
+        for b in np.flatnonzero(active).tolist():
+            rngs[b].random(out=draws[b])
+        a = np.asarray(actions)
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)
+        a = np.broadcast_to(a, (self.num_envs, self.n_agents, 2))
+        tk.commands(a, s.coop_idx, self.params.max_speed, self._control)
         if tk.tracking_step_unchecked(s, self.params, self._control, self._draws, active, self.out):
             raise RuntimeError(
                 "an accusation did not fit the capacity bound: a cooperative "

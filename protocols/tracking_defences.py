@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 __all__ = [
     "ACC_DONE",
@@ -51,27 +52,31 @@ def farther(dx, dy, bound):
 
 
 @njit(cache=True)
-def _check(p, el, h, c, me):
-    """Return True if a report fails a sound suspicion rule of DBP at its receiver.
+def _bounds(p, el, h, c, out):
+    """Apply the receiver-independent part of DBP's sound suspicion rules to one report.
 
     ``el`` ticks since the report was made, ``h`` hops travelled, ``c`` (4,) the claimed
-    origin position and target, ``me`` (5,) the receiver's position, whether it sees the
-    target (0 or 1) and its observation.
+    origin position and target. Returns True if the report fails whoever receives it
+    (it travelled faster than one hop a tick, or the claimed target lies outside the
+    claimed origin's sensing range); otherwise writes ``out`` (3,): the squared bound on
+    the receiver's distance to the claimed origin, the squared bound on the distance
+    between the claim and the target an observing receiver sees, and the squared radius
+    around a non-observing receiver where the claim cannot be (-1: none).
     """
     if el < h:
         return True
     cx, cy, tx, ty = c[0], c[1], c[2], c[3]
-    px, py = me[0], me[1]
     tol = p.noise * np.sqrt(2.0)
-    if farther(cx - px, cy - py, h * p.radio_range + el * p.max_speed * p.dt + 1e-9):
-        return True
     if farther(tx - cx, ty - cy, p.sensing_range + tol):
         return True
+    reach = h * p.radio_range + el * p.max_speed * p.dt + 1e-9
+    out[0] = reach * reach
     vt = el * p.target_speed * p.dt
-    if me[2] > 0:
-        return farther(tx - me[3], ty - me[4], vt + 2 * tol + 1e-9)
+    seen = vt + 2 * tol + 1e-9
+    out[1] = seen * seen
     inner = p.sensing_range - tol - vt
-    return inner > 0 and (tx - px) ** 2 + (ty - py) ** 2 < inner * inner
+    out[2] = inner * inner if inner > 0 else -1.0
+    return False
 
 
 @njit(cache=True)
@@ -119,7 +124,7 @@ def gossip(s, b, bits, relay_word, new):
                 f |= s.frontier[b, k, w] & (np.uint64(1) << np.uint64(a & 63))
             while f:
                 low = f & (~f + np.uint64(1))
-                i = w * 64 + _bit_index(low)
+                i = w * 64 + trailing_zeros(low)
                 for y in range(words):
                     new[y] |= bits[i, y]
                 f ^= low
@@ -131,7 +136,7 @@ def gossip(s, b, bits, relay_word, new):
             any_new = any_new or fresh != 0
             while fresh:
                 low = fresh & (~fresh + np.uint64(1))
-                s.holds[b, w * 64 + _bit_index(low), x] = True
+                s.holds[b, w * 64 + trailing_zeros(low), x] = True
                 fresh ^= low
         if not any_new:
             s.acc[b, k, 2] = ACC_FINISHED
@@ -140,39 +145,15 @@ def gossip(s, b, bits, relay_word, new):
 
 
 @njit(cache=True)
-def _bit_index(low):
-    """Index of the single set bit of ``low`` (a power of two below 2**64)."""
-    i = 0
-    if low >> np.uint64(32):
-        i += 32
-        low >>= np.uint64(32)
-    if low >> np.uint64(16):
-        i += 16
-        low >>= np.uint64(16)
-    if low >> np.uint64(8):
-        i += 8
-        low >>= np.uint64(8)
-    if low >> np.uint64(4):
-        i += 4
-        low >>= np.uint64(4)
-    if low >> np.uint64(2):
-        i += 2
-        low >>= np.uint64(2)
-    if low >> np.uint64(1):
-        i += 1
-    return i
-
-
-@njit(cache=True)
 def flood_round(s, b, p, sc, draws):
     """Deliver last tick's reports, check, accuse, estimate; write next tick's reports.
 
     Scratch ``sc``: ``mark`` per-origin stamps (the running stamp in ``mark[n]``),
-    ``kind`` the senders' reports, ``me`` the receiver's data, ``slot_int`` and
+    ``kind`` the senders' reports and ``rep`` their bounds, ``slot_int`` and
     ``slot_vec`` the reports of the next tick.
     Returns True if an accusation did not fit (the capacity bound was broken).
     """
-    nbr, deg, mark, kind, me = sc.nbr, sc.deg, sc.mark, sc.kind, sc.me
+    nbr, deg, mark, kind, rep = sc.nbr, sc.deg, sc.mark, sc.kind, sc.rep
     slot_int, slot_vec = sc.slot_int, sc.slot_vec
     n = s.pos.shape[1]
     t = s.t[b]
@@ -182,7 +163,9 @@ def flood_round(s, b, p, sc, draws):
     sv = s.slot_vec[b]
     si = s.slot_int[b]
     # What each sender's report is, decided once: 0 nothing to deliver (none, past the
-    # hop limit, or from a blocked origin under DBP), 1 finite, 2 non-finite numbers.
+    # hop limit, or from a blocked origin under DBP), 1 to check at each receiver (its
+    # bounds in ``rep``), 2 bad for every receiver (non-finite numbers, or under DBP
+    # failing a rule that does not depend on the receiver).
     for u in range(n):
         kind[u] = 0
         if si[u, 1] < 0 or si[u, 2] + 1 > p.hop_limit or (dbp and s.blocked[b, si[u, 0]]):
@@ -193,18 +176,21 @@ def flood_round(s, b, p, sc, draws):
             and np.isfinite(sv[u, 2])
             and np.isfinite(sv[u, 3])
         )
-        kind[u] = 1 if finite else 2
+        if not finite or (dbp and _bounds(p, t - si[u, 1], si[u, 2] + 1, sv[u], rep[u])):
+            kind[u] = 2
+        else:
+            kind[u] = 1
     for v in range(n):
         slot_int[v, 1] = -1
         if s.byzantine[b, v]:
             continue
+        px, py = s.pos[b, v, 0], s.pos[b, v, 1]
+        sees = s.sees[b, v]
+        ox, oy = s.obs[b, v, 0], s.obs[b, v, 1]
         best = -1
         bh = 0
         bo = 0
         bu = 0
-        me[0], me[1] = s.pos[b, v, 0], s.pos[b, v, 1]
-        me[2] = 1.0 if s.sees[b, v] else 0.0
-        me[3], me[4] = s.obs[b, v, 0], s.obs[b, v, 1]
         cnt = 0
         sx = 0.0
         sy = 0.0
@@ -216,15 +202,28 @@ def flood_round(s, b, p, sc, draws):
             o = si[u, 0]
             if o == v:
                 continue  # its own report, come back
-            # An older report can change nothing unless it is to be checked for an accusation.
-            if ts < best and (not dbp or s.holds[b, v, o]):
-                continue
-            h = si[u, 2] + 1
-            bad = kind[u] == 2 or (dbp and _check(p, t - ts, h, sv[u], me))
+            bad = kind[u] == 2
+            if dbp and not bad:
+                # The receiver's rules: the claimed origin is out of reach, or the claimed
+                # target is not where the receiver sees it (if it does), or lies where the
+                # receiver would see it (if it does not).
+                dx = sv[u, 0] - px
+                dy = sv[u, 1] - py
+                if sees:
+                    ex = sv[u, 2] - ox
+                    ey = sv[u, 3] - oy
+                    off = ex * ex + ey * ey > rep[u, 1]
+                else:
+                    off = (sv[u, 2] - px) ** 2 + (sv[u, 3] - py) ** 2 < rep[u, 2]
+                bad = dx * dx + dy * dy > rep[u, 0] or off
             if bad:
+                # (holds is read only here: its rows are the swarm's largest random reads.)
                 if dbp and not s.holds[b, v, o]:
                     full = full or not _issue(s, b, v, o)
                 continue
+            if ts < best:
+                continue  # an older good report changes nothing
+            h = si[u, 2] + 1
             if ts > best:
                 best, bh, bo, bu, cnt, sx, sy = ts, h, o, u, 0, 0.0, 0.0
                 stamp += 1  # a new group: origins counted at this timestamp
