@@ -127,7 +127,16 @@ connectivity_weight, max_cycles, false_accusations
         self.out = tk.new_output(B, self.n_agents, k)
         self.blocklists = [DynamicBlocklist(n) for _ in range(B)]
         self._draws = np.zeros((B, tk.n_draws(n)))
+        # The generator behind each row of _pointers (kept alive while its addresses are used).
+        self._pointers = np.zeros((B, 2), np.uint64)
+        self._pointer_owner: list = [None] * B
         self._control = np.full((B, n, 2), np.nan)
+
+    def __getstate__(self) -> dict:
+        # Addresses mean nothing in a copy: its first step takes them afresh.
+        state = self.__dict__.copy()
+        state["_pointer_owner"] = [None] * self.num_envs
+        return state
 
     def reset_one(self, b: int, rng: np.random.Generator) -> None:
         """Draw swarm ``b``'s initial state from ``rng`` (observe it with :meth:`observe`)."""
@@ -155,6 +164,7 @@ connectivity_weight, max_cycles, false_accusations
         s.holds[b] = False
         s.acc[b] = 0
         s.acc_count[b] = 0
+        s.acc_live[b] = 0
         s.false_left[b] = np.where(s.byzantine[b], c.false_accusations, 0)
         self.blocklists[b] = DynamicBlocklist(n)
 
@@ -175,9 +185,13 @@ connectivity_weight, max_cycles, false_accusations
             Each swarm's generator (this tick's uniforms are drawn from it).
         """
         s = self.state
-        draws = self._draws
+        # Each swarm's uniforms as rngs[b].random(out=self._draws[b]), in one call.
+        owner = self._pointer_owner
         for b in np.flatnonzero(active).tolist():
-            rngs[b].random(out=draws[b])
+            if owner[b] is not rngs[b]:
+                owner[b] = rngs[b]
+                self._pointers[b] = tk.generator_pointers(rngs[b])
+        tk.fill_draws(self._pointers, active, self._draws)
         a = np.asarray(actions)
         if a.dtype not in (np.float32, np.float64):
             a = a.astype(np.float64)

@@ -98,6 +98,7 @@ def _issue(s, b, a, x):
     s.holders[b, k, a >> 6] = np.uint64(1) << np.uint64(a & 63)
     s.frontier[b, k, :] = s.holders[b, k, :]
     s.acc_count[b] = k + 1
+    s.acc_live[b] += 1
     return True
 
 
@@ -106,14 +107,20 @@ def gossip(s, b, bits, relay_word, new):
     """One hop of every flooding accusation of swarm ``b``; return how many floods ended.
 
     ``bits`` (n, W) the adjacency bitsets, ``relay_word`` (W,) the robots that forward,
-    ``new`` (W,) scratch. Writes ``s.holders``, ``s.frontier``, ``s.holds`` and the state
-    of the accusations whose flood ended (``ACC_FINISHED``).
+    ``new`` (W,) scratch. Writes ``s.holders``, ``s.frontier``, ``s.holds``, the state
+    of the accusations whose flood ended (``ACC_FINISHED``) and ``s.acc_live``.
     """
     words = bits.shape[1]
     ended = 0
-    for k in range(s.acc_count[b]):
+    # The floods are independent: visit the live ones newest first and stop at the last
+    # (once every flood has ended, nothing of the accusation arrays is read).
+    found = 0
+    k = s.acc_count[b]
+    while found < s.acc_live[b]:
+        k -= 1
         if s.acc[b, k, 2] != ACC_FLOODING:
             continue
+        found += 1
         a = s.acc[b, k, 0]
         x = s.acc[b, k, 1]
         new[:] = 0
@@ -141,6 +148,7 @@ def gossip(s, b, bits, relay_word, new):
         if not any_new:
             s.acc[b, k, 2] = ACC_FINISHED
             ended += 1
+    s.acc_live[b] -= ended
     return ended
 
 

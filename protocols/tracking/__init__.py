@@ -45,10 +45,10 @@ active swarm by one tick:
 5. **Metrics and observations** of the cooperative robots (see :func:`observe_swarms`).
 
 One topic a module: :mod:`~protocols.tracking.state` (the arrays),
-:mod:`~protocols.tracking.motion` (step 1), :mod:`~protocols.tracking.graph` (step 2),
-:mod:`protocols.tracking_defences` (step 4), :mod:`~protocols.tracking.observe` (step 5)
-and :mod:`~protocols.tracking.step` (the tick and its checked callers); every public
-name is importable from here.
+:mod:`~protocols.tracking.draws` (the uniforms), :mod:`~protocols.tracking.motion`
+(step 1), :mod:`~protocols.tracking.graph` (step 2), :mod:`protocols.tracking_defences`
+(step 4), :mod:`~protocols.tracking.observe` (step 5) and :mod:`~protocols.tracking.step`
+(the tick and its checked callers); every public name is importable from here.
 
 Random numbers are drawn outside: ``draws[b]`` holds :func:`n_draws` uniforms in
 ``[0, 1)`` for swarm ``b`` and this tick (noise, new waypoints, target and decoy goals,
@@ -68,6 +68,7 @@ consumes ``n_draws(n)`` uniforms drawn outside, from that swarm's generator:
 (2, 9)
 """
 
+from protocols.tracking.draws import fill_draws, generator_pointers
 from protocols.tracking.motion import commands
 from protocols.tracking.state import (
     TrackingOutput,
@@ -110,6 +111,8 @@ __all__ = [
     "TrackingParams",
     "TrackingState",
     "commands",
+    "fill_draws",
+    "generator_pointers",
     "n_draws",
     "new_output",
     "new_state",

@@ -72,6 +72,8 @@ class TrackingState(NamedTuple):
         Accusations: accuser, accused, state (0 unused, ``ACC_*``).
     acc_count : int64 (B,)
         Accusations used.
+    acc_live : int64 (B,)
+        Accusations still flooding (state ``ACC_FLOODING``).
     holders, frontier : uint64 (B, M, W)
         Bitsets (W = ceil(n / 64) words) of who holds each accusation and who got it last.
     false_left : int64 (B, n)
@@ -96,6 +98,7 @@ class TrackingState(NamedTuple):
     holds: np.ndarray
     acc: np.ndarray
     acc_count: np.ndarray
+    acc_live: np.ndarray
     holders: np.ndarray
     frontier: np.ndarray
     false_left: np.ndarray
@@ -159,6 +162,7 @@ def new_state(n_envs: int, n: int, n_byzantine: int, false_accusations: int) -> 
         holds=np.zeros((B, n, n), bool),
         acc=np.zeros((B, cap, 3), np.int64),
         acc_count=np.zeros(B, np.int64),
+        acc_live=np.zeros(B, np.int64),
         holders=np.zeros((B, cap, words), np.uint64),
         frontier=np.zeros((B, cap, words), np.uint64),
         false_left=np.zeros((B, n), np.int64),
