@@ -21,7 +21,9 @@ core, and at least 30x its own parallel API. Run ``python benchmarks/bench_track
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
@@ -120,6 +122,13 @@ def mpe2_parallel(n_agents: int, seconds: float) -> float | None:
     return rate(lambda: env.step(actions), len(env.agents), seconds)
 
 
+def installed(package: str) -> str:
+    """Return ``package``'s version, or an empty string if it is not installed."""
+    with contextlib.suppress(PackageNotFoundError):
+        return version(package)
+    return ""
+
+
 def fmt(x: float | None) -> str:
     return "(not installed: pip install vmas mpe2)" if x is None else f"{x / 1e6:8.4g} M/s"
 
@@ -150,8 +159,9 @@ def main(argv: list[str] | None = None) -> None:
         f"  swarm.dbp_cases, 1 swarm {fmt(case)}   batched form is "
         f"{batched / case:7.1f}x this (the engine target_tracking_v0 used before)"
     )
-    print(f"  VMAS simple_spread, {B} envs x {m} agents: {fmt(vmas_batched(B, m, seconds))}")
-    print(f"  MPE2 simple_spread_v3, {m} agents: {fmt(mpe2_parallel(m, seconds))}")
+    vmas, mpe2 = vmas_batched(B, m, seconds), mpe2_parallel(m, seconds)
+    print(f"  VMAS {installed('vmas')} simple_spread, {B} envs x {m} agents (CPU): {fmt(vmas)}")
+    print(f"  MPE2 {installed('mpe2')} simple_spread_v3, {m} agents: {fmt(mpe2)}")
 
 
 if __name__ == "__main__":
