@@ -1,3 +1,5 @@
+import pickle
+
 import gymnasium
 import numpy as np
 import pytest
@@ -181,6 +183,7 @@ def test_accusations_are_sound_and_the_blocklist_is_the_matching_one(attack):
         assert np.all(byz[acc[:, 1]] | byz[acc[:, 0]])
         done = acc[acc[:, 2] == tk.ACC_DONE, :2]
         assert np.array_equal(s.blocked[b], blocklist(done, 40))
+        assert s.acc_live[b] == np.count_nonzero(acc[:, 2] == tk.ACC_FLOODING)
     # DBP finds the liars: every Byzantine robot of most swarms is blocked.
     assert (s.blocked & s.byzantine).sum(axis=1).tolist().count(8) >= 4
 
@@ -265,3 +268,17 @@ def test_validated_kernel_api_checks_arguments_and_leaves_inactive_swarms_alone(
         tk.tracking_step(w.state, w.params, control, draws + 1.0, np.ones(2, bool), w.out)
     with pytest.raises(ValueError, match="control must be a float64 array of shape"):
         tk.tracking_step(w.state, w.params, control[:1], draws, np.ones(2, bool), w.out)
+
+
+def test_a_pickled_batch_draws_from_its_own_generators_bit_for_bit():
+    # The kernel draws through generator addresses: a copy must take its own.
+    env = TargetTrackingBatchEnv(3, **KW)
+    env.reset(seed=5)
+    rng = np.random.default_rng(0)
+    for t in range(3):
+        env.step(_actions(rng, (3, env.n_agents, 2), t))
+    clone = pickle.loads(pickle.dumps(env))
+    for t in range(8):  # across the automatic resets after max_cycles = 9
+        a = _actions(rng, (3, env.n_agents, 2), t)
+        (obs_e, rew_e, *_), (obs_c, rew_c, *_) = env.step(a), clone.step(a)
+        assert np.array_equal(obs_e, obs_c) and np.array_equal(rew_e, rew_c), t
