@@ -3,8 +3,9 @@
 Compares, in one run and on the same Rayleigh channel:
 
 - ours: ``PowerControlGame.solve`` (Numba kernels), sequential and simultaneous, and
-  ``"accelerated"`` (Anderson-accelerated sequential IWF) against both the numpy
-  sequential reference and our own sequential;
+  ``"accelerated"`` (sequential IWF with strongly coupled users iterated together and
+  Anderson extrapolation) against both the numpy sequential reference and our own
+  sequential;
 - a numpy reference of the same two schedules: sort-based water-filling vectorised over
   users, Jacobi fully vectorised, Gauss-Seidel looping over users in Python (the same
   iterates and the same stopping rule: the Nash gap computed after every update);

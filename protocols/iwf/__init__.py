@@ -27,7 +27,8 @@ multiplicative, mean-one log-normal measurement noise on the interference each u
 sees. Random numbers are drawn outside the kernels from a ``numpy.random.Generator``
 and passed in.
 
-``"accelerated"`` (:mod:`protocols.iwf.accelerated`) is sequential IWF with Anderson
+``"accelerated"`` (:mod:`protocols.iwf.accelerated`) is sequential IWF with strongly
+coupled users iterated together (block sweeps, :mod:`protocols.iwf.blocks`), Anderson
 extrapolation and a safeguard: the same equilibrium in far fewer sweeps.
 
 The Nash gap of a profile is ``max_q max_k |p[q, k] - WF_q(p)[k]| / budget[q]``: the
@@ -36,9 +37,9 @@ exactly at a Nash equilibrium).
 
 Modules: :mod:`~protocols.iwf.single_user` (single-user water-filling),
 :mod:`~protocols.iwf.channel` (channel validation, interference, best responses, Nash
-gap), :mod:`~protocols.iwf.schedules`, :mod:`~protocols.iwf.accelerated` and
-:mod:`~protocols.iwf.solve` (:func:`iterative_waterfill`); every public name is
-importable from ``protocols.iwf``.
+gap), :mod:`~protocols.iwf.schedules`, :mod:`~protocols.iwf.accelerated`,
+:mod:`~protocols.iwf.blocks` and :mod:`~protocols.iwf.solve` (:func:`iterative_waterfill`);
+every public name is importable from ``protocols.iwf``.
 
 Examples
 --------
@@ -56,6 +57,7 @@ True
 """
 
 from protocols.iwf.accelerated import ANDERSON_MEMORY, AcceleratedChannel
+from protocols.iwf.blocks import BlockPlan, block_plan
 from protocols.iwf.channel import (
     Channel,
     best_response,
@@ -81,9 +83,11 @@ __all__ = [
     "OPTION_DEFAULTS",
     "SCHEDULES",
     "AcceleratedChannel",
+    "BlockPlan",
     "Channel",
     "IWFResult",
     "best_response",
+    "block_plan",
     "check_channel",
     "interference",
     "interference_kernel",
