@@ -108,32 +108,45 @@ class SweepScratch(NamedTuple):
     coupling: np.ndarray
 
 
-@njit(cache=True, fastmath={"reassoc", "contract", "nsz"})
-def _rms_ratio(g_row, inv_row):
-    """``sqrt(mean_k (g_row[k] * inv_row[k])^2)`` over two (N,) arrays.
+@njit(cache=True, fastmath={"reassoc", "nsz"})
+def _pull_measuring(ch, moved, q, order, lo, hi, acc, row, coupling):
+    """:func:`protocols.iwf.schedules._pull_moves` that also measures the coupling.
 
-    Reassociated so that it vectorises (a maximum would not). Nothing is written.
+    ``row += sum_{lo <= j < hi} ch.move_gains[q, order[j]] * moved[order[j]]`` with the
+    same arithmetic (reassociation only reaches the coupling's sum of squares; no
+    contraction), and ``coupling[q, order[j]]`` is set for the same users (see
+    :class:`SweepScratch`) from the rows already in cache. ``acc`` (N,), ``row`` (N,)
+    and ``coupling`` (Q, Q) are written.
     """
-    m = 0.0
-    for k in range(g_row.shape[0]):
-        x = g_row[k] * inv_row[k]
-        m += x * x
-    return np.sqrt(m / g_row.shape[0])
+    nk = acc.shape[0]
+    inv_row = ch.inv_direct[q]
+    for k in range(nk):
+        acc[k] = 0.0
+    for j in range(lo, hi):
+        r = order[j]
+        g_row = ch.move_gains[q, r]
+        m_row = moved[r]
+        s = 0.0
+        for k in range(nk):
+            acc[k] += g_row[k] * m_row[k]
+            x = g_row[k] * inv_row[k]
+            s += x * x
+        coupling[q, r] = np.sqrt(s / nk)
+    for k in range(nk):
+        row[k] += acc[k]
 
 
 @njit(cache=True)
 def _pull(ch, moved, q, order, lo, hi, acc, row, coupling):
-    """:func:`protocols.iwf.schedules._pull_moves`, measuring the coupling if asked.
+    """Pull moves into ``row``, measuring the coupling when ``coupling`` is (Q, Q).
 
-    ``row += sum_{lo <= j < hi} ch.move_gains[q, order[j]] * moved[order[j]]``, and when
-    ``coupling`` is (Q, Q), ``coupling[q, order[j]]`` is set for the same users (see
-    :class:`SweepScratch`). ``acc`` (N,) and ``row`` (N,) are written.
+    :func:`_pull_measuring` or :func:`protocols.iwf.schedules._pull_moves` (same
+    arguments and arrays written).
     """
-    _pull_moves(ch.move_gains, moved, q, order, lo, hi, acc, row)
     if coupling.shape[0] > 0:
-        for j in range(lo, hi):
-            r = order[j]
-            coupling[q, r] = _rms_ratio(ch.move_gains[q, r], ch.inv_direct[q])
+        _pull_measuring(ch, moved, q, order, lo, hi, acc, row, coupling)
+    else:
+        _pull_moves(ch.move_gains, moved, q, order, lo, hi, acc, row)
 
 
 @njit(cache=True)
