@@ -386,11 +386,11 @@ def test_result_aliases_keep_the_old_names():
 
 
 @pytest.mark.parametrize("seed", [1, 4])
-def test_accelerated_certifies_an_extrapolated_point(seed):
+def test_accelerated_certifies_a_point_it_did_not_sweep(seed):
     # On these channels the last sweep's residual is still above tol, so convergence was
-    # declared on the extrapolated point itself (clipped to [0, cap]) without sweeping
-    # it: it must be feasible, an equilibrium by the public water-filling, and the one
-    # tight sequential IWF finds.
+    # declared on the next point without sweeping it (an extrapolated point clipped to
+    # [0, cap], or the sweep's output): it must be feasible, an equilibrium by the public
+    # water-filling, and the one tight sequential IWF finds.
     game = PowerControlGame.rayleigh(20, 64, seed=seed, area=3000.0)
     res = game.solve("accelerated", tol=1e-9)
     assert res.converged and res.residuals[-2] > 1e-9
