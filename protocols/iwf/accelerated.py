@@ -396,8 +396,9 @@ def _anderson_kernel(ch, order, p, tol, history, interf_out):
             count = 0  # the active set changed: older sweeps belong to another affine map
         if not res < prev_res:
             count = 0  # safeguard: forget the extrapolation, take the plain sweep
-        # The next point's residual, extrapolated from the last drop.
-        predicted = res * min(1.0, res / prev_res)
+        # The next point's residual, extrapolated from the last drop (none yet after the
+        # first sweep).
+        predicted = res * min(1.0, res / prev_res) if it > 0 else res
         prev_res = res
         count = min(count + 1, ANDERSON_MEMORY + 1)
         r_new = resid[cur].reshape(-1)
