@@ -2,10 +2,10 @@
 
 Robots have positions and velocities (arena units, units per second), a radio range
 (two robots within it hear each other) and a sensing range (a robot observes what lies
-within it). The communication graph is rebuilt every tick from the positions with
-:class:`scipy.spatial.cKDTree` (no all-pairs loop). Motion is random waypoint or
-flocking (Reynolds' separation, alignment and cohesion); every random draw comes from
-the :class:`numpy.random.Generator` the swarm was built with.
+within it). The communication graph is rebuilt every tick from the positions on a
+cell grid (:func:`protocols.geometry.radius_csr`, no all-pairs loop). Motion is random
+waypoint or flocking (Reynolds' separation, alignment and cohesion); every random draw
+comes from the :class:`numpy.random.Generator` the swarm was built with.
 
 Examples
 --------
@@ -27,7 +27,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from protocols.checks import check_float_array, check_int, check_nonneg_float
-from protocols.csr import CSR, csr_from_edges
+from protocols.csr import CSR
+from protocols.geometry import radius_csr
 
 __all__ = ["MOTIONS", "MobileSwarm", "pairs_within", "radius_graph"]
 
@@ -83,8 +84,7 @@ def radius_graph(positions, radius: float) -> CSR:
     radius = check_nonneg_float("radius", radius)
     if n < 2:
         return CSR(np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.int64))
-    pairs = cKDTree(pos).query_pairs(radius, output_type="ndarray").astype(np.int64)
-    return csr_from_edges(n, pairs)
+    return radius_csr(pos, radius)
 
 
 class MobileSwarm:
