@@ -6,6 +6,7 @@ from scipy.spatial import cKDTree
 
 from protocols.csr import csr_from_edges
 from protocols.geometry import grid_shape, radius_csr
+from swarm.mobility import MobileSwarm
 
 
 def reference(pos, r):
@@ -125,3 +126,22 @@ def test_overflowing_extent_does_not_crash():
     pos = np.array([[-1e308, 0.0], [1e308, 0.0], [1e308, 1.0], [-1e308, 3.0]])
     g = radius_csr(pos, 2.0)
     assert g.indptr.tolist() == [0, 0, 1, 2, 2] and g.indices.tolist() == [2, 1]
+
+
+@pytest.mark.parametrize("motion", ["random_waypoint", "flocking"])
+def test_case_study_geometry_matches_ckdtree_every_tick(motion):
+    # The DBP case studies' setting: constant density, radio range 20.
+    n = 2_000
+    swarm = MobileSwarm(
+        n,
+        np.random.default_rng(4),
+        arena=100.0 * np.sqrt(n / 100),
+        radio_range=20.0,
+        motion=motion,
+    )
+    for _ in range(5):
+        swarm.step()
+        got = swarm.comm_graph()
+        want = reference(swarm.positions, 20.0)
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
