@@ -23,9 +23,9 @@ parallel API. The anchors are installed with the ``bench`` extra
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from _anchors import mpe2_simple_spread, parallel_rate, rate, vmas_simple_spread
 
 from envs.byzantine_consensus_v0 import parallel_env as consensus_parallel
 from envs.consensus_batched import ConsensusDefenderBatchedEnv
@@ -39,62 +39,13 @@ NEVER = 10**9  # max_cycles that no measurement reaches
 SECONDS = 3.0
 
 
-def rate(step, agents_per_step: int) -> float:
-    """Agent-steps per second of ``step`` run repeatedly for SECONDS (CPU time)."""
-    step()
-    n = 0
-    t0 = time.process_time()
-    while time.process_time() - t0 < SECONDS:
-        step()
-        n += 1
-    return n * agents_per_step / (time.process_time() - t0)
-
-
-def parallel_rate(env) -> float:
-    """Measure the PettingZoo parallel API: steps with a fixed dict of actions."""
-    env.reset(seed=0)
-    for i, a in enumerate(env.agents):
-        env.action_space(a).seed(i)
-    actions = {a: env.action_space(a).sample() for a in env.agents}
-    return rate(lambda: env.step(actions), len(env.agents))
-
-
 def batched_rate(env) -> float:
     """Measure a per-agent or vector batched env: steps with a fixed action array."""
     env.reset(seed=0)
     env.action_space.seed(0)
     actions = env.action_space.sample()
     per_step = int(np.prod(env.action_space.shape[:-1]))
-    return rate(lambda: env.step(actions), per_step)
-
-
-def mpe2_parallel(n_agents: int) -> float | None:
-    try:
-        from mpe2 import simple_spread_v3
-    except ImportError:
-        return None
-    env = simple_spread_v3.parallel_env(N=n_agents, max_cycles=NEVER, continuous_actions=True)
-    return parallel_rate(env)
-
-
-def vmas_batched(num_envs: int, n_agents: int) -> float | None:
-    try:
-        import torch
-        import vmas
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    env = vmas.make_env(
-        "simple_spread",
-        num_envs=num_envs,
-        device="cpu",
-        continuous_actions=True,
-        n_agents=n_agents,
-        seed=0,
-    )
-    env.reset()
-    actions = [torch.zeros(num_envs, 2) for _ in range(n_agents)]
-    return rate(lambda: env.step(actions), num_envs * n_agents)
+    return rate(lambda: env.step(actions), per_step, SECONDS)
 
 
 def fmt(x: float | None) -> str:
@@ -118,7 +69,10 @@ def main(smoke: bool) -> None:
         env = consensus_parallel(
             n_robots=n, n_byzantine=1, role="defender", max_cycles=NEVER, tol=1e-300
         )
-        ours, ref = parallel_rate(env), (None if smoke else mpe2_parallel(n - 1))
+        ours, ref = (
+            parallel_rate(env, SECONDS),
+            (None if smoke else mpe2_simple_spread(n - 1, SECONDS)),
+        )
         print(
             f"  consensus defender, {n - 1:3d} agents: swarmgym {fmt(ours)}   "
             f"MPE2 {fmt(ref)}   ratio {ratio(ours, ref)}"
@@ -127,7 +81,7 @@ def main(smoke: bool) -> None:
     n = robots[-1]
     vec = ByzantineConsensusVectorEnv(B, n_robots=n, n_byzantine=2, max_cycles=NEVER, tol=1e-300)
     ours = batched_rate(vec) * n  # every robot counted, not only the attackers
-    ref = None if smoke else vmas_batched(B, n)
+    ref = None if smoke else vmas_simple_spread(B, n, SECONDS)
     print(
         f"consensus vector env, {B} x {n} robots: swarmgym {fmt(ours)}   VMAS {fmt(ref)}   "
         f"ratio {ratio(ours, ref)}   (goal >= 10 M/s)"
@@ -160,7 +114,7 @@ def main(smoke: bool) -> None:
         ),
     ]
     for label, kw, make_parallel, batched_cls, goal in cases:
-        par = parallel_rate(make_parallel(max_cycles=NEVER, **kw))
+        par = parallel_rate(make_parallel(max_cycles=NEVER, **kw), SECONDS)
         bat = batched_rate(batched_cls(Bb, max_cycles=NEVER, **kw))
         print(
             f"  {label}: parallel {fmt(par)}   batched B = {Bb} {fmt(bat)}   "

@@ -21,26 +21,13 @@ core, and at least 30x its own parallel API. Run ``python benchmarks/bench_track
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
+from _anchors import installed, mpe2_simple_spread, rate, vmas_simple_spread
 
 from envs.target_tracking_v0 import parallel_env
 from envs.tracking_vector import TargetTrackingBatchEnv, TargetTrackingVectorEnv
 from swarm.dbp_cases import DBPConfig, TargetTracking
-
-
-def rate(step, agents_per_step: int, seconds: float) -> float:
-    """Agent-steps per second of ``step`` run repeatedly for ``seconds`` (CPU time)."""
-    step()
-    n = 0
-    t0 = time.process_time()
-    while time.process_time() - t0 < seconds or n < 2:
-        step()
-        n += 1
-    return n * agents_per_step / (time.process_time() - t0)
 
 
 def _kwargs(n_robots: int) -> dict:
@@ -91,44 +78,6 @@ def dbp_case(n_robots: int, seconds: float) -> float:
     return rate(case.step, case.coop_idx.size, seconds)
 
 
-def vmas_batched(num_envs: int, n_agents: int, seconds: float) -> float | None:
-    try:
-        import torch
-        import vmas
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    env = vmas.make_env(
-        "simple_spread",
-        num_envs=num_envs,
-        device="cpu",
-        continuous_actions=True,
-        n_agents=n_agents,
-        seed=0,
-    )
-    env.reset()
-    actions = [torch.zeros(num_envs, 2) for _ in range(n_agents)]
-    return rate(lambda: env.step(actions), num_envs * n_agents, seconds)
-
-
-def mpe2_parallel(n_agents: int, seconds: float) -> float | None:
-    try:
-        from mpe2 import simple_spread_v3
-    except ImportError:
-        return None
-    env = simple_spread_v3.parallel_env(N=n_agents, max_cycles=10**9, continuous_actions=True)
-    env.reset(seed=0)
-    actions = {a: env.action_space(a).sample() for a in env.agents}
-    return rate(lambda: env.step(actions), len(env.agents), seconds)
-
-
-def installed(package: str) -> str:
-    """Return ``package``'s version, or an empty string if it is not installed."""
-    with contextlib.suppress(PackageNotFoundError):
-        return version(package)
-    return ""
-
-
 def fmt(x: float | None) -> str:
     return "(not installed: pip install vmas mpe2)" if x is None else f"{x / 1e6:8.4g} M/s"
 
@@ -159,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         f"  swarm.dbp_cases, 1 swarm {fmt(case)}   batched form is "
         f"{batched / case:7.1f}x this (the engine target_tracking_v0 used before)"
     )
-    vmas, mpe2 = vmas_batched(B, m, seconds), mpe2_parallel(m, seconds)
+    vmas, mpe2 = vmas_simple_spread(B, m, seconds), mpe2_simple_spread(m, seconds)
     print(f"  VMAS {installed('vmas')} simple_spread, {B} envs x {m} agents (CPU): {fmt(vmas)}")
     print(f"  MPE2 {installed('mpe2')} simple_spread_v3, {m} agents: {fmt(mpe2)}")
 
